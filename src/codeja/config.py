@@ -1,0 +1,205 @@
+"""Configs: pydantic models, YAML files, ``--set a.b=value`` overrides, strict validation, hashing.
+
+Every stage has one config model derived from :class:`StrictModel` (unknown keys are an error, not silently
+ignored). A YAML file may name its stage with a top-level ``stage:`` key so that ``codeja config validate FILE``
+knows which model to check it against; commands that already know their stage accept files with or without it.
+
+Errors name the file, the key path and, for unknown keys, the closest valid key::
+
+    error: recipes/x.yaml: train.learning_rat: unknown key (did you mean 'learning_rate'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from codeja.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every config model: unknown keys rejected, assignments validated, enums kept as values."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True, protected_namespaces=())
+
+
+# stage name -> "module:Class". Modules are imported only when a file of that stage is validated,
+# so `codeja --help` stays fast. Each stage adds its line here.
+CONFIG_KINDS: dict[str, str] = {
+    "curate": "codeja.curate.config:CurateConfig",
+    "tokenize": "codeja.fim.config:TokenizeConfig",
+    "fim": "codeja.fim.config:FIMConfig",
+    "train.cpt": "codeja.train.config:CPTConfig",
+    "train.sft": "codeja.train.config:SFTConfig",
+    "train.dpo": "codeja.train.config:DPOConfig",
+    "synth.magpie": "codeja.synth.config:MagpieConfig",
+    "prefs": "codeja.prefs.config:PrefsConfig",
+    "eval": "codeja.evaluate.config:EvalConfig",
+    "recipe": "codeja.pipeline.recipe:Recipe",
+}
+
+
+def register_kind(stage: str, target: str) -> None:
+    CONFIG_KINDS[stage] = target
+
+
+def model_for_stage(stage: str, *, source: str = "<config>") -> type[BaseModel]:
+    if stage not in CONFIG_KINDS:
+        hint = _suggest(stage, CONFIG_KINDS)
+        raise ConfigError(f"{source}: stage: unknown stage '{stage}'{hint}; known: {', '.join(sorted(CONFIG_KINDS))}")
+    module, _, cls = CONFIG_KINDS[stage].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# reading and overriding
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, bad YAML or a non-mapping top level is a ConfigError naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not valid UTF-8 (byte {e.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None, *, source: str = "--set") -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides in place; values are parsed as YAML scalars (``3``, ``true``, ``[a, b]``)."""
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{source} '{item}': expected KEY=VALUE, e.g. train.learning_rate=1e-5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{source} '{item}': '{part}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Valid keys of the sub-model at ``loc`` (for 'did you mean' on unknown keys)."""
+    cls: Any = model
+    for part in loc:
+        fields = getattr(cls, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        sub = [a for a in (getattr(ann, "__args__", None) or (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not sub:
+            return []
+        cls = sub[0]
+    return list(getattr(cls, "model_fields", {}))
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        path = ".".join(str(p) for p in loc) or "<top>"
+        if e["type"] == "extra_forbidden":
+            parent = tuple(p for p in loc[:-1] if isinstance(p, str))
+            msg = f"unknown key{_suggest(loc[-1], _fields_at(model, parent))}"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            got = e.get("input")
+            got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+            msg = e["msg"][0].lower() + e["msg"][1:] + got_s
+        lines.append(f"{source}: {path}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(model: type[M], data: dict[str, Any], *, source: str = "<config>") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, model, source)) from None
+
+
+def load_config(
+    path: str | Path | None,
+    model: type[M],
+    overrides: list[str] | None = None,
+    *,
+    stage: str | None = None,
+    base: dict[str, Any] | None = None,
+) -> M:
+    """Load ``path`` (or ``base``/defaults when None), apply overrides, validate against ``model``.
+
+    A top-level ``stage:`` key, if present, must equal ``stage`` and is removed before validation.
+    """
+    data: dict[str, Any] = dict(base or {})
+    source = str(path) if path else "<defaults>"
+    if path:
+        data.update(read_yaml(path))
+    named = data.pop("stage", None)
+    if stage and named and named != stage:
+        raise ConfigError(f"{source}: stage: this file is a '{named}' config, expected '{stage}'")
+    apply_overrides(data, overrides)
+    return validate(model, data, source=source)
+
+
+def load_any(path: str | Path, overrides: list[str] | None = None) -> tuple[str, BaseModel]:
+    """Load a file whose top-level ``stage:`` key names its config model (for ``codeja config validate``)."""
+    data = read_yaml(path)
+    stage = data.get("stage")
+    if not stage:
+        raise ConfigError(f"{path}: stage: missing; add e.g. 'stage: curate' (known: {', '.join(sorted(CONFIG_KINDS))})")
+    model = model_for_stage(str(stage), source=str(path))
+    return str(stage), load_config(path, model, overrides, stage=str(stage))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# hashing
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def config_hash(config: BaseModel | dict) -> str:
+    """sha256 of the resolved config as canonical JSON; the same settings always give the same hash."""
+    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def dump_yaml(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
