@@ -149,7 +149,8 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
 
 def validate(model: type[M], data: dict[str, Any], *, source: str = "<config>") -> M:
     try:
-        return model.model_validate(data)
+        # the source rides along so that nested validators (a recipe's stage configs) can name the file
+        return model.model_validate(data, context={"source": source})
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, model, source)) from None
 
