@@ -1,0 +1,33 @@
+"""Response- and instruction-quality checks shared by the Magpie synthesis and preference stages.
+
+Each check has one job, runs in well under a millisecond on typical chat text, and explains itself: checks that
+reject return a reason string (``None`` when the text passes), detectors return plain labels. No check loads a
+model except :func:`detect_instruction_language`, which falls back to lingua only for Latin-script text that the
+cheap English cue cannot settle.
+"""
+
+from codeja.quality.natural_language import detect_instruction_language, script_counts
+from codeja.quality.programming import (
+    code_blocks_parse,
+    detect_programming_languages,
+    guess_code_language,
+    mentioned_languages,
+)
+from codeja.quality.refusal import detect_refusal
+from codeja.quality.tasks import TASK_TYPES, detect_task_type
+from codeja.quality.text import is_truncated, repetition_score, strip_code
+
+__all__ = [
+    "TASK_TYPES",
+    "code_blocks_parse",
+    "detect_instruction_language",
+    "detect_programming_languages",
+    "detect_refusal",
+    "detect_task_type",
+    "guess_code_language",
+    "is_truncated",
+    "mentioned_languages",
+    "repetition_score",
+    "script_counts",
+    "strip_code",
+]
