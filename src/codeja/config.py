@@ -87,7 +87,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None, *, source: str = "--set") -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides in place; values are parsed as YAML scalars (``3``, ``true``, ``[a, b]``)."""
+    """Apply ``a.b.c=value`` overrides in place; values are parsed as YAML scalars (``3``, ``true``, ``[a, b]``).
+
+    Inside a list, a path part is an index (``stages.2.config``) or the ``name`` of an element
+    (``stages.cpt.config.max_steps=5``), so recipes can be overridden by stage name.
+    """
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -96,17 +100,38 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None, *, source
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = data
+        node: Any = data
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"{source} '{item}': '{part}' is a value, not a section")
-            node = child
-        node[parts[-1]] = value
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                idx = _list_index(node, part)
+                if idx is None:
+                    raise ConfigError(f"{source} '{item}': '{part}' is neither an index nor the name of an element")
+                if last:
+                    node[idx] = value
+                else:
+                    node = node[idx]
+                continue
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source} '{item}': '{parts[i - 1]}' is a value, not a section")
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
     return data
+
+
+def _list_index(items: list, part: str) -> int | None:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        return idx if -len(items) <= idx < len(items) else None
+    for i, el in enumerate(items):
+        if isinstance(el, dict) and el.get("name") == part:
+            return i
+    return None
 
 
 def _suggest(word: str, choices) -> str:
@@ -142,7 +167,8 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
         else:
             got = e.get("input")
             got_s = "" if isinstance(got, dict) else f" (got {got!r})"
-            msg = e["msg"][0].lower() + e["msg"][1:] + got_s
+            text = e["msg"].removeprefix("Value error, ")
+            msg = text[0].lower() + text[1:] + got_s
         lines.append(f"{source}: {path}: {msg}")
     return "\n".join(lines)
 

@@ -1,0 +1,1 @@
+"""Whole runs: recipes (``recipe.py``) and the runner behind ``codeja run`` (``runner.py``)."""

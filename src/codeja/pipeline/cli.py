@@ -1,0 +1,37 @@
+"""``codeja run RECIPE.yaml``: the whole pipeline, resumable, with a report at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    root.command("run")(run)
+
+
+def run(
+    recipe: Path = typer.Argument(..., help="Recipe YAML (e.g. recipes/tiny.yaml)."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run directory (default: runs/<recipe name>)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a recipe key: a.b=value (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (what would run, skip or resume) only."),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="Start at this stage (earlier ones must be done)."),
+    until_stage: Optional[str] = typer.Option(None, "--until", help="Stop after this stage."),
+    variant: Optional[List[str]] = typer.Option(None, "--variant", help="Run only these ablation variants."),
+) -> None:
+    """Run the stages a recipe names, in order; skip stages that are up to date; resume interrupted ones."""
+    from codeja.pipeline.runner import load_recipe, run_recipe
+
+    rec = load_recipe(recipe, set_)
+    out = run_dir or Path("runs") / rec.name
+    res = run_recipe(rec, out, dry_run=dry_run, from_stage=from_stage, until_stage=until_stage, variants=variant)
+    if dry_run:
+        for vname, plans in res["plans"].items():
+            typer.echo(f"# plan{'' if vname == 'main' else ' for variant ' + vname}: {res['run_dir']}")
+            for p in plans:
+                typer.echo(f"  {p.name:<12} {p.kind:<13} {p.action}")
+        return
+    if res["report"]:
+        typer.echo(f"report: {res['report']}")

@@ -1,0 +1,1 @@
+"""The run report: ``codeja report RUN_DIR`` -> report.html (self-contained) and report.md."""
