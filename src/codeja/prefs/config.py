@@ -1,0 +1,189 @@
+"""The ``prefs`` stage config: sample N responses, filter them, score them, build chosen/rejected pairs.
+
+One YAML file drives ``codeja prefs sample`` (the ``sample`` section), ``codeja prefs run`` (all four sections)
+and, through the recipe runner, the ``prefs`` stage of a run::
+
+    stage: prefs
+    seed: 0
+    sample: {instructions: data/instructions.jsonl, model: tiny, n: 4, temperature: 0.8}
+    filters: {chain: [empty, truncated, refusal, language, placeholder, parse, repetition, duplicate, execution]}
+    scorer: {kind: reward_model, reward_model: {model: Skywork/Skywork-Reward-V2-Qwen3-0.6B}}
+    build: {strategy: farthest, min_margin: 0.5}
+
+Paths are plain strings (a recipe fills them in from earlier stages), checked when the stage runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from codeja.config import StrictModel
+
+Strategy = Literal["closest", "farthest", "random"]
+STRATEGIES: tuple[str, ...] = ("closest", "farthest", "random")
+
+# Filter names, in the default order of the chain. Cheap text checks first, execution (the expensive one) last,
+# so a response already known to be bad never reaches the sandbox.
+FILTER_NAMES: tuple[str, ...] = (
+    "empty", "truncated", "refusal", "language", "placeholder", "parse", "repetition", "duplicate", "execution",
+)
+ScorerKind = Literal["reward_model", "http", "execution", "input", "weighted"]
+
+
+class SampleConfig(StrictModel):
+    """Drawing ``n`` responses per instruction from the policy model."""
+
+    instructions: str = Field(
+        "",
+        description="JSONL of instructions: the Magpie stage's data.jsonl (`messages` + `meta`; a trailing assistant "
+        "turn is dropped) or any JSONL with `id` + `prompt` (a list of messages or a string), optionally `tests` "
+        "(str or list of str), `entry_point` and `language` for execution filtering and scoring.",
+    )
+    model: str = Field("tiny", description="Policy model: 'tiny' (the bundled SmolLM2), an HF folder, a .gguf or a hub id.")
+    backend: str = Field("transformers", description="Generation backend: transformers, openai (HTTP) or vllm.")
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra keyword arguments for the backend (e.g. base_url, dtype, batch_size)."
+    )
+    n: int = Field(4, ge=1, le=64, description="Responses drawn per instruction.")
+    temperature: float = Field(0.8, ge=0.0, description="Sampling temperature; 0 is greedy (then all n are identical).")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(512, ge=1, description="Longest response in tokens; longer ones end 'length' (truncated).")
+    repetition_penalty: float = Field(1.0, gt=0.0, description="Repetition penalty passed to the backend.")
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
+    batch_size: int = Field(
+        8, ge=1,
+        description="Instructions per backend call. Also the unit of resume, and part of the seed derivation "
+        "(call k samples with derive_seed(seed, 'sample', k)), so changing it changes the samples.",
+    )
+    limit: int | None = Field(None, ge=1, description="Use only the first N instructions (None: all).")
+
+
+class FiltersConfig(StrictModel):
+    """The rule-filter chain; each dropped response records the first filter that rejected it."""
+
+    chain: list[str] = Field(
+        default_factory=lambda: list(FILTER_NAMES),
+        description=f"Filters to apply, in order. Known: {', '.join(FILTER_NAMES)}.",
+    )
+    max_repetition: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="'repetition' drops a response whose repetition score (share of repeated n-grams) exceeds this.",
+    )
+    require_code: bool = Field(
+        False, description="'parse' also drops responses with no fenced code block (for code-only instruction sets)."
+    )
+    min_pass_rate: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="'execution' drops a response passing less than this share of the instruction's tests. "
+        "Instructions without tests are never dropped by it.",
+    )
+
+    @field_validator("chain")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [f for f in v if f not in FILTER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown filter(s) {unknown}; known: {', '.join(FILTER_NAMES)}")
+        if len(set(v)) != len(v):
+            raise ValueError("a filter is listed twice")
+        return v
+
+
+class RewardModelConfig(StrictModel):
+    """A sequence-classification reward model (one logit = the reward), run with transformers."""
+
+    model: str = Field(
+        "", description="Local folder or hub id of an AutoModelForSequenceClassification with num_labels=1."
+    )
+    batch_size: int = Field(8, ge=1, description="Conversations scored per forward pass (right-padded).")
+    max_length: int = Field(2048, ge=16, description="Longer conversations are truncated (from the right) to this.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights dtype.")
+    device: str = Field("cpu", description="torch device, e.g. cpu or cuda.")
+
+
+class HTTPScorerConfig(StrictModel):
+    """A reward model served behind an OpenAI-compatible /chat/completions endpoint (NVIDIA NIM style).
+
+    The request carries the prompt plus the response as the final assistant turn; the reward comes back in the
+    message content as ``name:value`` pairs (``reward:-3.25`` for Llama-3.1-Nemotron-70B-Reward,
+    ``helpfulness:3.1,correctness:...`` for Nemotron-4-340B-Reward) and, where sent, in ``logprobs.content``.
+    """
+
+    url: str = Field("http://127.0.0.1:8000/v1", description="Base URL; '/chat/completions' is appended.")
+    model: str = Field("nvidia/llama-3.1-nemotron-70b-reward", description="The served model name.")
+    attribute: str = Field("reward", description="Which attribute is the score (when weights is empty).")
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Score = sum(weight * attribute) instead, e.g. {helpfulness: 1, correctness: 1} for 340B.",
+    )
+    api_key_env: str = Field("", description="Environment variable holding a bearer token ('' for none).")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout.")
+    max_retries: int = Field(3, ge=0, description="Retries on connection errors and 5xx/429 answers.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
+
+
+class ExecutionScorerConfig(StrictModel):
+    """Pass rate of the response's code on the instruction's tests, through the sandbox."""
+
+    timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per test program.")
+    workers: int | None = Field(None, ge=1, description="Parallel sandbox jobs (None: the sandbox's default).")
+    default_language: str = Field("python", description="Language assumed when an instruction names none.")
+
+
+class InputScorerConfig(StrictModel):
+    """Scores supplied in the instruction file, per response (for scores computed elsewhere)."""
+
+    field: str = Field("score", description="The key in each response object holding its score.")
+
+
+class ScorerConfig(StrictModel):
+    """Which scorer ranks the surviving responses. Its identity is written to every pair's meta."""
+
+    kind: ScorerKind = Field(
+        "execution",
+        description="reward_model | http | execution | input | weighted (a weighted sum of the others, see weights).",
+    )
+    reward_model: RewardModelConfig = Field(default_factory=RewardModelConfig, description="For kind reward_model.")
+    http: HTTPScorerConfig = Field(default_factory=HTTPScorerConfig, description="For kind http.")
+    execution: ExecutionScorerConfig = Field(default_factory=ExecutionScorerConfig, description="For kind execution.")
+    input: InputScorerConfig = Field(default_factory=InputScorerConfig, description="For kind input.")
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="For kind weighted: scorer kind -> weight, e.g. {execution: 1.0, reward_model: 0.1} makes "
+        "passing tests dominate and the reward model break ties.",
+    )
+
+    @model_validator(mode="after")
+    def _weights_ok(self) -> ScorerConfig:
+        if self.kind == "weighted":
+            if not self.weights:
+                raise ValueError("kind 'weighted' needs weights, e.g. {execution: 1.0, reward_model: 0.1}")
+            bad = [k for k in self.weights if k not in ("reward_model", "http", "execution", "input")]
+            if bad:
+                raise ValueError(f"weights: unknown scorer kind(s) {bad}")
+        return self
+
+
+class BuildConfig(StrictModel):
+    """Choosing chosen and rejected among the surviving, scored responses."""
+
+    strategy: Strategy = Field(
+        "farthest",
+        description="Rejected = the next highest (closest), the lowest (farthest) or a seeded uniform draw among "
+        "the other survivors (random). Chosen is always the highest score; ties go to the earlier response.",
+    )
+    min_margin: float | None = Field(
+        None, ge=0.0, description="Drop pairs whose chosen-rejected score gap is below this (None: keep all)."
+    )
+
+
+class PrefsConfig(StrictModel):
+    """Preference pairs: sample -> filter -> score -> build (see codeja.prefs.pipeline)."""
+
+    seed: int = Field(0, description="Seeds sampling (per backend call) and the random strategy (per instruction id).")
+    sample: SampleConfig = Field(default_factory=SampleConfig, description="Response sampling.")
+    filters: FiltersConfig = Field(default_factory=FiltersConfig, description="The rule-filter chain.")
+    scorer: ScorerConfig = Field(default_factory=ScorerConfig, description="How survivors are scored.")
+    build: BuildConfig = Field(default_factory=BuildConfig, description="Pair selection.")

@@ -1,0 +1,176 @@
+"""The builder's report: score distributions and margins per strategy, and what each strategy picked.
+
+Writes ``margins.png`` (margin histogram, one series per strategy, the one written to pairs.jsonl drawn solid),
+``scores.png`` (all survivor scores vs the chosen and rejected scores each strategy picked), ``report.md`` and
+``report.html`` (the same content; the HTML embeds the plots so it can be mailed around on its own).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    values = [m for t in tallies.values() for m in t.margins + t.below_margin]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    bins = [lo + (hi - lo + 1e-9) * i / 20 for i in range(21)]
+    for name, t in tallies.items():
+        margins = t.margins + t.below_margin
+        if not margins:
+            continue
+        ax.hist(margins, bins=bins, histtype="stepfilled" if name == stats["strategy"] else "step",
+                alpha=0.35 if name == stats["strategy"] else 1.0, color=COLORS[name], linewidth=1.5,
+                label=f"{name} (n={len(margins)})" + (" [written]" if name == stats["strategy"] else ""))
+    if stats.get("min_margin") is not None:
+        ax.axvline(stats["min_margin"], color="black", linestyle="--", linewidth=1, label="min margin")
+    ax.set_xlabel("margin = chosen score − rejected score")
+    ax.set_ylabel("instructions")
+    ax.set_title("Pair margins per strategy")
+    if values:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "margins.png"
+    fig.savefig(path, metadata={"Software": None})  # no version stamp: same data, same bytes
+    plt.close(fig)
+    return path
+
+
+def _plot_scores(out: Path, tallies: dict, all_scores: list[float]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series, labels = [all_scores], ["all survivors"]
+    for name, t in tallies.items():
+        series += [t.chosen_scores, t.rejected_scores]
+        labels += [f"{name}\nchosen", f"{name}\nrejected"]
+    fig, ax = plt.subplots(figsize=(8, 3.8), dpi=100)
+    positions = [i + 1 for i, s in enumerate(series) if s]
+    if positions:  # an empty file still gets a (blank) plot so the outputs are always the same set of files
+        ax.boxplot([s for s in series if s], positions=positions, widths=0.6, showmeans=True)
+    ax.set_xticks(range(1, len(series) + 1), labels, fontsize=7)
+    ax.set_ylabel("score")
+    ax.set_title("Score distributions: what each strategy picked")
+    fig.tight_layout()
+    path = out / "scores.png"
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def _markdown(stats: dict, examples: list[dict]) -> str:
+    lines = [
+        "# Preference pairs",
+        "",
+        (f"Strategy written to `pairs.jsonl`: **{stats['strategy']}** (seed {stats['seed']}, "
+        f"min margin {_fmt(stats['min_margin'])})."),
+        "",
+        "| in | pairs | sft | dropped | quarantined |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {stats['in']} | {stats['pairs']} | {stats['sft']} | {stats['dropped']} | {stats['quarantined']} |",
+        "",
+        "Dropped by reason: " + (", ".join(f"{k}: {v}" for k, v in stats["dropped_by_reason"].items()) or "none"),
+        "",
+        f"Responses: {stats['responses']['total']}, passed the filters: {stats['responses']['passed_filters']}; "
+        "filtered by reason: "
+        + (", ".join(f"{k}: {v}" for k, v in stats["responses"]["filtered_by_reason"].items()) or "none"),
+        "",
+        "## Per strategy",
+        "",
+        ("| strategy | pairs | below min margin | margin mean | margin median | margin min | margin max "
+        "| chosen mean | rejected mean |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in stats["per_strategy"].items():
+        m, c, r = s["margin"], s["chosen_score"], s["rejected_score"]
+        lines.append(f"| {name}{' (written)' if name == stats['strategy'] else ''} | {s['pairs']} | "
+                     f"{s['below_min_margin']} | {_fmt(m.get('mean'))} | {_fmt(m.get('median'))} | "
+                     f"{_fmt(m.get('min'))} | {_fmt(m.get('max'))} | {_fmt(c.get('mean'))} | {_fmt(r.get('mean'))} |")
+    lines += ["", "![margins](margins.png)", "", "![scores](scores.png)", "", "## What each strategy picked", ""]
+    if not examples:
+        lines.append("No instruction had two or more surviving responses.")
+    for ex in examples:
+        lines.append(f"**{ex['id']}**: {ex['prompt']!s}".replace("\n", " "))
+        lines.append("")
+        lines.append("scores (response order; – = filtered): " + ", ".join(_fmt(s) for s in ex["scores"]))
+        lines.append("")
+        for name, p in ex["picks"].items():
+            if p["outcome"] == "pair" or p["margin"] is not None:
+                what = f"chosen #{p['chosen']}, rejected #{p['rejected']}, margin {_fmt(p['margin'])}"
+                if p["outcome"] != "pair":
+                    what += " (dropped: below min margin)"
+            else:
+                what = p["outcome"]
+            lines.append(f"- {name}: {what}")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _html(md: str, images: dict[str, Path]) -> str:
+    """A minimal Markdown-to-HTML rendering for the subset _markdown writes (headings, tables, lists, images)."""
+    body, table = [], False
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-:"):
+                continue
+            if not table:
+                body.append("<table>")
+                table = True
+                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if table:
+            body.append("</table>")
+            table = False
+        if line.startswith("!["):
+            name = line[line.index("(") + 1:line.index(")")]
+            data = base64.b64encode(images[name].read_bytes()).decode()
+            body.append(f'<p><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></p>')
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            text = html.escape(line)
+            while "**" in text:
+                text = text.replace("**", "<b>", 1).replace("**", "</b>", 1)
+            body.append(f"<p>{text}</p>")
+    if table:
+        body.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Preference pairs</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(out: Path, stats: dict, tallies: dict, examples: list[dict], all_scores: list[float]) -> dict:
+    margins = _plot_margins(out, stats, tallies)
+    scores = _plot_scores(out, tallies, all_scores)
+    md = _markdown(stats, examples)
+    (out / "report.md").write_text(md, encoding="utf-8")
+    (out / "report.html").write_text(_html(md, {"margins.png": margins, "scores.png": scores}), encoding="utf-8")
+    return {"markdown": "report.md", "html": "report.html", "margins_png": "margins.png", "scores_png": "scores.png"}
