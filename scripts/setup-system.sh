@@ -3,7 +3,12 @@
 # model-written programs with. Installed only when run as root with apt-get available; otherwise we
 # say what is missing and go on (the sandbox then reports `toolchain-missing`, never a model failure).
 set -uo pipefail
-PKGS=(bubblewrap)
+# Sandbox (see src/codeja/sandbox/__init__.py): bubblewrap + prlimit (util-linux) for isolation; toolchains:
+# python3, nodejs, node-typescript (tsc), default-jdk-headless, g++ + libssl-dev (HumanEval-X md5), golang-go +
+# golang-github-stretchr-testify-dev (HumanEvalPack Go tests), rustc + cargo + librust-{rand,regex,md5}-dev
+# (HumanEvalPack Rust declarations `use` these crates; prebuilt once offline), bash.
+PKGS=(bubblewrap util-linux python3 nodejs node-typescript default-jdk-headless g++ libssl-dev golang-go
+      golang-github-stretchr-testify-dev rustc cargo librust-rand-dev librust-regex-dev librust-md5-dev bash)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -1,0 +1,44 @@
+"""Isolated, fast execution of untrusted (model-written) programs in many languages.
+
+```python
+from codeja.sandbox import Limits, Job, run, run_many
+r = run("print(input()[::-1])", "python", stdin="abc", limits=Limits(wall_s=3))
+r.status, r.stdout        # ("ok", "cba\\n")
+rs = run_many([Job(src, "cpp", key=i) for i, src in enumerate(programs)], progress=True)
+```
+
+Statuses: ``ok`` (exit 0), ``failed`` (non-zero exit, compile error), ``timeout`` (wall or CPU limit),
+``memory`` (allocation failed under the memory limit), ``output-limit`` (stdout or stderr over the cap),
+``killed`` (ended by a signal), ``toolchain-missing`` (the compiler / interpreter is not installed: never a model
+failure), ``sandbox-error`` (codeja could not run it).
+
+How programs are isolated: see :mod:`codeja.sandbox.isolation` (bubblewrap namespaces, read-only system, private
+/box and /tmp, no network, per-slot uid, rlimits, watchdog). Python runs in pre-started sandboxed zygotes that
+fork per program (:mod:`codeja.sandbox.zygote`); compiled languages go through a compile cache keyed by the
+source hash and the toolchain version (``/var/tmp/codeja-sandbox-<uid>`` or ``$CODEJA_SANDBOX_CACHE``).
+
+Toolchains (Debian packages installed by ``scripts/setup-system.sh`` when run as root):
+
+=============  ==========================================================  =========================================
+language       Debian packages                                             steps (inside the sandbox)
+=============  ==========================================================  =========================================
+python         python3                                                     forked zygote (or ``python3 -I main.py``)
+javascript     nodejs                                                      ``node --max-old-space-size main.js``
+typescript     node-typescript, nodejs                                     ``tsc`` -> ``node main.js``
+java           default-jdk-headless                                        ``javac`` -> ``java -ea -cp /build Main``
+cpp            g++, libssl-dev (HumanEval-X md5)                           ``g++ -std=c++17`` -> binary
+go             golang-go, golang-github-stretchr-testify-dev               ``go build`` / ``go test -c`` (GOPATH)
+rust           rustc, cargo, librust-{rand,regex,md5}-dev                  ``rustc [--test] --extern ...`` -> binary
+bash           bash                                                        ``bash main.sh``
+=============  ==========================================================  =========================================
+
+plus ``bubblewrap`` (isolation) and ``util-linux`` (``prlimit``).
+"""
+
+from codeja.sandbox.isolation import IsolationUnavailable, probe_bwrap
+from codeja.sandbox.languages import LANGUAGES, get_language, java_classes, toolchain_available
+from codeja.sandbox.runner import classify, run, run_many, shutdown
+from codeja.sandbox.types import STATUSES, Job, Limits, SandboxResult
+
+__all__ = ["Limits", "Job", "SandboxResult", "STATUSES", "run", "run_many", "LANGUAGES", "toolchain_available",
+           "get_language", "java_classes", "IsolationUnavailable", "probe_bwrap", "classify", "shutdown"]

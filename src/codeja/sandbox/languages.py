@@ -1,0 +1,313 @@
+"""Per-language compile and run steps, toolchain discovery and default limits.
+
+Default wall-clock limits follow MultiPL-E's evaluators (``evaluation/src/eval_*.py``): run 15 s for most
+languages, 5 s for JavaScript and Rust binaries, 30 s for Go, and 15 s compile steps. Memory is limited through
+RLIMIT_AS, except for the JVM and V8 which reserve huge address ranges they never touch: those get a heap flag
+plus RLIMIT_DATA (which counts only committed private memory).
+
+Toolchains are looked up in the system paths (``/usr/bin``...) and, for Rust, in ``~/.cargo/bin`` as a last
+resort; a missing one gives the status ``toolchain-missing`` and names the Debian package that provides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from codeja.sandbox.types import Limits
+
+BOX = "/box"  # the program's private writable work dir inside the sandbox
+BUILD = "/build"  # compiled artifacts (writable while compiling, read-only while running)
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@lru_cache(maxsize=None)
+def find_tool(name: str) -> Optional[str]:
+    """Absolute path of a toolchain executable, preferring the Debian ones in /usr/bin."""
+    for d in ("/usr/bin", "/bin", "/usr/local/bin", str(Path.home() / ".cargo" / "bin")):
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return shutil.which(name)
+
+
+@lru_cache(maxsize=None)
+def tool_version(path: str) -> str:
+    """A short version string of a tool, part of the compile-cache key (a new compiler invalidates entries)."""
+    flag = "-version" if path.endswith("javac") else "version" if path.endswith("/go") else "--version"
+    try:
+        out = subprocess.run([path, flag], capture_output=True, text=True, timeout=30)
+        return (out.stdout + out.stderr).strip().splitlines()[0][:200]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command line to run in the sandbox, with extra environment and read-only / writable binds."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ro_binds: list[tuple[str, str]] = field(default_factory=list)  # (host path, sandbox path)
+    rw_binds: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Language:
+    """A language: how to name the source file, compile it (optional) and run it."""
+
+    compiled = False
+    memory_rlimit = "as"  # "as" (RLIMIT_AS) or "data" (RLIMIT_DATA) — see the module docstring
+
+    def __init__(self, name: str, aliases: tuple[str, ...], tools: tuple[str, ...], debian: str, defaults: Limits,
+                 filename: str, run: list[str] | None = None, env: dict[str, str] | None = None):
+        self.name, self.aliases, self.tools, self.debian = name, aliases, tools, debian
+        self.defaults, self.filename, self._run, self.env = defaults, filename, run or [], env or {}
+
+    # -- toolchain -------------------------------------------------------------------------------------------
+    def missing_tools(self) -> list[str]:
+        return [t for t in self.tools if find_tool(t) is None]
+
+    def available(self) -> bool:
+        return not self.missing_tools()
+
+    def toolchain_id(self) -> str:
+        return "; ".join(tool_version(find_tool(t)) for t in self.tools if find_tool(t))
+
+    def host_binds(self) -> list[str]:
+        """Host directories outside /usr the toolchain lives in (bound read-only), e.g. a rustup toolchain."""
+        out = []
+        for t in self.tools:
+            real = os.path.realpath(find_tool(t) or "/usr/bin")
+            if not real.startswith(("/usr/", "/bin/", "/lib")):
+                out.append(str(Path(real).parent.parent))
+        return out
+
+    # -- steps -----------------------------------------------------------------------------------------------
+    def source_name(self, source: str) -> str:
+        return self.filename
+
+    def compile_step(self, source: str, limits: Limits, ctx: "BuildContext") -> Optional[Step]:
+        return None
+
+    def run_step(self, source: str, args: list[str], limits: Limits) -> Step:
+        argv = [find_tool(self._run[0]) or self._run[0], *self._run[1:], f"{BOX}/{self.source_name(source)}"]
+        return Step(argv + list(args), dict(self.env))
+
+    def cache_key(self, source: str, files: dict[str, str] | None, step: Step) -> str:
+        h = hashlib.sha256()
+        for part in (self.name, self.toolchain_id(), repr(step.argv), repr(sorted(step.env.items())), source,
+                     repr(sorted((files or {}).items()))):
+            h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        return h.hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Host-side resources a compile step may use (shared caches, prebuilt libraries)."""
+
+    go_cache: Optional[str] = None
+    rust_crates: Optional[str] = None  # a folder with libfoo-*.rlib for rand / regex / md5, or None
+
+
+class Compiled(Language):
+    """A compiled language: a compile step writing to /build, then running ``run`` from /build."""
+
+    compiled = True
+
+    def __init__(self, *a, compile: list[str] | None = None, **kw):
+        super().__init__(*a, **kw)
+        self._compile = compile or []
+
+    def compile_step(self, source, limits, ctx):
+        name = self.source_name(source)
+        argv = [find_tool(self._compile[0]) or self._compile[0]] + [
+            s.format(src=f"{BOX}/{name}", build=BUILD) for s in self._compile[1:]]
+        return Step(argv, dict(self.env))
+
+    def run_step(self, source, args, limits):
+        return Step([s.format(build=BUILD) for s in self._run] + list(args), dict(self.env))
+
+
+class Cpp(Compiled):
+    def compile_step(self, source, limits, ctx):
+        step = super().compile_step(source, limits, ctx)
+        # HumanEval-X's string_to_md5 includes <openssl/md5.h>: link libcrypto only when asked for
+        if "openssl/" in source:
+            step.argv.append("-lcrypto")
+        return step
+
+
+class TypeScript(Compiled):
+    """``tsc`` to JavaScript (as MultiPL-E does), then node."""
+
+    memory_rlimit = "data"
+
+    def run_step(self, source, args, limits):
+        heap = max(64, int(limits.memory_mb * 0.75))
+        return Step([find_tool("node"), f"--max-old-space-size={heap}", f"{BUILD}/main.js", *args], dict(self.env))
+
+
+class JavaScript(Language):
+    memory_rlimit = "data"
+
+    def run_step(self, source, args, limits):
+        heap = max(64, int(limits.memory_mb * 0.75))
+        return Step([find_tool("node"), f"--max-old-space-size={heap}", f"{BOX}/main.js", *args], dict(self.env))
+
+
+_JAVA_STRIP = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+_JAVA_CLASS = re.compile(r"\b(public\s+)?(?:(?:final|abstract|static|strictfp)\s+)*(class|interface|enum|record)\s+(\w+)")
+
+
+def java_classes(source: str) -> tuple[Optional[str], Optional[str]]:
+    """(the public top-level class, the top-level class that holds ``static void main``) of a Java file.
+
+    HumanEvalPack tests are ``public class Main`` beside ``class Solution``; MultiPL-E uses ``class Problem``
+    with no public class. javac wants the file named after the public class, and we run the main class.
+    """
+    code = _JAVA_STRIP.sub(lambda m: " " * len(m.group(0)), source)
+    public = main = None
+    depth, top = 0, None
+    marks = {m.start(): m for m in _JAVA_CLASS.finditer(code)}
+    main_at = {m.start() for m in re.finditer(r"\bstatic\s+(?:final\s+)?void\s+main\s*\(", code)}
+    for i, ch in enumerate(code):
+        if i in marks and depth == 0:
+            top = marks[i].group(3)
+            if marks[i].group(1) and public is None:
+                public = top
+        if i in main_at and main is None and depth >= 1:
+            main = top
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+    return public, main
+
+
+class Java(Compiled):
+    memory_rlimit = "data"
+
+    def source_name(self, source):
+        public, main = java_classes(source)
+        return f"{public or main or 'Main'}.java"
+
+    def run_step(self, source, args, limits):
+        public, main = java_classes(source)
+        heap = max(32, int(limits.memory_mb * 0.6))
+        # Serial GC and the C1 compiler only: a JVM per sample should start fast and not spawn a thread per core
+        return Step([find_tool("java"), f"-Xmx{heap}m", "-Xss8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                     "-XX:CICompilerCount=1", "-Xshare:auto", "-ea", "-cp", BUILD, main or public or "Main", *args],
+                    dict(self.env))
+
+
+def _go_is_test(source: str) -> bool:
+    return bool(re.search(r"^func Test\w*\(\s*\w+\s+\*testing\.T\s*\)", source, re.M)) and '"testing"' in source
+
+
+class Go(Compiled):
+    """``go build`` (or ``go test -c`` for files with ``func TestX(t *testing.T)``, as HumanEvalPack and
+    MultiPL-E ship them) in GOPATH mode over Debian's /usr/share/gocode (testify comes from
+    golang-github-stretchr-testify-dev), with a persistent build cache so the standard library compiles once."""
+
+    memory_rlimit = "data"
+
+    def source_name(self, source):
+        return "main_test.go" if _go_is_test(source) else "main.go"
+
+    def compile_step(self, source, limits, ctx):
+        go = find_tool("go")
+        if _go_is_test(source):
+            argv = [go, "test", "-c", "-o", f"{BUILD}/main", f"{BOX}/main_test.go"]
+        else:
+            argv = [go, "build", "-o", f"{BUILD}/main", f"{BOX}/main.go"]
+        env = {"GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": "/gocache", "GOFLAGS": "-buildvcs=false",
+               "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOTELEMETRY": "off"}
+        rw = [(ctx.go_cache, "/gocache")] if ctx.go_cache else []
+        # umask 0: the build cache is shared by every slot uid (each creates subdirs the others write into)
+        return Step(["/bin/sh", "-c", 'umask 0; exec "$@"', "sh", *argv], env, rw_binds=rw)
+
+    def run_step(self, source, args, limits):
+        extra = ["-test.v"] if _go_is_test(source) else []
+        # Go sizes its scheduler by CPUs; GOMAXPROCS=2 keeps thread counts far from the process limit
+        return Step([f"{BUILD}/main", *extra, *args], {"GOMAXPROCS": "2", "GODEBUG": "madvdontneed=1"})
+
+
+RUST_CRATES = ("rand", "regex", "md5")  # what HumanEvalPack's Rust declarations `use`
+
+
+class Rust(Compiled):
+    """``rustc`` (``--test`` when the file has ``#[test]``s, as in HumanEvalPack); the crates that HumanEvalPack
+    imports (rand, regex, md5) are prebuilt once from Debian's librust-*-dev sources (see ``crates.py``)."""
+
+    def compile_step(self, source, limits, ctx):
+        argv = [find_tool("rustc"), "--edition", "2021", "-C", "opt-level=0", "-C", "debuginfo=0", "-A", "warnings"]
+        if re.search(r"#\[\s*test\s*\]", source):
+            argv.append("--test")
+        ro = []
+        used = [c for c in RUST_CRATES if re.search(rf"\b(use\s+{c}\b|{c}::)", source)]
+        if used and ctx.rust_crates:
+            ro.append((ctx.rust_crates, "/crates"))
+            argv += ["-L", "dependency=/crates"]
+            for c in used:
+                libs = sorted(Path(ctx.rust_crates).glob(f"lib{c}-*.rlib"))
+                if libs:
+                    argv += ["--extern", f"{c}=/crates/{libs[0].name}"]
+        argv += ["-o", f"{BUILD}/main", f"{BOX}/main.rs"]
+        return Step(argv, dict(self.env), ro_binds=ro)
+
+    def run_step(self, source, args, limits):
+        # libtest runs tests on one thread per CPU by default; one thread keeps the process count predictable
+        env = {"RUST_TEST_THREADS": "1", "RUST_BACKTRACE": "0"}
+        return Step([f"{BUILD}/main", *args], env)
+
+
+_D = Limits(wall_s=15.0, cpu_s=15.0, memory_mb=2048, processes=64, output_bytes=1 << 20, file_size_mb=64,
+            compile_wall_s=30.0)
+
+LANGUAGE_LIST: list[Language] = [
+    Language("python", ("py", "python3"), ("python3",), "python3", _D, "main.py", run=["python3", "-I"],
+             env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8"}),
+    JavaScript("javascript", ("js", "node"), ("node",), "nodejs", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.js"),
+    TypeScript("typescript", ("ts",), ("tsc", "node"), "node-typescript nodejs",
+               Limits(compile_wall_s=30.0).over(_D), "main.ts",
+               compile=["tsc", "--target", "es2020", "--module", "commonjs", "--lib", "es2020,dom", "--outDir",
+                        "{build}", "{src}"]),
+    Java("java", (), ("javac", "java"), "default-jdk-headless", Limits(processes=256).over(_D), "Main.java",
+         compile=["javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-Xshare:auto", "-encoding", "UTF-8",
+                  "-nowarn", "-d", "{build}", "{src}"]),
+    Cpp("cpp", ("c++", "cxx", "cc"), ("g++",), "g++ libssl-dev", _D, "main.cpp",
+        compile=["g++", "-std=c++17", "-O0", "-o", "{build}/main", "{src}"], run=["{build}/main"]),
+    Go("go", ("golang",), ("go",), "golang-go golang-github-stretchr-testify-dev",
+       Limits(wall_s=30.0, cpu_s=30.0, compile_wall_s=60.0, processes=128).over(_D), "main.go"),
+    Rust("rust", ("rs",), ("rustc",), "rustc librust-rand-dev librust-regex-dev librust-md5-dev cargo",
+         Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=60.0).over(_D), "main.rs"),
+    Language("bash", ("sh", "shell"), ("bash",), "bash", _D, "main.sh", run=["bash"]),
+]
+
+#: name -> Language, aliases included
+LANGUAGES: dict[str, Language] = {}
+for _lang in LANGUAGE_LIST:
+    for _n in (_lang.name, *_lang.aliases):
+        LANGUAGES[_n] = _lang
+
+
+def get_language(name: str) -> Language:
+    from codeja.errors import InputError
+
+    lang = LANGUAGES.get(name.lower().strip())
+    if lang is None:
+        raise InputError(f"unknown language '{name}'; known: {', '.join(l.name for l in LANGUAGE_LIST)} "
+                         f"(aliases: {', '.join(a for l in LANGUAGE_LIST for a in l.aliases)})", field="language")
+    return lang
+
+
+def toolchain_available(language: str) -> bool:
+    """Whether the compiler / interpreter for ``language`` is installed (``make setup`` installs them)."""
+    return get_language(language).available()
