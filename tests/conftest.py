@@ -1,0 +1,57 @@
+"""Fixtures shared by every test area.
+
+The whole session runs offline: tests never touch a network (DESIGN.md, "offline first"). The variables are set
+at import, before any test module imports huggingface_hub / transformers (they read them at import time).
+
+* ``tiny_model_dir``: the bundled SmolLM2-135M-Instruct + FIM tokens, materialised once per machine in
+  ``$CODEJA_HOME`` (about a minute the first time, milliseconds afterwards).
+* ``tiny_random_model_dir`` / ``tiny_reward_model_dir``: seeded random Llama models (about 3 M parameters)
+  with the same tokenizer, built once per session in a temp folder: use these wherever model quality does
+  not matter.
+* ``shared_data``: the offline benchmark data folder; tests that need it are skipped, with the reason, when
+  it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    from codeja.models import prepare_tiny
+
+    return prepare_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_random_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    from codeja.models import make_tiny_random_model
+
+    return make_tiny_random_model(tmp_path_factory.mktemp("models") / "tiny-random", tokenizer_from=tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_reward_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    from codeja.models import make_tiny_reward_model
+
+    return make_tiny_reward_model(tmp_path_factory.mktemp("models") / "tiny-reward", tokenizer_from=tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    from codeja.paths import shared_data as locate
+
+    found = locate(required=False)
+    if found is None:
+        pytest.skip("offline benchmark data not found: set CODEJA_SHARED_DATA or place it at <repo>/../shared/data")
+    return found
