@@ -1,0 +1,65 @@
+"""``codeja prefs sample | build | run``: thin wrappers over sample_responses, build_pairs and run_prefs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Sample responses, filter, score and build preference pairs.", no_args_is_help=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="A prefs config YAML (stage: prefs).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value (repeatable).")]
+
+
+def _load(config: Path, overrides: list[str] | None):
+    from codeja.config import load_config
+    from codeja.prefs.config import PrefsConfig
+
+    return load_config(config, PrefsConfig, overrides, stage="prefs")
+
+
+@app.command("sample")
+def sample_cmd(
+    config: ConfigArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("prefs-out/sample"),
+    set_: SetOpt = None,
+) -> None:
+    """Draw N responses per instruction from the policy model (uses the `sample` section; seeded, resumable)."""
+    from codeja.prefs.sample import sample_responses
+
+    typer.echo(str(sample_responses(_load(config, set_), output)))
+
+
+@app.command("build")
+def build_cmd(
+    candidates: Annotated[Path, typer.Option("--candidates", help="JSONL: {id, prompt, responses: [{text, score, "
+                                             "passed_filters}]} per line.")],
+    strategy: Annotated[str, typer.Option("--strategy", help="closest | farthest | random")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy (with the instruction id).")] = 0,
+    min_margin: Annotated[float | None, typer.Option("--min-margin", help="Drop pairs closer than this.")] = None,
+    quarantine: Annotated[bool, typer.Option("--quarantine", help="Set bad lines aside and go on.")] = False,
+) -> None:
+    """Pick chosen/rejected among the responses that passed the filters; lone survivors become SFT rows."""
+    from codeja.prefs.build import build_pairs
+
+    stats = build_pairs(candidates, output, strategy, seed=seed, min_margin=min_margin, quarantine=quarantine)
+    keys = ("in", "pairs", "sft", "dropped", "quarantined", "dropped_by_reason")
+    typer.echo(json.dumps({k: stats[k] for k in keys}, ensure_ascii=False))
+
+
+@app.command("run")
+def run_cmd(
+    config: ConfigArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("prefs-out"),
+    set_: SetOpt = None,
+) -> None:
+    """Sample, filter, score and build in one go."""
+    from codeja.prefs.pipeline import run_prefs
+
+    stats = run_prefs(_load(config, set_), output)
+    keys = ("in", "pairs", "sft", "dropped", "pairs_file", "report_file")
+    typer.echo(json.dumps({k: stats[k] for k in keys}, ensure_ascii=False))
