@@ -1,0 +1,273 @@
+"""What cpt, sft and dpo share: precision choice, model loading, TrainingArguments, metrics.jsonl with tokens/s,
+the loss-curve image, resume bookkeeping and the returned summary.
+
+Heavy imports (torch, transformers) happen inside functions so that importing ``codeja.train`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from codeja.errors import ConfigError, ModelNotFoundError
+from codeja.runs import StageRun
+
+METRICS = "metrics.jsonl"
+LOSS_PNG = "loss.png"
+CHECKPOINTS = "checkpoints"
+FINAL = "model"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# precision
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 dot products (avx512_bf16 or AMX); otherwise bf16 autocast is emulated
+    and slower than fp32, so 'auto' picks fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """'auto' -> 'bf16' on a bf16-capable GPU or CPU, else 'fp32'. An explicit choice is checked, not ignored."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    if precision == "fp16" and not cuda:
+        raise ConfigError("precision: fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU")
+    return precision
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# models
+
+
+def model_path(model: str) -> str:
+    """Resolve a model argument ('tiny', a folder, a hub id) to something ``from_pretrained`` loads."""
+    try:
+        from codeja.models import resolve_model
+    except ImportError:  # issue 2 not landed yet: accept local folders only
+        if Path(model).is_dir():
+            return str(model)
+        raise ModelNotFoundError(f"model '{model}': not a local folder (codeja.models is not available to "
+                                 "resolve aliases or hub ids)") from None
+    return str(resolve_model(model).path)
+
+
+def load_tokenizer(model: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_path(model))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(model: str, tokenizer=None):
+    """Load a causal LM in fp32 (master weights; bf16 comes from autocast) and grow its embeddings to cover the
+    tokenizer (e.g. freshly added FIM sentinels)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    m = AutoModelForCausalLM.from_pretrained(model_path(model), dtype=torch.float32)
+    if tokenizer is not None and len(tokenizer) > m.get_input_embeddings().weight.shape[0]:
+        m.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    if m.generation_config is not None and tokenizer is not None and m.generation_config.pad_token_id is None:
+        m.generation_config.pad_token_id = tokenizer.pad_token_id
+    return m
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TrainingArguments
+
+
+def training_kwargs(cfg, output_dir: Path, precision: str) -> dict[str, Any]:
+    """The TrainingArguments fields common to Trainer, SFTTrainer and DPOTrainer, from a codeja TrainBase config.
+
+    Explicit values for everything TRL overrides by default (bf16=True, gradient checkpointing on, logging every
+    10 steps), so a codeja config means the same thing under all three trainers.
+    """
+    import torch
+
+    o = cfg.optim
+    sched, sched_kwargs = o.scheduler, {}
+    if o.scheduler == "cosine" and o.min_lr_ratio > 0:
+        sched, sched_kwargs = "cosine_with_min_lr", {"min_lr_rate": o.min_lr_ratio}
+    elif o.scheduler == "constant":
+        sched = "constant_with_warmup"
+    return dict(
+        output_dir=str(output_dir / CHECKPOINTS),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=o.learning_rate,
+        lr_scheduler_type=sched,
+        lr_scheduler_kwargs=sched_kwargs,
+        warmup_steps=int(math.ceil(o.warmup_ratio * cfg.max_steps)),
+        weight_decay=o.weight_decay,
+        adam_beta1=o.adam_beta1,
+        adam_beta2=o.adam_beta2,
+        max_grad_norm=o.max_grad_norm,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        activation_checkpointing=cfg.activation_checkpointing,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or cfg.max_steps,
+        save_total_limit=cfg.save_total_limit,
+        report_to=list(cfg.report_to) or "none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        dataloader_num_workers=cfg.dataloader_num_workers,
+        include_num_input_tokens_seen="non_padding",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# metrics, tokens/s, resume bookkeeping
+
+
+def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> list:
+    """Trainer callbacks: metrics.jsonl with train-time tokens/s, and progress.json entries for each checkpoint."""
+    from transformers import TrainerCallback
+
+    class MetricsCallback(TrainerCallback):
+        """Write one JSON row per log event. tokens/s counts only time inside training steps (not eval / saves)."""
+
+        def __init__(self):
+            self.path = output_dir / METRICS
+            self.train_s = 0.0
+            self._t = None
+            self._last = (0.0, 0)  # (train seconds, tokens) at the previous train log
+
+        def on_train_begin(self, args, state, control, **kw):
+            # On resume drop rows logged after the checkpoint we restart from, so the file has each step once.
+            rows = read_metrics(output_dir) if self.path.exists() else []
+            keep = [r for r in rows if r.get("step", 0) <= resume_step] if resume_step else []
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+            self._last = (0.0, state.num_input_tokens_seen)
+
+        def on_step_begin(self, args, state, control, **kw):
+            self._t = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self._t is not None:
+                self.train_s += time.perf_counter() - self._t
+                self._t = None
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs:
+                return
+            row: dict[str, Any] = {"step": state.global_step}
+            for k, v in logs.items():
+                if isinstance(v, (int, float)) and not k.startswith("train_") and k != "total_flos":
+                    row[k] = v
+            if "loss" in logs:
+                tokens = state.num_input_tokens_seen
+                dt = self.train_s - self._last[0]
+                row["tokens_per_s"] = round((tokens - self._last[1]) / dt, 2) if dt > 0 else None
+                row["train_s"] = round(self.train_s, 3)
+                self._last = (self.train_s, tokens)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+    class CheckpointProgress(TrainerCallback):
+        """Record each written checkpoint as a done unit so an interrupted run knows it can resume from it."""
+
+        def on_save(self, args, state, control, **kw):
+            if state.is_world_process_zero:
+                run.mark_done(f"checkpoint-{state.global_step}", step=state.global_step)
+
+    return [MetricsCallback(), CheckpointProgress()]
+
+
+def resume_checkpoint(run: StageRun, output_dir: Path, enabled: bool) -> str | None:
+    """The newest checkpoint recorded by an interrupted run with the same config and inputs, else None.
+
+    stage_run discards progress.json when the config or inputs changed, so a checkpoint of a different run is never
+    resumed from (it would silently mix two configurations).
+    """
+    if not enabled:
+        return None
+    steps = []
+    for unit in run.done:
+        if unit.startswith("checkpoint-"):
+            path = output_dir / CHECKPOINTS / unit
+            if (path / "trainer_state.json").is_file():
+                steps.append((int(unit.split("-")[1]), path))
+    return str(max(steps)[1]) if steps else None
+
+
+def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
+    path = Path(output_dir) / METRICS
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plot_loss_curve(output_dir: Path, title: str) -> Path:
+    """loss.png: training loss per step, plus any eval_*loss series as markers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(output_dir)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    if train:
+        ax.plot(*zip(*train), label="train loss", lw=1.5)
+    eval_keys = sorted({k for r in rows for k in r if k.startswith("eval_") and k.endswith("loss")})
+    for k in eval_keys:
+        pts = [(r["step"], r[k]) for r in rows if k in r]
+        ax.plot(*zip(*pts), "o--", label=k.removeprefix("eval_"))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if train or eval_keys:
+        ax.legend()
+    path = Path(output_dir) / LOSS_PNG
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def summarize(output_dir: Path, trainer, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The dict every train_* returns (and records in the manifest)."""
+    rows = read_metrics(output_dir)
+    losses = [r["loss"] for r in rows if "loss" in r]
+    speeds = sorted(r["tokens_per_s"] for r in rows if r.get("tokens_per_s"))
+    summary = {
+        "final_loss": losses[-1] if losses else None,
+        "first_loss": losses[0] if losses else None,
+        "steps": trainer.state.global_step,
+        "tokens_seen": trainer.state.num_input_tokens_seen,
+        "tokens_per_s": speeds[len(speeds) // 2] if speeds else None,  # median over logged intervals
+        "model_path": str(Path(output_dir) / FINAL),
+        "metrics": str(Path(output_dir) / METRICS),
+        "loss_curve": str(Path(output_dir) / LOSS_PNG),
+    }
+    summary.update(extra or {})
+    return summary
+
+
+def save_final(trainer, tokenizer, output_dir: Path) -> Path:
+    """The HF checkpoint transformers loads: output_dir/model (weights, config, tokenizer, chat template)."""
+    final = Path(output_dir) / FINAL
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    return final
