@@ -90,10 +90,12 @@ class Instruction:
     entry_point: str | None = None
     language: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    responses: list[dict[str, Any]] | None = None  # supplied responses: sampling keeps them instead of generating
+    path: str = ""  # the file the instruction came from (for error messages)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "prompt": self.prompt}
-        for key in ("tests", "entry_point", "language"):
+        for key in ("tests", "entry_point", "language", "responses"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
         if self.meta:
@@ -145,7 +147,16 @@ def parse_instruction(obj: dict[str, Any], *, path: str, line: int) -> Instructi
         iid = f"{Path(path).stem}:{line}"  # stable for a given file: the line number is the identity
     tests, entry, lang = parse_tests(obj, path=path, line=line)
     lang = lang or (canonical_language(meta["language"]) if isinstance(meta.get("language"), str) else None)
-    return Instruction(iid, prompt, line, tests, entry, lang, meta)
+    responses = obj.get("responses")
+    if responses is not None:
+        if not isinstance(responses, list):
+            raise InputError(f"expected a list, got {type(responses).__name__}", path=path, line=line,
+                             field="responses")
+        for i, r in enumerate(responses):
+            if not isinstance(r, dict) or not isinstance(r.get("text"), str):
+                raise InputError("expected an object with a string 'text'", path=path, line=line,
+                                 field=f"responses[{i}]")
+    return Instruction(iid, prompt, line, tests, entry, lang, meta, responses, path)
 
 
 def read_instructions(path: str | Path, limit: int | None = None) -> list[Instruction]:

@@ -5,6 +5,9 @@ Instructions are processed in calls of ``sample.batch_size``; call ``k`` samples
 resumed run, draws the same responses. Each finished call is written to ``parts/`` and marked done; an
 interrupted run picks up at the first unfinished call. Output: ``samples.jsonl``, one instruction per line with
 its ``responses`` (``text``, ``finish_reason``, ``completion_tokens``), plus ``manifest.json``.
+
+An instruction that already carries ``responses`` (``[{"text", ...}]``, e.g. with a ``score`` computed elsewhere
+for the ``input`` scorer) keeps them: nothing is generated for it.
 """
 
 from __future__ import annotations
@@ -60,17 +63,24 @@ def sample_responses(cfg: PrefsConfig | SampleConfig, output_dir: str | Path, *,
             unit = f"call-{k:05d}"
             if run.is_done(unit):
                 continue
-            if backend is None:  # load the model only when something is left to do
-                from codeja.backends import get_backend
+            todo = [inst for inst in chunk if inst.responses is None]  # supplied responses are kept as given
+            gens: dict[int, list] = {}
+            if todo:
+                if backend is None:  # load the model only when something is left to do
+                    from codeja.backends import get_backend
 
-                backend = get_backend(sc.model, backend=sc.backend, **sc.backend_options)
-            gens = backend.chat([inst.prompt for inst in chunk], sampling_params(sc, cfg.seed, k))
-            write_jsonl(parts / f"{unit}.jsonl", (_row(inst, g) for inst, g in zip(chunk, gens)))
+                    backend = get_backend(sc.model, backend=sc.backend, **sc.backend_options)
+                out_gens = backend.chat([inst.prompt for inst in todo], sampling_params(sc, cfg.seed, k))
+                gens = {id(inst): g for inst, g in zip(todo, out_gens)}
+            rows = (inst.as_dict() if inst.responses is not None else _row(inst, gens[id(inst)]) for inst in chunk)
+            write_jsonl(parts / f"{unit}.jsonl", rows)
             run.mark_done(unit, instructions=len(chunk))
         identity = backend.identity() if backend is not None else run.manifest.get("backend")
         if backend is not None:
             backend.close()
         n = write_jsonl(out / SAMPLES, (row for k in range(len(calls))
                                         for _, row in iter_jsonl(parts / f"call-{k:05d}.jsonl")))
-        run.record(backend=identity, counts={"instructions": n, "responses": n * sc.n, "calls": len(calls)})
+        supplied = sum(inst.responses is not None for inst in instructions)
+        run.record(backend=identity, counts={"instructions": n, "sampled": n - supplied, "supplied": supplied,
+                                             "calls": len(calls)})
     return out / SAMPLES

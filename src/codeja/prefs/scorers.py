@@ -295,8 +295,9 @@ class InputScorer(Scorer):
                 iid = it.instruction.id if it.instruction else "?"
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                     line = it.instruction.line if it.instruction else None
+                    path = (it.instruction.path or None) if it.instruction else None
                     raise InputError(f"instruction {iid!r}: expected a finite number, got {value!r}",
-                                     line=line, field=f"responses[{i}].{self.field}")
+                                     path=path, line=line, field=f"responses[{i}].{self.field}")
                 scores.append(float(value))
             if len(scores) != len(it.responses):
                 raise ScorerError("input scorer: every response needs its record (with the score field)")
