@@ -148,6 +148,13 @@ class TokenCodec:
         self._char_special = {c: i for i, c in self._special_char.items()}
         if len(self._special_char) > 0xFFFD:
             raise CodejaError(f"{self.name}: too many special tokens ({len(self._special_char)})")
+        # Special tokens that are also ordinary pieces of the model (SentencePiece control symbols converted to a
+        # Unigram vocabulary): the model itself can emit them for literal text such as "<fim_prefix>".
+        model_vocab = spec.get("model", {}).get("vocab") or {}
+        pieces = set(model_vocab) if isinstance(model_vocab, dict) else {p[0] for p in model_vocab}
+        self._special_in_model = np.array(
+            [i for i in self.special_ids if self._encoder.id_to_token(int(i)) in pieces], dtype=np.int64)
+        self._special_content = {int(i): added[int(i)]["content"] for i in self.special_ids}
         bdec = _byte_decoder()
         table: list[bytes] = [b""] * self.vocab_size
         for piece, i in vocab.items():
@@ -188,14 +195,27 @@ class TokenCodec:
         for special tokens, as produced by :meth:`decode_text`, become those special ids again)."""
         if self._char_special and any(c in text for c in self._char_special):
             return self._encode_with_specials(text)
-        return self._encoder.encode(text, add_special_tokens=False).ids
+        return self._plain(self._encoder.encode(text, add_special_tokens=False).ids)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         if not texts:
             return []
         if self._char_special and any(any(c in t for c in self._char_special) for t in texts):
             return [self.encode(t) for t in texts]
-        return [e.ids for e in self._encoder.encode_batch_fast(list(texts), add_special_tokens=False)]
+        return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def _plain(self, ids: list[int]) -> list[int]:
+        """Replace special ids the model emitted for plain text by the encodings of their characters one by one."""
+        if not len(self._special_in_model) or not np.isin(ids, self._special_in_model).any():
+            return ids
+        out: list[int] = []
+        for i in ids:
+            if i in self._special_content:
+                for ch in self._special_content[i]:
+                    out.extend(self._encoder.encode(ch, add_special_tokens=False).ids)
+            else:
+                out.append(i)
+        return out
 
     def _encode_with_specials(self, text: str) -> list[int]:
         out: list[int] = []
@@ -204,11 +224,11 @@ class TokenCodec:
             sid = self._char_special.get(ch)
             if sid is not None:
                 if k > start:
-                    out.extend(self._encoder.encode(text[start:k], add_special_tokens=False).ids)
+                    out.extend(self._plain(self._encoder.encode(text[start:k], add_special_tokens=False).ids))
                 out.append(sid)
                 start = k + 1
         if start < len(text):
-            out.extend(self._encoder.encode(text[start:], add_special_tokens=False).ids)
+            out.extend(self._plain(self._encoder.encode(text[start:], add_special_tokens=False).ids))
         return out
 
     def decode_bytes(self, ids: Iterable[int] | np.ndarray) -> bytes:

@@ -170,9 +170,20 @@ def _worker(args: tuple) -> tuple[str, dict[str, Any]]:
     return unit.name, tokenize_unit(unit, codec, eod, cfg, parts_dir)
 
 
-def _load_tokenizer(model: str):
+def load_fim_tokenizer(model: str | Path):
+    """The tokenizer of a model (via codeja.models), or of a tokenizer-only folder (tokenizer.json / .model)."""
+    from codeja.errors import ModelNotFoundError
     from codeja.models import load_tokenizer
 
+    p = Path(model)
+    if p.is_dir() and not (p / "config.json").exists() and any(
+            (p / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(str(p))
+        except (OSError, ValueError) as e:
+            raise ModelNotFoundError(f"{p}: cannot load a tokenizer: {str(e).splitlines()[0]}") from None
     return load_tokenizer(model)
 
 
@@ -190,7 +201,7 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
     if prefix.name == "" or prefix.is_dir():
         raise InputError("output must be a file prefix like out/corpus (PREFIX.bin/.idx are written)", path=str(prefix))
     out_dir = prefix.parent
-    tok = tokenizer if tokenizer is not None else _load_tokenizer(cfg.model)
+    tok = tokenizer if tokenizer is not None else load_fim_tokenizer(cfg.model)
     codec = TokenCodec(tok)
     eod, eod_str = resolve_eod(tok, cfg.eod_token)
     files = list_inputs(cfg.input)
