@@ -30,6 +30,16 @@ class CurateFilter(BaseFilter):
     def check(self, doc: Document) -> tuple[str, object] | None:
         raise NotImplementedError
 
+    # lazily built helpers (lingua detector, n-gram index) are rebuilt in each worker, never pickled: executors
+    # pickle the pipeline (and, through `depends`, earlier stages that may have run in this process)
+    _transient = ("detector", "index")
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for key in self._transient:
+            state.pop(key, None)
+        return state
+
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if self.domain and doc.metadata.get("domain") != self.domain:
             return True

@@ -64,6 +64,15 @@ class JapaneseQuality:
         kata = len(KATAKANA.findall(text)) / n_letters
         if kata > c.max_katakana_fraction:
             return "ja_katakana_fraction", f"katakana_fraction {kata:.3f} > {c.max_katakana_fraction}"
+        rep = self.repetition(text)
+        if rep:
+            return rep
+        ng = _ng_regex(load_ng_words(c.ng_words))
+        if ng is not None:
+            ng_chars = sum(len(m.group()) for m in ng.finditer(text))
+            frac = ng_chars / max(n_ja, 1)
+            if frac >= c.max_ng_fraction:
+                return "ja_ng_words", f"ng_fraction {frac:.3f} >= {c.max_ng_fraction}"
         sentences = [s.strip() for s in SENTENCE.findall(text) if s.strip()]
         if sentences:
             lengths = [len(s) for s in sentences]
@@ -75,15 +84,6 @@ class JapaneseQuality:
             ell = sum(1 for s in sentences if ELLIPSIS_END.search(s)) / len(sentences)
             if ell > c.max_ellipsis_fraction:
                 return "ja_ellipsis", f"ellipsis_fraction {ell:.3f} > {c.max_ellipsis_fraction}"
-        rep = self.repetition(text)
-        if rep:
-            return rep
-        ng = _ng_regex(load_ng_words(c.ng_words))
-        if ng is not None:
-            ng_chars = sum(len(m.group()) for m in ng.finditer(text))
-            frac = ng_chars / max(n_ja, 1)
-            if frac >= c.max_ng_fraction:
-                return "ja_ng_words", f"ng_fraction {frac:.3f} >= {c.max_ng_fraction}"
         raw = text.encode("utf-8")
         ratio = len(zlib.compress(raw, 6)) / max(len(raw), 1)
         if not c.min_compression_ratio <= ratio <= c.max_compression_ratio:
