@@ -1,0 +1,101 @@
+"""Supervised fine-tuning with TRL's SFTTrainer on ``messages`` JSONL, loss on assistant turns only.
+
+Assistant-only loss needs a chat template with ``{% generation %}`` markers. Order of preference: the config's
+``chat_template`` file; the model's own template if it has the markers; TRL's patched version of it when TRL ships
+one; codeja's ChatML template (``templates/chatml_generation.jinja``) when the tokenizer speaks ChatML. The template
+used is saved with the final checkpoint, so inference renders prompts exactly as training did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codeja.errors import ConfigError
+from codeja.runs import stage_run
+from codeja.train import common, data
+from codeja.train.config import SFTConfig
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHATML = TEMPLATES / "chatml_generation.jinja"
+
+
+def training_chat_template(tokenizer, template_path: str | None, need_markers: bool) -> tuple[str, str]:
+    """Return (template, where it came from) for training; raise ConfigError when no usable one exists."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if template_path:
+        p = Path(template_path)
+        if not p.is_file():
+            raise ConfigError(f"chat_template: {p}: file not found")
+        text = p.read_text(encoding="utf-8")
+        if need_markers and not has_generation_markers(text):
+            raise ConfigError(f"chat_template: {p}: no {{% generation %}} markers, needed for assistant_only_loss")
+        return text, str(p)
+    own = tokenizer.chat_template
+    if own and (not need_markers or has_generation_markers(own)):
+        return own, "model"
+    if own:
+        try:
+            patched = get_training_chat_template(tokenizer)
+        except ValueError:
+            patched = None
+        if patched:
+            return patched, "trl-patched"
+    vocab = tokenizer.get_vocab()
+    if "<|im_start|>" in vocab and "<|im_end|>" in vocab:
+        return CHATML.read_text(encoding="utf-8"), "codeja-chatml"
+    raise ConfigError("the model's chat template has no {% generation %} markers and the tokenizer has no ChatML "
+                      "tokens; pass chat_template: PATH (a Jinja template with generation markers) or set "
+                      "assistant_only_loss: false")
+
+
+def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
+    """SFT; returns a summary (final loss, steps, tokens/s, row accounting, model path) and writes the run folder."""
+    out = Path(output_dir)
+    loaded = data.load_messages(cfg.data, cfg.bad_rows)
+    with stage_run(out, "train.sft", cfg, inputs=[cfg.data], seeds={"seed": cfg.seed}) as run:
+        if run.skipped:
+            return run.manifest["summary"]
+        from datasets import Dataset
+        from trl import SFTConfig as TRLSFTConfig
+        from trl import SFTTrainer
+
+        precision = common.resolve_precision(cfg.precision)
+        tokenizer = common.load_tokenizer(cfg.model)
+        template, source = training_chat_template(tokenizer, cfg.chat_template, cfg.assistant_only_loss)
+        tokenizer.chat_template = template
+        lengths = [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
+                   for r in loaded.rows]
+        lengths_report = data.apply_length_policy(loaded, lengths, cfg.max_length, cfg.overlong,
+                                                  what="conversation", path=cfg.data)
+        counts = {**loaded.counts, **lengths_report, "rows_trained": len(loaded.rows)}
+        data.write_bad_rows(out, loaded.bad)
+        run.record(precision=precision, chat_template=source, data_counts=counts)
+
+        model = common.load_model(cfg.model, tokenizer)
+        args = TRLSFTConfig(
+            **common.training_kwargs(cfg, out, precision),
+            gradient_checkpointing=cfg.activation_checkpointing,  # TRL defaults this to True; keep ours
+            max_length=cfg.max_length,
+            truncation_mode="keep_start",
+            packing=cfg.packing,
+            assistant_only_loss=cfg.assistant_only_loss,
+            dataset_num_proc=None,
+        )
+        resume = common.resume_checkpoint(run, out, cfg.resume)
+        trainer = SFTTrainer(
+            model=model, args=args, train_dataset=Dataset.from_list(loaded.rows), processing_class=tokenizer,
+            callbacks=common.make_callbacks(out, run, _step(resume)) + list(callbacks or []),
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        final = common.save_final(trainer, tokenizer, out)
+        common.plot_loss_curve(out, f"sft: {Path(cfg.model).name}")
+        summary = common.summarize(out, trainer, {"precision": precision, "chat_template": source, **counts})
+        summary["model_path"] = str(final)
+        run.record(summary=summary, resumed_from=resume)
+        return summary
+
+
+def _step(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.split("-")[1]) if checkpoint else 0
