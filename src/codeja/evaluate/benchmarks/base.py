@@ -1,0 +1,128 @@
+"""What every benchmark is: a list of tasks, how to build a test program from a solution, how to judge a run.
+
+A :class:`Task` is the unit of scoring. ``prompt`` is what a base model continues; ``instruction`` is what an
+instruct model is asked; ``test`` is the code appended after the solution. Program assembly lives on the
+:class:`Benchmark` (one place per family), so samples from ``score`` and from ``run`` are judged identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from codeja.errors import InputError
+from codeja.io import iter_jsonl
+from codeja.runs import sha256_file
+
+# Leading text of a test suite that closes the function the prompt leaves open (MultiPL-E: the completion stops
+# before "\n}", so the tests start with "}"). A sanitizer that returns a *closed* function drops it.
+CLOSERS = ("    }\n", "}\n", "}")
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    prompt: str
+    language: str  # canonical sandbox language: python, javascript, typescript, java, cpp, go, rust, bash
+    test: str = ""
+    entry_point: str | None = None
+    canonical: str | None = None  # a completion of `prompt` that passes (None: the benchmark has none)
+    canonical_is_program: bool = False  # canonical is a whole program, not a continuation of the prompt
+    instruction: str | None = None  # the instruct-mode request (default: built from the prompt by the template)
+    suffix: str | None = None  # infilling: the code after the hole
+    test_close: str = ""  # leading part of `test` closing the prompt's open function (see CLOSERS)
+    answers: tuple[str, ...] = ()  # QA benchmarks: gold answers
+    code_prefix: str | None = None  # what a completion continues when building the program (default: prompt)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return self.prompt if self.code_prefix is None else self.code_prefix
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the data came from: recorded in every manifest (a score means nothing without its data revision)."""
+
+    hub_id: str | None
+    revision: str | None
+    path: str | None
+    sha256: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hub_id": self.hub_id, "revision": self.revision, "path": self.path, "sha256": self.sha256}
+
+
+class Benchmark:
+    """Base class: subclasses load tasks and say how a sanitized solution becomes a runnable program."""
+
+    name: str = "base"
+    kind: Literal["code", "qa"] = "code"
+    language: str = "python"
+    stop: tuple[str, ...] = ()  # generation stop strings for completion mode
+    timeout_s: float = 10.0  # default per-program wall-clock limit (compiled languages need more)
+
+    def __init__(self, tasks: list[Task], source: Source, *, limit: int | None = None, options: dict | None = None):
+        self.all_tasks = tasks
+        self.tasks = tasks[:limit] if limit else tasks
+        self.source = source
+        self.limit = limit
+        self.options = options or {}
+
+    # -- identity ---------------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "language": self.language, "n_tasks": len(self.tasks),
+                "n_tasks_total": len(self.all_tasks), "limit": self.limit, "stop": list(self.stop),
+                "source": self.source.as_dict(), "options": self.options}
+
+    def task(self, task_id: str) -> Task:
+        index = getattr(self, "_index", None)
+        if index is None:
+            index = self._index = {t.task_id: t for t in self.all_tasks}
+        if task_id not in index:
+            raise KeyError(task_id)
+        return index[task_id]
+
+    # -- programs ---------------------------------------------------------------------------------------------
+    def stop_for(self, task: Task) -> list[str]:
+        return list(task.meta.get("stop") or self.stop)
+
+    def program(self, task: Task, code: str, *, closed: bool) -> str:
+        """The test program: solution code followed by the tests (the closing part dropped for closed code)."""
+        test = task.test
+        if closed and task.test_close and test.startswith(task.test_close):
+            test = test[len(task.test_close):]
+        return code + "\n" + test
+
+    def files(self, task: Task) -> dict[str, str] | None:  # noqa: ARG002 - extra files a program needs
+        return None
+
+    def passed(self, task: Task, result: Any) -> bool:  # noqa: ARG002 - overridden where exit 0 is not enough
+        return result.status == "ok"
+
+    def canonical_samples(self) -> list[dict[str, Any]]:
+        """Samples made of the reference solutions, in the JSONL layout `score` reads."""
+        rows = []
+        for t in self.tasks:
+            if t.canonical is None:
+                continue
+            rows.append({"task_id": t.task_id, "solution" if t.canonical_is_program else "completion": t.canonical})
+        return rows
+
+
+def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
+    """JSONL(.gz) rows, each checked for the fields a loader needs (error names file, line, field)."""
+    rows = []
+    for lineno, obj in iter_jsonl(path):
+        for f in required:
+            if f not in obj:
+                raise InputError("missing", path=str(path), line=lineno, field=f)
+        rows.append((lineno, obj))
+    if not rows:
+        raise InputError("no records", path=str(path))
+    return rows
+
+
+def source_for(path: Path, hub_id: str | None = None, revision: str | None = None) -> Source:
+    return Source(hub_id=hub_id, revision=revision, path=str(path), sha256=sha256_file(path))

@@ -1,0 +1,49 @@
+"""The eval stage's one config: which models, which benchmarks, how to generate, how to score."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from codeja.config import StrictModel
+
+
+class GenerationConfig(StrictModel):
+    """Decoding settings, identical for every model in one run (that is what makes the runs comparable)."""
+
+    mode: Literal["auto", "completion", "instruct"] = Field(
+        "auto", description="completion: continue the raw prompt (base models); instruct: chat template with the "
+        "named prompt template; auto: instruct when the tokenizer has a chat template and the model is not a base model.")
+    n: int = Field(1, ge=1, description="Samples per task (pass@k needs n >= k).")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (ignored when greedy).")
+    max_new_tokens: int = Field(384, ge=1, description="Generation budget per sample; hitting it counts as truncated.")
+    batch_size: int = Field(8, ge=1, description="Prompts per backend call.")
+    seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
+    prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
+    extra_stop: list[str] = Field(default_factory=list, description="Stop strings added to each benchmark's own.")
+
+
+class EvalConfig(StrictModel):
+    """`codeja eval run`: models x benchmarks, generated with identical settings, scored in the sandbox."""
+
+    models: list[str] = Field(default_factory=lambda: ["tiny"], description="Model args (alias, folder, hub id).")
+    model_names: list[str] = Field(default_factory=list, description="Display names, one per model (default: the arg).")
+    backend: str = Field("transformers", description="Generation backend: transformers, openai, vllm.")
+    backend_options: dict = Field(default_factory=dict, description="Extra keyword options for get_backend.")
+    benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], description="Benchmark names (see registry).")
+    benchmark_paths: dict[str, str] = Field(default_factory=dict, description="Local data file per benchmark name.")
+    limit: int | None = Field(None, ge=1, description="Use only the first N tasks of every benchmark.")
+    prompt_lang: Literal["ja", "en"] = Field("ja", description="jhumaneval: Japanese (prompt) or English (prompt_en).")
+    fim_mode: Literal["psm", "spm"] = Field("psm", description="humaneval-infilling prompt layout.")
+    generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Decoding settings.")
+    sanitizer: str = Field("codeja", description="Sanitizer for the headline score: none, bigcode, evalplus, codeja.")
+    k: list[int] = Field(default_factory=lambda: [1, 10, 100], description="pass@k values reported where n >= k.")
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples over tasks for the pass@1 CI (0 = off).")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the bootstrap interval.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+    timeout_s: float = Field(10.0, gt=0.0, description="Wall-clock limit per program (compiled languages get more).")
+    memory_mb: int = Field(2048, ge=64, description="Memory limit per program.")
+    workers: int | None = Field(None, ge=1, description="Sandbox workers (default: the sandbox's choice).")
+    force: bool = Field(False, description="Redo model/benchmark cells whose outputs already exist.")

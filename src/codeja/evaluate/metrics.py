@@ -1,0 +1,147 @@
+"""Scores: unbiased pass@k, bootstrap confidence intervals, generation health, and NIILC's string metrics."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from typing import Iterable
+
+import numpy as np
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), in the numerically stable product form."""
+    if n < k:
+        raise ValueError(f"pass@{k} needs n >= {k} samples, got n={n}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def mean_pass_at_k(per_task: dict[str, dict[str, int]], ks: Iterable[int]) -> dict[str, float]:
+    """pass@k averaged over tasks, for each k that every task has enough samples for."""
+    out = {}
+    if not per_task:
+        return out
+    n_min = min(v["n"] for v in per_task.values())
+    for k in ks:
+        if k <= n_min:
+            out[f"pass@{k}"] = float(np.mean([pass_at_k(v["n"], v["passed"], k) for v in per_task.values()]))
+    return out
+
+
+def bootstrap_ci(values: list[float], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over tasks. The generator is local and seeded: same input, same CI."""
+    if not values:
+        return (float("nan"), float("nan"))
+    arr = np.asarray(values, dtype=float)
+    if resamples <= 0 or len(arr) == 1:
+        m = float(arr.mean())
+        return (m, m)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(arr), size=(resamples, len(arr)))
+    means = arr[idx].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
+
+
+# -- generation health -------------------------------------------------------------------------------------------
+
+_REFUSAL = re.compile(
+    r"(I('m| am) (sorry|unable|not able)|I can(not|'t) (help|assist|provide|do that)|as an AI|"
+    r"申し訳(ありません|ございません)|お答えできません|お手伝いできません|(でき|し)かねます)", re.IGNORECASE)
+# Used only until the curation stage's detector is importable (codeja.curate.placeholder.find_placeholder).
+_PLACEHOLDER = re.compile(
+    r"^\s*(#|//)\s*(TODO|FIXME|Your code here|implement(ation)? (this|here)|ここに.*(実装|コード))|"
+    r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|throw new (Error|UnsupportedOperationException)\(.*\);?|"
+    r"unimplemented!\(\)|todo!\(\))\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _find_placeholder():
+    try:
+        from codeja.curate.placeholder import find_placeholder  # the curation issue's detector, once it exists
+
+        return find_placeholder, "codeja.curate.placeholder+stub-body"
+    except ImportError:
+        return None, "codeja.evaluate.metrics@1"
+
+
+def is_placeholder(code: str, language: str | None = None) -> bool:
+    """True when the *body written by the model* is a stub (``pass``, ``...``, ``# TODO: implement``) not code."""
+    finder, _ = _find_placeholder()
+    if finder is not None and finder(code, language=language) is not None:
+        return True
+    # a body that is nothing but a stub statement: `pass`, `...`, `raise NotImplementedError`, `todo!()`
+    meaningful = [ln for ln in code.splitlines() if ln.strip() and not ln.strip().startswith(('"""', "'''"))]
+    if not meaningful:
+        return True
+    stubs = [ln for ln in meaningful if _PLACEHOLDER.search(ln)]
+    return len(stubs) >= max(1, len([ln for ln in meaningful if not ln.strip().startswith(("#", "//"))]))
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text[:400]))
+
+
+def health(samples: list[dict]) -> dict:
+    """Generation health over samples: placeholder share, mean output tokens, truncation and refusal rates.
+
+    Each sample may carry ``raw`` (the model text), ``completion_tokens`` and ``finish_reason`` (from a run;
+    samples read from a file may lack them, and then those rates are ``None`` instead of a made-up 0).
+    """
+    n = len(samples)
+    if n == 0:
+        return {"n_samples": 0}
+    _, detector = _find_placeholder()
+    tokens = [s["completion_tokens"] for s in samples if s.get("completion_tokens") is not None]
+    reasons = [s["finish_reason"] for s in samples if s.get("finish_reason") is not None]
+    return {
+        "n_samples": n,
+        "placeholder_share": sum(is_placeholder(s.get("raw", ""), s.get("language")) for s in samples) / n,
+        "mean_output_tokens": float(np.mean(tokens)) if tokens else None,
+        "truncation_rate": (sum(r == "length" for r in reasons) / len(reasons)) if reasons else None,
+        "refusal_rate": sum(is_refusal(s.get("raw", "")) for s in samples) / n,
+        "empty_share": sum(not s.get("raw", "").strip() for s in samples) / n,
+        "placeholder_detector": detector,
+    }
+
+
+# -- NIILC: exact match, character F1, and the fuzzy score Swallow calls char_f1 ----------------------------------
+
+
+def normalize_ja(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def qa_answer(output: str) -> str:
+    """llm-jp-eval: the first paragraph of the output, stripped."""
+    return output.split("\n\n")[0].strip().split("\n")[0].strip()
+
+
+def char_f1(pred: str, gold: str) -> float:
+    """True character-overlap F1 (multiset of characters), the SQuAD-style F1 at character level."""
+    p, g = Counter(pred), Counter(gold)
+    common = sum((p & g).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / sum(p.values()), common / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def fuzzy_token_sort_ratio(pred: str, gold: str) -> float:
+    """llm-jp-eval's / Swallow's ``char_f1``: ``fuzz.token_sort_ratio(pred, gold) / 100`` (a Levenshtein ratio)."""
+    from fuzzywuzzy import fuzz
+
+    return fuzz.token_sort_ratio(pred, gold) / 100
+
+
+def qa_scores(output: str, answers: Iterable[str]) -> dict[str, float]:
+    answers = [normalize_ja(a) for a in answers]
+    pred = normalize_ja(qa_answer(output))
+    joined = ",".join(answers)
+    return {
+        "exact_match": float(pred == joined or pred in answers),
+        "char_f1": max(char_f1(pred, a) for a in [joined, *answers]),
+        "fuzzy_token_sort_ratio": fuzzy_token_sort_ratio(pred, joined),
+    }

@@ -1,0 +1,216 @@
+"""Scoring samples and running models x benchmarks.
+
+``score_samples`` is the one path from samples to scores: sanitize (one or every sanitizer), assemble the test
+program, run it in :mod:`codeja.sandbox` (identical programs run once), count per task, estimate pass@k with a
+bootstrap CI, measure generation health. ``run_eval`` generates the samples through a backend, with the same
+settings for every model, then calls the same scoring code, then writes the comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+from codeja.errors import InputError
+from codeja.evaluate.benchmarks import Benchmark, get_benchmark
+from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
+from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
+from codeja.io import BadLine, iter_jsonl, write_jsonl
+from codeja.runs import hash_path, write_json, write_manifest
+
+SAMPLES = "samples.jsonl"
+RESULTS = "results.json"
+
+
+def read_samples(path: str | Path, bench: Benchmark) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(samples, quarantined): each sample has task_id, kind (completion|solution), raw text, optional gen info."""
+    bad: list[BadLine] = []
+    samples, quarantined = [], []
+    for lineno, obj in iter_jsonl(path, bad=bad):
+        reason = None
+        tid = obj.get("task_id")
+        if not isinstance(tid, str):
+            reason = "field 'task_id': missing or not a string"
+        elif isinstance(obj.get("completion"), str):
+            kind, raw = "completion", obj["completion"]
+        elif isinstance(obj.get("solution"), str):
+            kind, raw = "solution", obj["solution"]
+        else:
+            reason = "field 'completion' or 'solution': missing or not a string"
+        if reason is None:
+            try:
+                bench.task(tid)
+            except KeyError:
+                reason = f"field 'task_id': '{tid}' is not a task of {bench.name}"
+        if reason is not None:
+            quarantined.append({"path": str(path), "line": lineno, "reason": reason})
+            continue
+        samples.append({"task_id": tid, "kind": kind, "raw": raw, "line": lineno,
+                        **{k: obj[k] for k in ("completion_tokens", "finish_reason", "sample_index") if k in obj}})
+    quarantined += [b.as_dict() for b in bad]
+    if not samples:
+        first = quarantined[0] if quarantined else None
+        why = f" (first problem: line {first['line']}: {first['reason']})" if first else ""
+        raise InputError(f"no usable samples{why}", path=str(path))
+    return samples, quarantined
+
+
+def _sanitizers(spec: str | list[str]) -> list[Sanitizer]:
+    if isinstance(spec, str):
+        spec = list(SANITIZERS) if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+    return [get_sanitizer(s) for s in spec]
+
+
+def _program_for(bench: Benchmark, san: Sanitizer, sample: dict) -> tuple[str, str, str]:
+    """(sanitized code, rule, program)."""
+    task = bench.task(sample["task_id"])
+    if task.suffix is not None:  # infilling: the sample is the middle
+        middle = san.sanitize_middle(sample["raw"], task, bench)
+        code = task.prompt + middle + task.suffix
+        return middle, "infill", bench.program(task, code, closed=True)
+    s = san.sanitize(sample["raw"], task, bench, sample["kind"])
+    return s.code, s.rule, bench.program(task, s.code, closed=s.closed)
+
+
+def execute(bench: Benchmark, programs: list[tuple[str, str]], *, timeout_s: float | None, memory_mb: int | None,
+            workers: int | None, progress: bool) -> dict[str, Any]:
+    """Run each distinct (task_id, program) once in the sandbox; returns {program hash: SandboxResult}."""
+    from codeja.sandbox import Job, Limits, run_many
+
+    limits = Limits(wall_s=timeout_s or bench.timeout_s, memory_mb=memory_mb)
+    unique: dict[str, tuple[str, str]] = {}
+    for tid, prog in programs:
+        unique.setdefault(hashlib.sha256(prog.encode("utf-8", "surrogatepass")).hexdigest(), (tid, prog))
+    keys = list(unique)
+    jobs = [Job(unique[k][1], bench.task(unique[k][0]).language, files=bench.files(bench.task(unique[k][0])),
+                limits=limits, key=k) for k in keys]
+    results = run_many(jobs, workers=workers, progress=progress) if jobs else []
+    return dict(zip(keys, results))
+
+
+def _summary(bench: Benchmark, per_sample: list[dict], san_id: str, *, ks, bootstrap: int, confidence: float,
+             seed: int) -> dict[str, Any]:
+    per_task: dict[str, dict[str, int]] = {}
+    for t in bench.tasks:  # every task appears, so a task with no samples is visible, not silently skipped
+        per_task[t.task_id] = {"passed": 0, "n": 0}
+    statuses: dict[str, int] = {}
+    for s in per_sample:
+        v = s["verdicts"][san_id]
+        pt = per_task.setdefault(s["task_id"], {"passed": 0, "n": 0})
+        pt["n"] += 1
+        pt["passed"] += int(v["passed"])
+        statuses[v["status"]] = statuses.get(v["status"], 0) + 1
+    scored = {k: v for k, v in per_task.items() if v["n"] > 0}
+    values = [v["passed"] / v["n"] for v in scored.values()]
+    lo, hi = bootstrap_ci(values, resamples=bootstrap, confidence=confidence, seed=seed)
+    out = {"sanitizer": san_id, **mean_pass_at_k(scored, ks), "ci_low": lo, "ci_high": hi,
+           "confidence": confidence, "bootstrap": bootstrap, "n_tasks": len(scored),
+           "n_tasks_without_samples": len(per_task) - len(scored), "n_samples": len(per_sample),
+           "statuses": statuses, "per_task": per_task}
+    if "toolchain-missing" in statuses or "sandbox-error" in statuses:
+        out["warning"] = "some programs could not run (toolchain-missing / sandbox-error): not model failures"
+    return out
+
+
+def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_dir: str | Path,
+                  sanitizer: str | list[str] = "codeja", *, path: str | None = None, k: list[int] | tuple = (1, 10, 100),
+                  bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0, timeout_s: float | None = None,
+                  memory_mb: int | None = 2048, workers: int | None = None, progress: bool = False,
+                  extra_manifest: dict | None = None, **bench_options) -> dict[str, Any]:
+    """Score a samples JSONL (``task_id`` + ``completion`` or ``solution``) and write results, samples, manifest.
+
+    ``sanitizer`` is a name, a comma list, or ``"all"`` (every sample scored under each; ``results.json`` then
+    has ``by_sanitizer`` and a ``sensitivity`` table, and its headline is the first one listed, ``codeja`` for all).
+    """
+    t0 = time.monotonic()
+    bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark, path, **bench_options)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    samples, quarantined = read_samples(samples_path, bench)
+    sans = _sanitizers(sanitizer)
+    if "all" == sanitizer:
+        sans.sort(key=lambda s: s.name != "codeja")
+    ids = [s.id for s in sans]
+    for s in samples:
+        s["language"] = bench.task(s["task_id"]).language
+        s["verdicts"] = {}
+
+    if bench.kind == "qa":
+        for s in samples:
+            scores = qa_scores(s["raw"], bench.task(s["task_id"]).answers)
+            s["verdicts"] = {sid: {"passed": scores["exact_match"] == 1.0, "status": "scored", **scores} for sid in ids}
+    else:
+        programs = []
+        for s in samples:
+            for san in sans:
+                code, rule, prog = _program_for(bench, san, s)
+                h = hashlib.sha256(prog.encode("utf-8", "surrogatepass")).hexdigest()
+                s["verdicts"][san.id] = {"sanitized": code, "rule": rule, "program_sha256": h}
+                programs.append((s["task_id"], prog))
+        results = execute(bench, programs, timeout_s=timeout_s, memory_mb=memory_mb, workers=workers, progress=progress)
+        for s in samples:
+            task = bench.task(s["task_id"])
+            for sid, v in s["verdicts"].items():
+                r = results[v["program_sha256"]]
+                v.update(status=r.status, passed=bool(bench.passed(task, r)), wall_s=r.wall_s,
+                         stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None)
+
+    by_san = {sid: _summary(bench, samples, sid, ks=k, bootstrap=bootstrap, confidence=confidence, seed=seed)
+              for sid in ids}
+    if bench.kind == "qa":
+        for sid in ids:
+            for m in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):
+                by_san[sid][m] = sum(s["verdicts"][sid][m] for s in samples) / len(samples)
+    head = by_san[ids[0]]
+    result = {"benchmark": bench.name, "sanitizer": "all" if sanitizer == "all" else ids[0], **head,
+              "metric": "exact_match" if bench.kind == "qa" else "pass@1",
+              "health": health(samples), "counts": {"in": len(samples) + len(quarantined), "scored": len(samples),
+                                                    "quarantined": len(quarantined)},
+              "quarantined": quarantined[:50]}
+    result["sanitizer_id"] = ids[0]
+    if len(ids) > 1:
+        result["by_sanitizer"] = {sid: {kk: vv for kk, vv in v.items() if kk != "per_task"} for sid, v in by_san.items()}
+        result["sensitivity"] = sensitivity_table(bench.name, by_san)
+    rows = [{"task_id": s["task_id"], "line": s["line"], "kind": s["kind"], "raw": s["raw"],
+             **{kk: s[kk] for kk in ("completion_tokens", "finish_reason", "sample_index") if kk in s},
+             "verdicts": s["verdicts"]} for s in samples]
+    write_jsonl(out / SAMPLES, rows)
+    write_json(out / RESULTS, result)
+    write_manifest(out, "eval.score", {"benchmark": bench.name, "sanitizers": ids, "k": list(k),
+                                       "bootstrap": bootstrap, "confidence": confidence, "seed": seed,
+                                       "timeout_s": timeout_s or bench.timeout_s, "memory_mb": memory_mb},
+                   benchmark=bench.describe(), sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
+                   samples={"path": str(samples_path), "sha256": hash_path(samples_path)},
+                   execution={"engine": "codeja.sandbox", "timeout_s": timeout_s or bench.timeout_s,
+                              "memory_mb": memory_mb, "toolchains": _toolchains(bench)},
+                   seeds={"bootstrap": seed}, wall_s=round(time.monotonic() - t0, 3), **(extra_manifest or {}))
+    return result
+
+
+def _toolchains(bench: Benchmark) -> dict[str, Any]:
+    """Compiler / interpreter versions the programs ran with (they can move a score)."""
+    if bench.kind == "qa":
+        return {}
+    try:
+        from codeja.sandbox import get_language
+
+        return {bench.language: get_language(bench.language).toolchain_id()}
+    except Exception as e:  # noqa: BLE001 - provenance only; never fail a score on it
+        return {bench.language: f"unknown ({type(e).__name__})"}
+
+
+def sensitivity_table(name: str, by_san: dict[str, dict]) -> str:
+    """Markdown: the headline metric under each sanitizer, with its difference from the first."""
+    ids = list(by_san)
+    metric = "exact_match" if "exact_match" in by_san[ids[0]] else "pass@1"
+    base = by_san[ids[0]].get(metric)
+    lines = [f"| {name} | {metric} | 95% CI | Δ vs {ids[0]} |", "|---|---|---|---|"]
+    for sid in ids:
+        v = by_san[sid]
+        m = v.get(metric)
+        delta = "" if m is None or base is None else f"{(m - base) * 100:+.1f} pt"
+        lines.append(f"| {sid} | {m:.3f} | [{v['ci_low']:.3f}, {v['ci_high']:.3f}] | {delta} |" if m is not None
+                     else f"| {sid} | n/a | | |")
+    return "\n".join(lines)
