@@ -102,8 +102,14 @@ def _root_binds() -> list[str]:
 
 
 def bwrap_argv(*, workdir: Optional[str], env: dict[str, str], ro_binds=(), rw_binds=(), tmpfs_box: bool = False,
-               box_mb: int = 256) -> list[str]:
-    """The bwrap prefix for one sandboxed command. ``workdir`` is bound at /box (or /box is a tmpfs)."""
+               box_mb: int = 256, as_pid_1: bool = True) -> list[str]:
+    """The bwrap prefix for one sandboxed command. ``workdir`` is bound at /box (or /box is a tmpfs).
+
+    ``as_pid_1``: the command itself is the pid-namespace init, so (a) bwrap reaps it directly and ``wait4``
+    on bwrap reports the program's CPU time and peak RSS (with bwrap's own init in between, bwrap exits on an
+    event fd without reaping and the usage is lost), and (b) when it exits the kernel kills every process left
+    in the namespace: daemonised grandchildren cannot outlive it. The zygote keeps bwrap's init (it forks).
+    """
     argv = [bwrap_path(), "--unshare-all", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent",
             "--new-session", "--hostname", "sandbox", "--clearenv"]
     for k, v in env.items():
@@ -118,7 +124,12 @@ def bwrap_argv(*, workdir: Optional[str], env: dict[str, str], ro_binds=(), rw_b
         argv += ["--bind", workdir, BOX]
     for host, inside in rw_binds:
         argv += ["--bind", host, inside]
-    argv += ["--chdir", BOX, "--"]
+    # the root itself is bwrap's scratch tmpfs (mount points for the binds above): make it read-only too,
+    # or programs could write /etc/foo and the like (harmless to the host, but not the promise)
+    argv += ["--remount-ro", "/", "--chdir", BOX]
+    if as_pid_1:
+        argv.append("--as-pid-1")
+    argv.append("--")
     return argv
 
 

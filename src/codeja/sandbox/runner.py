@@ -26,7 +26,8 @@ from codeja.sandbox.zygote import PythonZygote, ZygoteDied
 
 # What runtimes print when an allocation fails under the memory limit.
 MEMORY_MARKERS = ("MemoryError", "std::bad_alloc", "out of memory", "Cannot allocate memory", "OutOfMemoryError",
-                  "memory allocation of", "JavaScript heap out of memory", "cannot allocate memory", "xmalloc")
+                  "memory allocation of", "JavaScript heap out of memory", "cannot allocate memory", "xmalloc",
+                  "failed to allocate memory")
 
 
 def cache_root() -> Path:

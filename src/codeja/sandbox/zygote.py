@@ -42,9 +42,9 @@ class PythonZygote:
     def start(self) -> None:
         python = find_tool("python3")
         argv = full_bwrap_argv(workdir=None, env=minimal_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}),
-                               tmpfs_box=True, box_mb=self.box_mb) + [python, "-I", "-c", _SERVER]
+                               tmpfs_box=True, box_mb=self.box_mb, as_pid_1=False) + [python, "-I", "-c", _SERVER]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     start_new_session=True, close_fds=True, user=self.uid, group=self.uid,
+                                     env={}, start_new_session=True, close_fds=True, user=self.uid, group=self.uid,
                                      extra_groups=[] if self.uid is not None else None)
         self._buf = b""
         self.starts += 1
