@@ -210,6 +210,11 @@ def resume_checkpoint(run: StageRun, output_dir: Path, enabled: bool) -> str | N
     return str(max(steps)[1]) if steps else None
 
 
+def checkpoint_step(checkpoint: str | None) -> int:
+    """Global step of a ``checkpoint-N`` folder (0 for None)."""
+    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
+
+
 def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
     path = Path(output_dir) / METRICS
     if not path.exists():

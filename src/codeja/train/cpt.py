@@ -158,7 +158,7 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
         data = build_datasets(cfg, tokenizer)
         model = common.load_model(cfg.model, tokenizer)
         resume = common.resume_checkpoint(run, out, cfg.resume)
-        resume_step = int(Path(resume).name.split("-")[1]) if resume else 0
+        resume_step = common.checkpoint_step(resume)
         kwargs = common.training_kwargs(cfg, out, precision)
         if data["eval"]:
             kwargs.update(eval_strategy="steps" if cfg.validation.eval_steps else "no",

@@ -86,7 +86,7 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
         resume = common.resume_checkpoint(run, out, cfg.resume)
         trainer = SFTTrainer(
             model=model, args=args, train_dataset=Dataset.from_list(loaded.rows), processing_class=tokenizer,
-            callbacks=common.make_callbacks(out, run, _step(resume)) + list(callbacks or []),
+            callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
         )
         trainer.train(resume_from_checkpoint=resume)
         final = common.save_final(trainer, tokenizer, out)
@@ -96,6 +96,3 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
         run.record(summary=summary, resumed_from=resume)
         return summary
 
-
-def _step(checkpoint: str | None) -> int:
-    return int(Path(checkpoint).name.split("-")[1]) if checkpoint else 0
