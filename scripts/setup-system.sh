@@ -7,7 +7,7 @@ set -uo pipefail
 # python3, nodejs, node-typescript (tsc), default-jdk-headless, g++ + libssl-dev (HumanEval-X md5), golang-go +
 # golang-github-stretchr-testify-dev (HumanEvalPack Go tests), rustc + cargo + librust-{rand,regex,md5}-dev
 # (HumanEvalPack Rust declarations `use` these crates; prebuilt once offline), bash.
-PKGS=(bubblewrap util-linux python3 nodejs node-typescript default-jdk-headless g++ libssl-dev golang-go
+PKGS=(bubblewrap util-linux python3 nodejs node-typescript default-jdk-headless g++ libssl-dev libboost-dev golang-go
       golang-github-stretchr-testify-dev rustc cargo librust-rand-dev librust-regex-dev librust-md5-dev bash)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

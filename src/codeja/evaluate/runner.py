@@ -214,3 +214,89 @@ def sensitivity_table(name: str, by_san: dict[str, dict]) -> str:
         lines.append(f"| {sid} | {m:.3f} | [{v['ci_low']:.3f}, {v['ci_high']:.3f}] | {delta} |" if m is not None
                      else f"| {sid} | n/a | | |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# models x benchmarks
+
+
+def model_identity(arg: str, name: str) -> dict[str, Any]:
+    """Path or hub id, plus a hash of the model's config and weights index: what produced the samples."""
+    ident: dict[str, Any] = {"arg": arg, "name": name}
+    try:
+        from codeja.models import model_fingerprint, resolve_model
+
+        ref = resolve_model(arg)
+        ident.update(kind=ref.kind, path=str(ref.path) if ref.path else None, hub_id=ref.hub_id,
+                     fingerprint=model_fingerprint(ref))
+    except Exception as e:  # noqa: BLE001 - e.g. an HTTP backend's model name: recorded as given
+        ident["resolve_error"] = f"{type(e).__name__}: {e}"
+    return ident
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name).strip("._") or "model"
+
+
+def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Generate with identical settings for every model, score every benchmark, write the comparison.
+
+    Layout: ``output_dir/<model>/<benchmark>/{generations.jsonl, samples.jsonl, results.json, manifest.json}`` and
+    ``output_dir/comparison.{json,md,html,png}``. A cell whose manifest records the same settings is reused
+    (``cfg.force`` redoes it), so an interrupted run resumes at the next cell.
+    """
+    from codeja.config import config_hash
+    from codeja.evaluate.compare import build_comparison, write_comparison
+    from codeja.evaluate.generate import TEMPLATES, generate_samples, resolve_mode
+    from codeja.runs import read_json
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(cfg.model_names) or [Path(m).name or m for m in cfg.models]
+    if len(names) != len(cfg.models) or len(set(names)) != len(names):
+        raise InputError("model_names: need one distinct name per model")
+    benches = {b: get_benchmark(b, cfg.benchmark_paths.get(b), cfg.limit, prompt_lang=cfg.prompt_lang,
+                                fim_mode=cfg.fim_mode) for b in cfg.benchmarks}
+    gen = cfg.generation
+    cells = []
+    for arg, name in zip(cfg.models, names):
+        identity = model_identity(arg, name)
+        backend = tokenizer = None
+        for bname, bench in benches.items():
+            cell = out / _safe(name) / bname
+            settings = {"model": identity, "benchmark": bench.describe(), "generation": gen.model_dump(),
+                        "sanitizer": cfg.sanitizer, "k": cfg.k, "bootstrap": cfg.bootstrap, "seed": cfg.seed,
+                        "timeout_s": cfg.timeout_s, "memory_mb": cfg.memory_mb, "backend": cfg.backend}
+            key = config_hash(settings)
+            man_path = cell / "manifest.json"
+            if not cfg.force and man_path.is_file() and read_json(man_path).get("cell_hash") == key:
+                cells.append(cell)
+                continue
+            if backend is None:
+                from codeja.backends import get_backend
+
+                backend = get_backend(arg, cfg.backend, **cfg.backend_options)
+                tokenizer = getattr(backend, "tokenizer", None)
+            mode = resolve_mode(gen.mode, backend)
+            t0 = time.monotonic()
+            rows = generate_samples(backend, bench, gen, mode=mode, fim_mode=cfg.fim_mode, tokenizer=tokenizer,
+                                    progress=progress)
+            gen_s = time.monotonic() - t0
+            write_jsonl(cell / "generations.jsonl", rows)
+            score_samples(bench, cell / "generations.jsonl", cell, cfg.sanitizer, k=cfg.k, bootstrap=cfg.bootstrap,
+                          confidence=cfg.confidence, seed=cfg.seed, timeout_s=cfg.timeout_s, memory_mb=cfg.memory_mb,
+                          workers=cfg.workers, progress=progress,
+                          extra_manifest={"cell_hash": key, "model": identity,
+                                          "backend": backend.identity() if hasattr(backend, "identity") else {"backend": cfg.backend},
+                                          "generation": {**gen.model_dump(), "mode": mode},
+                                          "prompt_template": gen.prompt_template if mode == "instruct" else "raw-prompt",
+                                          "prompt_template_text": TEMPLATES.get(gen.prompt_template) if mode == "instruct" else None,
+                                          "generation_wall_s": round(gen_s, 3)})
+            cells.append(cell)
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
+    comp = build_comparison(cells)
+    write_comparison(comp, out)
+    write_manifest(out, "eval", cfg, cells=[str(c.relative_to(out)) for c in cells],
+                   seeds={"generation": gen.seed, "bootstrap": cfg.seed})
+    return comp

@@ -53,7 +53,9 @@ class HumanEvalPack(Benchmark):
             code_prefix = base if variant == "fixtests" else r["prompt"]
             tasks.append(Task(
                 task_id=r["task_id"], prompt=prompt, language=PACK_LANGS[lang], test=r["test"],
-                entry_point=r["entry_point"], canonical=r["canonical_solution"], code_prefix=code_prefix,
+                # the reference continues `prompt` (CPP/38's `declaration` already holds part of the body)
+                entry_point=r["entry_point"], canonical=r["prompt"] + r["canonical_solution"],
+                canonical_is_program=True, code_prefix=code_prefix,
                 instruction=f"{instruction}\n\n```{DISPLAY[lang].lower().replace('c++', 'cpp')}\n{context}\n```",
                 meta={"bug_type": r.get("bug_type"), "go_import": r.get("import"),
                       "go_test_setup": r.get("test_setup")},

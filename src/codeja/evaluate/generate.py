@@ -1,0 +1,96 @@
+"""Samples from a model: completion mode (the raw prompt, FIM prompts for infilling) or instruct mode (a named,
+versioned prompt template through the chat template). Same settings for every model of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeja.codeparse import DISPLAY_NAMES
+from codeja.evaluate.benchmarks import Benchmark, Task
+from codeja.evaluate.config import GenerationConfig
+from codeja.errors import ConfigError
+
+# name@version -> (English, Japanese) user-message template. A wording change is a new version.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "codeja-instruct@1": (
+        "Complete the following {language} code. Reply with the complete function in a single ```{fence}``` "
+        "code block.\n\n```{fence}\n{prompt}\n```",
+        "次の{language}のコードを完成させてください。完全な関数を1つの```{fence}```コードブロックで出力してください。"
+        "\n\n```{fence}\n{prompt}\n```",
+    ),
+}
+FENCE = {"python": "python", "javascript": "javascript", "typescript": "typescript", "java": "java", "cpp": "cpp",
+         "go": "go", "rust": "rust", "bash": "bash"}
+
+
+def instruct_message(template: str, task: Task, bench: Benchmark) -> str:
+    if template not in TEMPLATES:
+        raise ConfigError(f"generation.prompt_template: unknown template '{template}'; known: {', '.join(TEMPLATES)}")
+    if task.instruction:
+        return task.instruction
+    en, ja = TEMPLATES[template]
+    japanese = bench.options.get("prompt_lang") == "ja"
+    return (ja if japanese else en).format(language=DISPLAY_NAMES.get(task.language, task.language),
+                                           fence=FENCE.get(task.language, ""), prompt=task.prompt.rstrip("\n"))
+
+
+def resolve_mode(mode: str, backend: Any) -> str:
+    if mode != "auto":
+        return mode
+    tok = getattr(backend, "tokenizer", None)
+    return "instruct" if getattr(tok, "chat_template", None) else "completion"
+
+
+def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, mode: str, fim_mode: str = "psm",
+                     tokenizer: Any = None, progress: bool = False) -> list[dict[str, Any]]:
+    """One row per (task, sample j) in the layout ``score`` reads, plus token counts and finish reasons."""
+    from codeja.backends.base import SamplingParams
+
+    tasks = bench.tasks
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, t in enumerate(tasks):  # tasks with the same stop list share backend calls (MultiPL-E differs per task)
+        groups.setdefault(tuple(bench.stop_for(t)) + tuple(gen.extra_stop), []).append(i)
+    out: dict[int, list] = {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(tasks), desc=f"generate {bench.name}", unit="task")
+    for stop, idxs in groups.items():
+        for start in range(0, len(idxs), gen.batch_size):
+            chunk = idxs[start:start + gen.batch_size]
+            # the seed depends on the first task index of the batch, so a resumed or re-batched run is reproducible
+            params = SamplingParams(n=gen.n, temperature=gen.temperature, top_p=gen.top_p,
+                                    max_new_tokens=gen.max_new_tokens, stop=list(stop) if mode == "completion" else [],
+                                    seed=gen.seed * 1_000_003 + chunk[0])
+            if mode == "instruct":
+                convs = [[{"role": "user", "content": instruct_message(gen.prompt_template, tasks[i], bench)}]
+                         for i in chunk]
+                gens = backend.chat(convs, params)
+            else:
+                prompts = [_completion_prompt(tasks[i], fim_mode, tokenizer) for i in chunk]
+                gens = backend.complete(prompts, params)
+            for i, g in zip(chunk, gens):
+                out[i] = g
+            if bar is not None:
+                bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    field = "solution" if mode == "instruct" and tasks and tasks[0].suffix is None else "completion"
+    rows = []
+    for i, t in enumerate(tasks):
+        for j, g in enumerate(out[i]):
+            rows.append({"task_id": t.task_id, field: g.text, "sample_index": j,
+                         "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
+                         **({"error": g.error} if g.error else {})})
+    return rows
+
+
+def _completion_prompt(task: Task, fim_mode: str, tokenizer: Any) -> str:
+    if task.suffix is None:
+        return task.prompt
+    if tokenizer is None:
+        raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
+    from codeja.fim.prompt import build_fim_prompt
+
+    return build_fim_prompt(tokenizer, task.prompt, task.suffix, mode=fim_mode)
