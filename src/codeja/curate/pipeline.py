@@ -224,12 +224,30 @@ def account(stats: dict[str, Any]) -> None:
         raise CodejaError(f"curate accounting failed: in={stats['in']} != kept {kept} + removed {rem} + quarantined {q}")
 
 
+def input_fingerprints(cfg: CurateConfig, out: Path) -> list[Path]:
+    """What the manifest hashes as inputs. A ``files`` source (the stdlib folder holds site-packages: gigabytes) is
+    represented by a listing of the files it actually reads with their sha256, written to work/inputs/."""
+    from codeja.curate.readers import FilesSourceReader, make_reader, resolve_source_path
+    from codeja.runs import sha256_file
+
+    paths = []
+    for src in cfg.sources:
+        reader = make_reader(src, cfg.quarantine.max_doc_bytes)
+        if isinstance(reader, FilesSourceReader):
+            root = resolve_source_path(src)
+            listing = out / WORK / "inputs" / f"{src.name}.files.tsv"
+            listing.parent.mkdir(parents=True, exist_ok=True)
+            listing.write_text("".join(f"{f}\t{sha256_file(root / f)}\n" for f in reader.all_files()), encoding="utf-8")
+            paths.append(listing)
+        else:
+            paths.append(resolve_source_path(src))
+    return paths
+
+
 def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
     """Run (or resume, or skip when complete) the curation into ``output_dir``; returns the stats dict."""
-    from codeja.curate.readers import resolve_source_path
-
     out = Path(output_dir)
-    inputs = [resolve_source_path(s) for s in cfg.sources]
+    inputs = input_fingerprints(cfg, out)
     with stage_run(out, "curate", cfg, inputs=inputs, seeds={"lint": cfg.lint.seed, "minhash": cfg.dedup.seed}) as run:
         if run.skipped:
             return json.loads((out / "stats.json").read_text(encoding="utf-8"))
