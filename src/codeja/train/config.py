@@ -56,8 +56,6 @@ class TrainBase(StrictModel):
     report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, description="Experiment "
                                                               "trackers to log to; none unless asked.")
     dataloader_num_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 = in the main one).")
-    accelerate_config: str | None = Field(None, description="Path of an accelerate config (recipes/accelerate/"
-                                          "*.yaml) for FSDP / DeepSpeed runs; launch with `accelerate launch`.")
 
 
 class ValidationConfig(StrictModel):
@@ -79,8 +77,8 @@ class MegatronConfig(StrictModel):
     node_rank: str = Field("${NODE_RANK}", description="This node's rank; an env reference filled by the scheduler.")
     master_addr: str = Field("${MASTER_ADDR}", description="Rendezvous host.")
     master_port: int = Field(29500, description="Rendezvous port.")
-    tensor_parallel: int = Field(4, ge=1, description="--tensor-model-parallel-size.")
-    pipeline_parallel: int = Field(2, ge=1, description="--pipeline-model-parallel-size.")
+    tensor_parallel: int = Field(2, ge=1, description="--tensor-model-parallel-size.")
+    pipeline_parallel: int = Field(1, ge=1, description="--pipeline-model-parallel-size.")
     context_parallel: int = Field(1, ge=1, description="--context-parallel-size.")
     sequence_parallel: bool = Field(True, description="--sequence-parallel (needs tensor_parallel > 1).")
     micro_batch_size: int = Field(1, ge=1, description="--micro-batch-size per GPU.")
@@ -105,7 +103,11 @@ class MegatronConfig(StrictModel):
     eval_iters: int = Field(20, ge=0, description="--eval-iters.")
     split: str = Field("998,1,1", description="--split train,valid,test weights.")
     min_lr: float = Field(3e-6, ge=0, description="--min-lr for the cosine floor.")
-    use_flash_attn: bool = Field(True, description="--use-flash-attn.")
+    rope_scaling_factor: float | None = Field(8.0, description="Llama-3.x RoPE scaling (--use-rope-scaling "
+                                              "--rope-scaling-factor); None for models without it.")
+    ckpt_format: str = Field("torch_dist", description="--ckpt-format of saved checkpoints.")
+    provider: str = Field("codeja.fim.megatron:fim_dataset_provider", description="MODULE:FUNCTION of the "
+                          "dataset provider plugged into pretrain_gpt.py (codeja's FIM datasets).")
     extra_args: list[str] = Field(default_factory=list, description="Further pretrain_gpt.py arguments, verbatim.")
 
     @model_validator(mode="after")
