@@ -20,7 +20,9 @@
 References inside string values:
 - ``${NAME}``: the output folder of the earlier stage NAME;
 - ``${NAME.KEY}``: the value KEY of that stage's result (``result.json``), e.g. ``${cpt.checkpoint}``;
-- ``${vars.X}``, ``${run_dir}``, ``${seed}``.
+- ``${vars.X}``, ``${run_dir}``, ``${seed}``;
+- ``${package}``: the folder of the installed codeja package (for data that ships with it, e.g.
+  ``${package}/curate/resources/ja_web_sample.jsonl``).
 
 Each stage's config is validated against its stage's model when the recipe is loaded (references are filled with
 placeholders then), so a typo deep inside a recipe is reported before anything runs, with the stage named.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -39,6 +42,8 @@ from codeja.config import StrictModel, apply_overrides, model_for_stage, validat
 from codeja.errors import ConfigError
 
 REF = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+BUILTIN_REFS = ("vars", "run_dir", "seed", "package")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 # The stage kinds a recipe can name: kind -> "module:function". Each kind also has a config model in
 # codeja.config.CONFIG_KINDS; every function takes (config, output_dir) and returns a JSON-able summary dict.
@@ -65,8 +70,8 @@ class StageSpec(StrictModel):
     @field_validator("name")
     @classmethod
     def _name_ok(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", v) or v in {"vars", "run_dir", "seed"}:
-            raise ValueError("use letters, digits, '_' or '-', starting with a letter (not vars/run_dir/seed)")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", v) or v in BUILTIN_REFS:
+            raise ValueError(f"use letters, digits, '_' or '-', starting with a letter (not {'/'.join(BUILTIN_REFS)})")
         return v
 
     @field_validator("kind")
@@ -104,7 +109,7 @@ class Recipe(StrictModel):
                 raise ConfigError(f"{where}: name: duplicate stage name '{st.name}'")
             for ref in _refs(st.config):
                 head = ref.split(".")[0]
-                if head not in {"vars", "run_dir", "seed"} and head not in seen:
+                if head not in BUILTIN_REFS and head not in seen:
                     known = ", ".join(sorted(seen)) or "none"
                     raise ConfigError(f"{where}: config: ${{{ref}}} refers to no earlier stage (earlier: {known})")
                 if head == "vars" and ref.split(".", 1)[-1] not in self.vars:
@@ -149,6 +154,8 @@ def stage_config(recipe: Recipe, spec: StageSpec, resolver, *, source: str):
             return recipe.vars[rest]
         if head == "seed":
             return recipe.seed
+        if head == "package":
+            return str(PACKAGE_DIR)
         return resolver(ref)
 
     data = interpolate(copy.deepcopy(spec.config), resolve)

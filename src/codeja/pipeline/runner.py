@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from codeja.config import canonical_json, config_hash, load_config
 from codeja.errors import CodejaError, ConfigError
-from codeja.pipeline.recipe import STAGE_FUNCTIONS, Recipe, StageSpec, _refs, stage_config, variant_recipe
+from codeja.pipeline.recipe import BUILTIN_REFS, STAGE_FUNCTIONS, Recipe, StageSpec, _refs, stage_config, variant_recipe
 from codeja.runs import now_iso, read_json, write_json
 
 STATE = "pipeline.json"
@@ -81,7 +81,7 @@ class Pipeline:
 
     def fingerprint(self, spec: StageSpec, cfg, planned: dict[str, str | None] | None = None) -> str:
         """Hash of the stage's resolved config and its upstream stages' fingerprints (``planned`` ones first)."""
-        upstream = sorted({r.split(".")[0] for r in _refs(spec.config)} - {"vars", "run_dir", "seed"})
+        upstream = sorted({r.split(".")[0] for r in _refs(spec.config)} - set(BUILTIN_REFS))
         planned = planned or {}
         ups = {u: planned[u] if u in planned else self.state["stages"].get(u, {}).get("fingerprint") for u in upstream}
         payload = canonical_json({"kind": spec.kind, "config_hash": config_hash(cfg), "upstream": ups})
