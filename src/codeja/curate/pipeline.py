@@ -252,6 +252,11 @@ def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
         if run.skipped:
             return json.loads((out / "stats.json").read_text(encoding="utf-8"))
         stages = build_stages(cfg, out)
+        # datatrove's completion markers are the resume units: tasks finished before an interruption are skipped
+        done = {name: len(list((out / LOGS / name / "completions").glob("*")))
+                for name, _ in stages if (out / LOGS / name / "completions").is_dir()}
+        if any(done.values()):
+            run.record(resumed_from={k: v for k, v in done.items() if v})
         if cfg.executor.kind == "local":
             for _name, executor in stages:
                 executor.run()
