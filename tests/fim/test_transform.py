@@ -14,7 +14,7 @@ from codeja.fim.inspect import binomial_interval
 from codeja.fim.sentinels import resolve_sentinels
 from codeja.fim.transform import FIMTransform, SampleStats, sample_rng
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DOC = st.lists(st.sampled_from(["def f(x):\n", "    return x\n", "日本語の説明。", "変数", RARE_KANJI[:3], "𠮷",
                                 "'<fim_prefix>'", "  ", "\t", "a", "é"]), min_size=1, max_size=30).map("".join)
 
