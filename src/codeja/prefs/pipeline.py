@@ -54,7 +54,8 @@ def filter_and_score(cfg: PrefsConfig, samples_path: str | Path, output_dir: str
             for inst, records in chunk:
                 alive = [r for r in records if r["passed_filters"]]
                 for r in records:
-                    r["score"] = None
+                    if not r["passed_filters"]:
+                        r["score"] = None  # unscored; survivors get theirs below (a supplied score is read first)
                 if alive:
                     items.append(ScoreItem(inst.prompt, [r["text"] for r in alive], inst, alive))
             if items:
