@@ -91,10 +91,14 @@ def main() -> None:
     for i in range(0, n_dup, 5):
         if i:
             dtexts[i] = dtexts[i - 3] + "!"
+    lsh_dups(dtexts[:2], 0.8, 5)  # import datasketch (and scipy) outside the timing
     ours = timed(lambda: lsh_dups(dtexts, 0.8, 5), repeats)
     base = timed(lambda: pairwise_dups(dtexts, 0.8, 5), max(1, repeats // 2))
-    agree = lsh_dups(dtexts, 0.8, 5) == pairwise_dups(dtexts, 0.8, 5)
-    rows.append((f"near-dup, {n_dup} instructions (same rows flagged: {agree})", base, ours))
+    flagged_lsh, flagged_exact = lsh_dups(dtexts, 0.8, 5), pairwise_dups(dtexts, 0.8, 5)
+    rows.append((f"near-dup, {n_dup} instructions", base, ours))
+    note = (f"near-dup rows flagged: MinHash-LSH {len(flagged_lsh)}, exact Jaccard {len(flagged_exact)}, "
+            f"both {len(flagged_lsh & flagged_exact)} (MinHash estimates Jaccard; short templated texts sit near "
+            "the threshold)")
 
     ins, res = build_filters(FilterConfig())
     code = "```go\npackage main\n\nfunc add(a, b int) int {\n\treturn a + b\n}\n```"
@@ -108,6 +112,7 @@ def main() -> None:
     print(f"{'benchmark':<62} {'baseline s':>11} {'codeja s':>10} {'speed-up':>9}")
     for name, b, o in rows:
         print(f"{name:<62} {b:>11.3f} {o:>10.3f} {b / o:>8.1f}x")
+    print(note)
     print(f"{f'filter chain, {n_dup} rows (rows/s: {n_dup / chain:,.0f})':<62} {'-':>11} {chain:>10.3f} {'-':>9}")
 
 

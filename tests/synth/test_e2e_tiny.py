@@ -14,8 +14,8 @@ def test_tiny_model_16_rows_with_report(tiny_model_dir, tmp_path):
     cfg = MagpieConfig.model_validate({
         "model": str(tiny_model_dir), "rows": 16, "baseline_rows": 16, "batch_size": 16, "seed": 3,
         "backend_options": {"batch_size": 16},
-        "instruction": {"temperature": 0.7, "max_new_tokens": 96},
-        "response": {"temperature": 0.0, "max_new_tokens": 128, "repetition_penalty": 1.1},
+        "instruction": {"temperature": 0.7, "max_new_tokens": 64},
+        "response": {"temperature": 0.0, "max_new_tokens": 96, "repetition_penalty": 1.1},
     })
     out = tmp_path / "magpie"
     summary = run_magpie(cfg, out)

@@ -35,11 +35,15 @@ class InstructionDeduplicator:
         self.exact: dict[str, int] = {}
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self.sigs: dict[str, object] = {}
+        self._perms = None  # generated once: building them per MinHash costs more than hashing a short text
 
     def _minhash(self, text: str):
         from datasketch import MinHash
 
-        m = MinHash(num_perm=self.num_perm, seed=1)
+        if self._perms is None:
+            proto = MinHash(num_perm=self.num_perm, seed=1)
+            self._perms, self._scheme = proto.permutations, proto.scheme
+        m = MinHash(num_perm=self.num_perm, seed=1, permutations=self._perms, scheme=self._scheme)
         m.update_batch([g.encode("utf-8") for g in sorted(char_ngrams(text, self.ngram))])
         return m
 
