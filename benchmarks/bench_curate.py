@@ -88,9 +88,20 @@ def main() -> int:
     from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
     from datatrove.utils.hashing import HashConfig
 
-    from codeja.curate.config import CodeHeuristicsConfig, JapaneseConfig, LanguageIdConfig, LintConfig, PlaceholderConfig
-    from codeja.curate.filters import (CodeHeuristicsFilter, JapaneseQualityFilter, LanguageIdFilter, LintFilter,
-                                       PlaceholderFilter)
+    from codeja.curate.config import (
+        CodeHeuristicsConfig,
+        JapaneseConfig,
+        LanguageIdConfig,
+        LintConfig,
+        PlaceholderConfig,
+    )
+    from codeja.curate.filters import (
+        CodeHeuristicsFilter,
+        JapaneseQualityFilter,
+        LanguageIdFilter,
+        LintFilter,
+        PlaceholderFilter,
+    )
     from codeja.curate.japanese import CharNgramTokenizer
     from codeja.curate.placeholder import find_placeholder
 
@@ -145,7 +156,7 @@ def main() -> int:
     print(f"{'chain':<20} {'implementation':<40} {'Mchars/s/core':>14} {'vs baseline':>12}  notes")
     print("-" * 108)
     for chain, impl, rate, ratio, note in rows:
-        print(f"{chain:<20} {impl:<40} {rate / 1e6:>14.3f} {('%.1fx' % ratio) if ratio else 'baseline':>12}  {note}")
+        print(f"{chain:<20} {impl:<40} {rate / 1e6:>14.3f} {f'{ratio:.1f}x' if ratio else 'baseline':>12}  {note}")
     print()
     ok_ph = ph_rate >= 5e6
     ok_ja = oj / bj >= 3

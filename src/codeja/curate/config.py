@@ -189,7 +189,7 @@ class CurateConfig(StrictModel):
     progress: bool = Field(True, description="Show progress bars (datatrove's per-file and per-document bars).")
 
     @model_validator(mode="after")
-    def _check(self) -> "CurateConfig":
+    def _check(self) -> CurateConfig:
         if not self.sources:
             raise ValueError("at least one source is needed")
         names = [s.name for s in self.sources]

@@ -16,8 +16,15 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.formatters.base import BaseFormatter
 
-from codeja.curate.config import (CodeHeuristicsConfig, DecontConfig, JapaneseConfig, LanguageIdConfig, LintConfig,
-                                  PIIConfig, PlaceholderConfig)
+from codeja.curate.config import (
+    CodeHeuristicsConfig,
+    DecontConfig,
+    JapaneseConfig,
+    LanguageIdConfig,
+    LintConfig,
+    PIIConfig,
+    PlaceholderConfig,
+)
 from codeja.curate.readers import QUARANTINE_KEY
 
 
@@ -194,7 +201,7 @@ def ruff_per_kloc(code: str, select: list[str]) -> float | None:
     cmd = [str(ruff) if ruff.exists() else "ruff", "check", "--no-cache", "--isolated", "--output-format", "json",
            "--select", ",".join(select), "--stdin-filename", "doc.py", "-"]
     try:
-        out = subprocess.run(cmd, input=code, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(cmd, input=code, capture_output=True, text=True, timeout=60, check=False)
         findings = json.loads(out.stdout or "[]")
     except (OSError, subprocess.SubprocessError, ValueError):
         return None

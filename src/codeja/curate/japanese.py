@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-
-import numpy as np
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from codeja.curate.config import JapaneseConfig

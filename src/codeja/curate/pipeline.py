@@ -87,7 +87,7 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
     ex, tasks = cfg.executor, cfg.executor.tasks
     dedup = cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.minhash)
     filtered = out / WORK / "filtered" if dedup else out / KEPT
-    rm = lambda name: _writer(out / REMOVED / name)  # noqa: E731
+    rm = lambda name: _writer(out / REMOVED / name)
 
     steps: list = [make_reader(s, cfg.quarantine.max_doc_bytes, cfg.progress) for s in cfg.sources]
     steps.append(F.QuarantineGate(exclusion_writer=_writer(out / QUARANTINE)))
@@ -123,8 +123,12 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
 
     current = filtered
     if cfg.dedup.exact:
-        from datatrove.pipeline.dedup.exact_dedup import (ExactDedupConfig, ExactDedupFilter, ExactDedupSignature,
-                                                          ExactFindDedups)
+        from datatrove.pipeline.dedup.exact_dedup import (
+            ExactDedupConfig,
+            ExactDedupFilter,
+            ExactDedupSignature,
+            ExactFindDedups,
+        )
 
         ecfg = ExactDedupConfig(content_getter=normalized_text)
         sigs, dups = out / WORK / "exact_sigs", out / WORK / "exact_dups"
@@ -135,8 +139,13 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
             out / REMOVED / "exact_dedup", _removed_adapter("exact_dedup", "exact_duplicate"))), _writer(target)], tasks)
         current = target
     if cfg.dedup.minhash:
-        from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                      MinhashDedupFilter, MinhashDedupSignature)
+        from datatrove.pipeline.dedup.minhash import (
+            MinhashConfig,
+            MinhashDedupBuckets,
+            MinhashDedupCluster,
+            MinhashDedupFilter,
+            MinhashDedupSignature,
+        )
         from datatrove.utils.hashing import HashConfig
 
         from codeja.curate.japanese import CharNgramTokenizer

@@ -22,11 +22,12 @@ per-line stub analysis runs only around trigger hits, which are rare.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import yaml
 
@@ -109,7 +110,7 @@ class PatternSet:
     lookahead: int
 
     @classmethod
-    def load(cls, extra_files: tuple[str, ...] = ()) -> "PatternSet":
+    def load(cls, extra_files: tuple[str, ...] = ()) -> PatternSet:
         data = yaml.safe_load(resources.files("codeja.curate").joinpath("resources/placeholder_patterns.yaml").read_text("utf-8"))
         for f in extra_files:
             p = Path(f)

@@ -9,6 +9,7 @@ side of the accounting check.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -84,8 +85,8 @@ class JsonlSourceReader(_CodejaReader):
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
         cap = 6 * self.max_doc_bytes + 4096  # a JSON line can be up to ~6x its text (\uXXXX escapes)
-        with self.data_folder.open(filepath, "rb") as raw_f:
-            f = gzip.open(raw_f) if filepath.endswith(".gz") else raw_f
+        with self.data_folder.open(filepath, "rb") as raw_f, \
+                (gzip.open(raw_f) if filepath.endswith(".gz") else contextlib.nullcontext(raw_f)) as f:
             for lineno, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue
@@ -150,7 +151,7 @@ class FilesSourceReader(_CodejaReader):
     def all_files(self) -> list[str]:
         files = sorted(_walk(Path(self.data_folder.path), self.glob_pattern or "**/*"))
         if self.src.limit and len(files) > self.src.limit:
-            key = lambda f: hashlib.sha1(f"{self.src.seed}:{f}".encode()).hexdigest()  # noqa: E731
+            key = lambda f: hashlib.sha1(f"{self.src.seed}:{f}".encode()).hexdigest()
             files = sorted(sorted(files, key=key)[: self.src.limit])
         return files
 
@@ -212,4 +213,4 @@ def make_reader(src: SourceConfig, max_doc_bytes: int, progress: bool = False) -
     return READERS[src.kind](src, max_doc_bytes, progress)
 
 
-__all__ = ["make_reader", "JsonlSourceReader", "ParquetSourceReader", "FilesSourceReader", "QUARANTINE_KEY"]
+__all__ = ["QUARANTINE_KEY", "FilesSourceReader", "JsonlSourceReader", "ParquetSourceReader", "make_reader"]
