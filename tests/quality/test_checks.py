@@ -162,3 +162,16 @@ def test_is_truncated():
 def test_detect_task_type(text, task):
     assert detect_task_type(text) == task
     assert task in TASK_TYPES or task == "other"
+
+
+def test_huge_and_odd_texts_do_not_break_checks():
+    huge = ("Write a Go function.\n```go\nfunc f() int { return 1 }\n```\n" * 20000)  # ~1 MB
+    assert repetition_score(huge) > 0.9
+    assert detect_programming_languages(huge) == ["go"]
+    assert detect_instruction_language(huge) == "en"
+    assert code_blocks_parse(huge, "go")[0] is True
+    assert detect_refusal(huge) is None and is_truncated(huge, "stop") is None
+    odd = "説明して\x00\ud800 ```"  # NUL, a lone surrogate, a stray fence marker
+    assert detect_instruction_language(odd) == "ja"
+    assert detect_task_type(odd) == "explain"
+    assert repetition_score(odd) == 0.0
