@@ -12,9 +12,10 @@ from codeja.config import StrictModel
 class GenerationConfig(StrictModel):
     """Decoding settings, identical for every model in one run (that is what makes the runs comparable)."""
 
-    mode: Literal["auto", "completion", "instruct"] = Field(
-        "auto", description="completion: continue the raw prompt (base models); instruct: chat template with the "
-        "named prompt template; auto: instruct when the tokenizer has a chat template and the model is not a base model.")
+    mode: Literal["completion", "instruct", "auto"] = Field(
+        "completion", description="completion: continue the raw prompt (works for every model, so base, CPT, SFT "
+        "and DPO checkpoints are compared identically); instruct: the chat template with the named prompt template; "
+        "auto: instruct when the tokenizer has a chat template (then modes may differ between models).")
     n: int = Field(1, ge=1, description="Samples per task (pass@k needs n >= k).")
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (ignored when greedy).")

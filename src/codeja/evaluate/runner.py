@@ -171,7 +171,7 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
               "quarantined": quarantined[:50]}
     result["sanitizer_id"] = ids[0]
     if len(ids) > 1:
-        result["by_sanitizer"] = {sid: {kk: vv for kk, vv in v.items() if kk != "per_task"} for sid, v in by_san.items()}
+        result["by_sanitizer"] = by_san
         result["sensitivity"] = sensitivity_table(bench.name, by_san)
     rows = [{"task_id": s["task_id"], "line": s["line"], "kind": s["kind"], "raw": s["raw"],
              **{kk: s[kk] for kk in ("completion_tokens", "finish_reason", "sample_index") if kk in s},
