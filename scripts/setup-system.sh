@@ -8,7 +8,8 @@ set -uo pipefail
 # golang-github-stretchr-testify-dev (HumanEvalPack Go tests), rustc + cargo + librust-{rand,regex,md5}-dev
 # (HumanEvalPack Rust declarations `use` these crates; prebuilt once offline), bash.
 PKGS=(bubblewrap util-linux python3 nodejs node-typescript default-jdk-headless g++ libssl-dev libboost-dev golang-go
-      golang-github-stretchr-testify-dev rustc cargo librust-rand-dev librust-regex-dev librust-md5-dev bash)
+      golang-github-stretchr-testify-dev rustc cargo librust-rand-dev librust-regex-dev librust-md5-dev
+      librust-aho-corasick-dev librust-memchr-dev bash)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

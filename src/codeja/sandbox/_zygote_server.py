@@ -201,6 +201,8 @@ def serve():
         pid = os.fork()
         if pid == 0:
             _child(req, wd)
+        out.write('{"forked": true}\n')  # from here on, a dead zygote is the program's doing
+        out.flush()
         pidfd = os.pidfd_open(pid)
         ready, _, _ = select.select([pidfd], [], [], req["limits"]["wall_s"])
         timed_out = not ready

@@ -16,7 +16,9 @@ app = typer.Typer(help="Run untrusted code isolated, in many languages.", no_arg
 def sandbox_run(file: Path, lang: str, timeout: Optional[float] = None, memory: Optional[int] = None,
                 stdin_file: Optional[Path] = None, require_isolation: bool = False, args: tuple[str, ...] = ()):
     """The function behind ``codeja sandbox run``: read the files, run, return the SandboxResult."""
-    from codeja.sandbox import Limits, run
+    from codeja.sandbox import Limits, get_language, run
+
+    get_language(lang)  # an unknown language is reported before anything is read
 
     def read(p: Path, what: str) -> str:
         try:

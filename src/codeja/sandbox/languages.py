@@ -286,7 +286,7 @@ LANGUAGE_LIST: list[Language] = [
         compile=["g++", "-std=c++17", "-O0", "-o", "{build}/main", "{src}"], run=["{build}/main"]),
     Go("go", ("golang",), ("go",), "golang-go golang-github-stretchr-testify-dev",
        Limits(wall_s=30.0, cpu_s=30.0, compile_wall_s=60.0, processes=128).over(_D), "main.go"),
-    Rust("rust", ("rs",), ("rustc",), "rustc librust-rand-dev librust-regex-dev librust-md5-dev cargo",
+    Rust("rust", ("rs",), ("rustc",), "rustc cargo librust-{rand,regex,md5,aho-corasick,memchr}-dev",
          Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=60.0).over(_D), "main.rs"),
     Language("bash", ("sh", "shell"), ("bash",), "bash", _D, "main.sh", run=["bash"]),
 ]

@@ -43,7 +43,10 @@ class PythonZygote:
         python = find_tool("python3")
         argv = full_bwrap_argv(workdir=None, env=minimal_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}),
                                tmpfs_box=True, box_mb=self.box_mb, as_pid_1=False) + [python, "-I", "-c", _SERVER]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        import tempfile
+
+        self._log = tempfile.TemporaryFile()  # the zygote's own stderr, quoted when it dies
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                      env={}, start_new_session=True, close_fds=True, user=self.uid, group=self.uid,
                                      extra_groups=[] if self.uid is not None else None)
         self._buf = b""
@@ -87,6 +90,11 @@ class PythonZygote:
         except (BrokenPipeError, OSError):
             self.close()
             raise ZygoteDied("the Python zygote went away before the request")
+        ack = self._read_line(30.0)
+        if ack is None or not json.loads(ack).get("forked"):
+            log = self._tail_log()
+            self.close()
+            raise ZygoteDied(f"the Python zygote failed before running the program: {log}")
         line = self._read_line(request["limits"]["wall_s"] + GRACE_S)
         if line is None:
             hung = self.alive()
@@ -101,6 +109,13 @@ class PythonZygote:
         if not reply.get("clean", True):
             self.close()  # processes it could not kill die with the sandbox
         return reply
+
+    def _tail_log(self) -> str:
+        try:
+            self._log.seek(0)
+            return self._log.read()[-2000:].decode("utf-8", "replace")
+        except (OSError, AttributeError, ValueError):
+            return ""
 
     def _read_line(self, timeout: float) -> Optional[bytes]:
         deadline = time.monotonic() + timeout
