@@ -91,7 +91,10 @@ def _defines(code: str, language: str, entry: str | None) -> bool:
         return False
     if language == "python":
         return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE) is not None
-    return re.search(rf"\b{re.escape(entry)}\s*(?:<[^<>]*>)?\s*(?:\(|=\s*(?:async\s*)?(?:\(|function))", code) is not None
+    # case-insensitive: upstream data has entry points whose case differs from the declaration
+    # (HumanEvalPack JavaScript/114 declares minSubArraySum, its entry_point says minSubarraySum)
+    return re.search(rf"\b{re.escape(entry)}\s*(?:<[^<>]*>)?\s*(?:\(|=\s*(?:async\s*)?(?:\(|function))", code,
+                     re.IGNORECASE) is not None
 
 
 class CodejaSanitizer(Sanitizer):
@@ -238,8 +241,9 @@ class CodejaSanitizer(Sanitizer):
         data = code.encode("utf-8")
         root = parser.parse(data).root_node
         types = DEF_TYPES.get(lang, ())
-        target = next((n for n in _walk(root) if n.type in types and def_name(n) == entry
-                       and n.type not in ("class_declaration", "class_specifier", "struct_specifier")), None)
+        candidates = [n for n in _walk(root) if n.type in types and (def_name(n) or "").lower() == entry.lower()
+                      and n.type not in ("class_declaration", "class_specifier", "struct_specifier")]
+        target = next((n for n in candidates if def_name(n) == entry), candidates[0] if candidates else None)
         if target is None:
             return Sanitized(code, closed=False, rule=rule + "+no-entry-point")
         if target.has_error or not data[:target.end_byte].rstrip().endswith(b"}") or self._missing(target):
