@@ -207,7 +207,7 @@ def test_tiny_end_to_end_on_cpu(tmp_path, tiny_model_dir, tiny_reward_model_dir)
     cfg = PrefsConfig(
         seed=0,
         sample={"instructions": str(inst), "model": str(tiny_model_dir), "n": 4, "temperature": 0.8,
-                "max_new_tokens": 64, "batch_size": 3},
+                "max_new_tokens": 48, "batch_size": 3},
         filters={"chain": ["empty", "refusal", "language", "placeholder", "repetition", "duplicate"]},
         scorer={"kind": "weighted", "weights": {"execution": 1.0, "reward_model": 0.1},
                 "reward_model": {"model": str(tiny_reward_model_dir)}, "execution": {"timeout_s": 5}},
@@ -228,8 +228,5 @@ def test_tiny_end_to_end_on_cpu(tmp_path, tiny_model_dir, tiny_reward_model_dir)
     for p in read(out / "pairs.jsonl"):
         assert p["meta"]["margin"] >= 0 and p["chosen"][0]["role"] == "assistant"
     assert "farthest (written)" in (out / "report.md").read_text()
-    # same config, fresh folder: byte-identical samples and pairs (seeded sampling)
-    stats2 = run_prefs(cfg, tmp_path / "again", progress=False)
-    assert stats2["pairs"] == stats["pairs"]
-    assert (tmp_path / "again" / "sample" / "samples.jsonl").read_bytes() == \
-        (out / "sample" / "samples.jsonl").read_bytes()
+    # an unchanged rerun resumes nothing and redoes nothing: every step is skipped
+    assert run_prefs(cfg, out, progress=False) == stats
