@@ -32,6 +32,14 @@ def _overrides(set_: list[str] | None, **flags) -> list[str]:
     return out
 
 
+def _quiet_stdout():
+    """Training chatter (the Trainer prints its log dicts to stdout) goes to stderr; stdout carries the result."""
+    import contextlib
+    import sys
+
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 def _print(summary: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
@@ -80,7 +88,9 @@ def cpt_cmd(
         raise ConfigError("--dry-run applies to --engine megatron only")
     from codeja.train.cpt import train_cpt
 
-    _print(train_cpt(cfg, output), as_json)
+    with _quiet_stdout():
+        summary = train_cpt(cfg, output)
+    _print(summary, as_json)
 
 
 @app.command("sft")
@@ -100,7 +110,9 @@ def sft_cmd(
 
     cfg = load_config(config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps),
                       stage="train.sft")
-    _print(train_sft(cfg, output), as_json)
+    with _quiet_stdout():
+        summary = train_sft(cfg, output)
+    _print(summary, as_json)
 
 
 @app.command("dpo")
@@ -120,4 +132,6 @@ def dpo_cmd(
 
     cfg = load_config(config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps),
                       stage="train.dpo")
-    _print(train_dpo(cfg, output), as_json)
+    with _quiet_stdout():
+        summary = train_dpo(cfg, output)
+    _print(summary, as_json)

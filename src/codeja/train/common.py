@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeja.errors import ConfigError, ModelNotFoundError
+from codeja.errors import ConfigError
 from codeja.runs import StageRun
 
 METRICS = "metrics.jsonl"
@@ -25,25 +25,17 @@ FINAL = "model"
 # precision
 
 
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 dot products (avx512_bf16 or AMX); otherwise bf16 autocast is emulated
-    and slower than fp32, so 'auto' picks fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def resolve_precision(precision: str) -> str:
     """'auto' -> 'bf16' on a bf16-capable GPU or CPU, else 'fp32'. An explicit choice is checked, not ignored."""
     import torch
+
+    from codeja.models.loading import cpu_bf16_supported
 
     cuda = torch.cuda.is_available()
     if precision == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        return "bf16" if cpu_supports_bf16() else "fp32"
+        return "bf16" if cpu_bf16_supported() else "fp32"
     if precision == "fp16" and not cuda:
         raise ConfigError("precision: fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU")
     return precision
@@ -53,34 +45,22 @@ def resolve_precision(precision: str) -> str:
 # models
 
 
-def model_path(model: str) -> str:
-    """Resolve a model argument ('tiny', a folder, a hub id) to something ``from_pretrained`` loads."""
-    try:
-        from codeja.models import resolve_model
-    except ImportError:  # issue 2 not landed yet: accept local folders only
-        if Path(model).is_dir():
-            return str(model)
-        raise ModelNotFoundError(f"model '{model}': not a local folder (codeja.models is not available to "
-                                 "resolve aliases or hub ids)") from None
-    return str(resolve_model(model).path)
-
-
 def load_tokenizer(model: str):
-    from transformers import AutoTokenizer
+    """The model's tokenizer through codeja.models ('tiny', HF folder, hub id); pad falls back to EOS."""
+    from codeja.models import load_tokenizer as _load
 
-    tok = AutoTokenizer.from_pretrained(model_path(model))
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
+    return _load(model)
 
 
 def load_model(model: str, tokenizer=None):
-    """Load a causal LM in fp32 (master weights; bf16 comes from autocast) and grow its embeddings to cover the
-    tokenizer (e.g. freshly added FIM sentinels)."""
+    """Load a causal LM in fp32 (master weights; bf16 comes from autocast), in train mode, with embeddings grown to
+    cover the tokenizer (e.g. freshly added FIM sentinels)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    m = AutoModelForCausalLM.from_pretrained(model_path(model), dtype=torch.float32)
+    from codeja.models import load_causal_lm
+
+    m = load_causal_lm(model, dtype=torch.float32)
+    m.train()
     if tokenizer is not None and len(tokenizer) > m.get_input_embeddings().weight.shape[0]:
         m.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     if m.generation_config is not None and tokenizer is not None and m.generation_config.pad_token_id is None:
@@ -144,7 +124,12 @@ def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> lis
     from transformers import TrainerCallback
 
     class MetricsCallback(TrainerCallback):
-        """Write one JSON row per log event. tokens/s counts only time inside training steps (not eval / saves)."""
+        """Write one JSON row per log event, with tokens/s over training time.
+
+        Training time runs from the end of one optimizer step to the end of the next, so it includes fetching
+        the batch (the Trainer loads a step's micro-batches before on_step_begin: the FIM transform's cost must
+        show), while the time spent logging, evaluating and saving is excluded (the clock restarts after them).
+        """
 
         def __init__(self):
             self.path = output_dir / METRICS
@@ -158,14 +143,18 @@ def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> lis
             keep = [r for r in rows if r.get("step", 0) <= resume_step] if resume_step else []
             self.path.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
             self._last = (0.0, state.num_input_tokens_seen)
-
-        def on_step_begin(self, args, state, control, **kw):
             self._t = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
+            now = time.perf_counter()
             if self._t is not None:
-                self.train_s += time.perf_counter() - self._t
-                self._t = None
+                self.train_s += now - self._t
+            self._t = now
+
+        def _restart_clock(self, *a, **kw):
+            self._t = time.perf_counter()
+
+        on_evaluate = on_save = _restart_clock
 
         def on_log(self, args, state, control, logs=None, **kw):
             if not state.is_world_process_zero or not logs:
@@ -182,6 +171,7 @@ def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> lis
                 self._last = (self.train_s, tokens)
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
+            self._t = time.perf_counter()  # logging is not training time
 
     class CheckpointProgress(TrainerCallback):
         """Record each written checkpoint as a done unit so an interrupted run knows it can resume from it."""

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from codeja.config import StrictModel
-from codeja.train._fim_standin import FIMConfig  # TODO(issue 5): codeja.fim.config
+from codeja.fim.config import FIMConfig
 
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
@@ -59,10 +59,10 @@ class TrainBase(StrictModel):
 
 
 class ValidationConfig(StrictModel):
-    """Held-out loss for cpt, measured on the same held-out samples twice: left-to-right only and FIM only."""
+    """Held-out loss for cpt, measured on the same held-out documents twice: left-to-right only and FIM only."""
 
-    samples: int = Field(8, ge=0, description="Packed samples held out from the END of the dataset (0 = none). "
-                         "They are excluded from training and evaluated with fim_rate 0 and fim_rate 1.")
+    docs: int = Field(8, ge=0, description="Documents held out from the END of the corpus (0 = none). They are "
+                      "never trained on and are evaluated packed with fim_rate 0 (L2R) and fim_rate 1 (FIM).")
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0 = once at the end).")
     batch_size: int = Field(4, ge=1, description="Eval batch size.")
 
@@ -138,8 +138,8 @@ class MegatronConfig(StrictModel):
 class CPTConfig(TrainBase):
     """Continued pretraining on an indexed dataset (``codeja tokenize`` output) with FIM applied at load time."""
 
-    fim: FIMConfig = Field(default_factory=FIMConfig, description="FIM transform (mode, rates, seq_len, sentinels). "
-                           "fim.seq_len is the training sequence length.")
+    fim: FIMConfig = Field(default_factory=lambda: FIMConfig(seq_len=512), description="FIM transform (mode, "
+                           "rates, seq_len, sentinels); fim.seq_len is the training sequence length (CPU default 512).")
     validation: ValidationConfig = Field(default_factory=ValidationConfig, description="Held-out L2R / FIM loss.")
     limit_train_samples: int = Field(0, ge=0, description="Train on only the first N (non-held-out) samples "
                                      "(0 = all); for overfitting checks and smoke tests.")

@@ -7,8 +7,8 @@ and deterministic per (seed, epoch, index), so the data order is a pure function
 samples after the checkpoint (the Trainer skips the consumed batches by position without loading them), and the
 optimizer, scheduler and RNG states come back from the HF checkpoint.
 
-Validation: the last ``validation.samples`` packed samples are held out of training and evaluated twice, with
-FIM rate 0 (left-to-right only) and FIM rate 1 (every document FIM'd): the same tokens, two views.
+Validation: the last ``validation.docs`` documents are held out of training and evaluated twice, packed in a fixed
+order, with FIM rate 0 (left-to-right only) and FIM rate 1 (every document FIM'd): the same documents, two views.
 """
 
 from __future__ import annotations
@@ -24,54 +24,37 @@ from codeja.train import common
 from codeja.train.config import CPTConfig
 
 
-def _fim_module():
-    from codeja.train import _fim_standin as fim  # TODO(issue 5): codeja.fim
-
-    return fim
-
-
 class TrainOrder:
-    """A torch map-style dataset over positions 0..total-1 of training: position -> (epoch, shuffled index)."""
+    """A torch map-style dataset over positions 0..total-1 of training: position -> (epoch, shuffled index).
 
-    def __init__(self, make_dataset, n_train: int, total: int, seed: int):
-        self.make_dataset, self.n_train, self.total, self.seed = make_dataset, n_train, total, seed
-        self._epoch_cache: dict[int, tuple[Any, np.ndarray]] = {}
+    The FIM dataset already shuffles documents per epoch; this adds a per-epoch permutation of the packed samples
+    so that a batch does not hold neighbouring windows of the same documents.
+    """
+
+    def __init__(self, dataset, n_train: int, total: int, seed: int):
+        self.dataset, self.n_train, self.total, self.seed = dataset, n_train, total, seed
+        self._perm: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self.total
 
-    def _epoch(self, epoch: int):
-        if epoch not in self._epoch_cache:
-            self._epoch_cache.clear()  # one epoch at a time; positions are read in order
-            perm = np.random.default_rng([self.seed, epoch]).permutation(self.n_train)
-            self._epoch_cache[epoch] = (self.make_dataset(epoch), perm)
-        return self._epoch_cache[epoch]
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n_train))
+        return self._perm[1]
 
     def __getitem__(self, position: int) -> dict[str, Any]:
         epoch, offset = divmod(int(position), self.n_train)
-        ds, perm = self._epoch(epoch)
-        return ds[int(perm[offset])]
-
-
-class HeldOut:
-    """A fixed slice of sample indices of a dataset (the validation tail)."""
-
-    def __init__(self, dataset, indices: range):
-        self.dataset, self.indices = dataset, indices
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.dataset[self.indices[i]]
+        self.dataset.set_epoch(epoch)  # the item is a pure function of (seed, epoch, index); no state carries over
+        return self.dataset[int(self._permutation(epoch)[offset])]
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack fixed-length samples; attention covers every real token (pads are only ever at the end, label -100)."""
     import torch
 
-    input_ids = torch.tensor([it["input_ids"] for it in items], dtype=torch.long)
-    labels = torch.tensor([it["labels"] for it in items], dtype=torch.long)
+    input_ids = torch.stack([torch.as_tensor(it["input_ids"], dtype=torch.long) for it in items])
+    labels = torch.stack([torch.as_tensor(it["labels"], dtype=torch.long) for it in items])
     return {"input_ids": input_ids, "labels": labels, "attention_mask": (labels != -100).long()}
 
 
@@ -97,35 +80,41 @@ def _make_trainer_class():
 
 
 def build_datasets(cfg: CPTConfig, tokenizer) -> dict[str, Any]:
-    """Training order and the two validation views, plus the counts for the manifest."""
-    fim = _fim_module()
-    base = fim.FIMDataset(cfg.data, tokenizer, cfg.fim)
-    n = len(base)
-    n_val = min(cfg.validation.samples, max(0, n - 1))
-    n_train = n - n_val
+    """Training order over the kept documents and the two validation views of the held-out ones, plus counts."""
+    from codeja.fim.dataset import FIMDataset
+    from codeja.fim.packing import open_indexed
+
+    n_docs = len(open_indexed(cfg.data))
+    k = min(cfg.validation.docs, max(0, n_docs - 1))
+    train_docs, held_docs = range(0, n_docs - k), range(n_docs - k, n_docs)
+    train = FIMDataset(cfg.data, tokenizer, cfg.fim, split_docs=train_docs)
+    n_train = len(train)
     if cfg.limit_train_samples:
         n_train = min(n_train, cfg.limit_train_samples)
     if n_train < 1:
-        raise InputError(f"only {n} packed samples of {cfg.fim.seq_len} tokens; need more data or a smaller "
-                         "fim.seq_len", path=cfg.data, field="data")
+        raise InputError(f"{len(train_docs)} training documents fill no sample of {cfg.fim.seq_len} tokens; need "
+                         "more data or a smaller fim.seq_len", path=cfg.data, field="data")
     per_step = cfg.per_device_batch_size * cfg.grad_accum * _world_size()
     total = cfg.max_steps * per_step
-
-    def make(epoch: int):
-        return base if epoch == 0 else fim.FIMDataset(cfg.data, tokenizer, cfg.fim, epoch=epoch)
-
     out: dict[str, Any] = {
-        "train": TrainOrder(make, n_train, total, cfg.seed),
-        "counts": {"samples": n, "train_samples": n_train, "heldout_samples": n_val,
-                   "epochs": round(total / n_train, 3), "tokens_per_step": per_step * cfg.fim.seq_len},
+        "train": TrainOrder(train, n_train, total, cfg.seed),
+        "counts": {"documents": n_docs, "train_documents": len(train_docs), "heldout_documents": k,
+                   "train_samples": n_train, "epochs": round(total / n_train, 3),
+                   "tokens_per_step": per_step * cfg.fim.seq_len},
         "eval": None,
     }
-    if n_val:
-        held = range(n_train, n)
+    if k:
         fim_mode = cfg.fim.mode if cfg.fim.mode != "off" else "context"
-        l2r = fim.FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={"fim_rate": 0.0}))
-        fim_all = fim.FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={"fim_rate": 1.0, "mode": fim_mode}))
-        out["eval"] = {"l2r": HeldOut(l2r, held), "fim": HeldOut(fim_all, held)}
+        # the same held-out documents, packed the same way (fixed order), seen left-to-right and all-FIM
+        fixed = {"shuffle_docs": False, "fragment_separator": None, "fragment_rate": None}
+        l2r = FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={**fixed, "fim_rate": 0.0}), split_docs=held_docs)
+        fim_all = FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={**fixed, "fim_rate": 1.0, "mode": fim_mode}),
+                             split_docs=held_docs)
+        if len(l2r) == 0:
+            raise InputError(f"the {k} held-out documents fill no sample of {cfg.fim.seq_len} tokens; raise "
+                             "validation.docs or set it to 0", path=cfg.data, field="validation.docs")
+        out["eval"] = {"l2r": l2r, "fim": fim_all}
+        out["counts"]["heldout_samples"] = len(l2r)
     return out
 
 
