@@ -8,6 +8,7 @@ from codeja.models.loading import (
     load_causal_lm,
     load_config,
     load_tokenizer,
+    model_fingerprint,
     model_info,
 )
 from codeja.models.resolve import ModelRef, resolve_model
@@ -34,6 +35,7 @@ __all__ = [
     "load_tokenizer",
     "make_tiny_random_model",
     "make_tiny_reward_model",
+    "model_fingerprint",
     "model_info",
     "prepare_tiny",
     "resolve_model",

@@ -141,3 +141,41 @@ def model_info(arg: str | Path | ModelRef) -> dict[str, Any]:
     if ref.path is not None and ref.path.is_dir() and (ref.path / MARKER).is_file():
         info["codeja"] = json.loads((ref.path / MARKER).read_text(encoding="utf-8"))
     return info
+
+
+@functools.lru_cache(maxsize=32)
+def _fingerprint_cached(path: str, stamp: tuple) -> str:
+    import hashlib
+
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_file():  # a GGUF: the file is the model
+        from codeja.runs import sha256_file
+
+        h.update(sha256_file(p).encode())
+        return h.hexdigest()[:16]
+    for name in ("config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        f = p / name
+        if f.is_file():
+            h.update(name.encode() + b"\0" + f.read_bytes())
+    for f in sorted(p.glob("*.safetensors")):
+        # The safetensors header lists every tensor's name, dtype, shape and offsets; with the file size it
+        # identifies the weights layout without reading gigabytes.
+        with open(f, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            h.update(f.name.encode() + b"\0" + fh.read(min(n, 1 << 24)) + str(f.stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+def model_fingerprint(ref_or_path: str | Path | ModelRef) -> str | None:
+    """A short hash of a model's config and weights index (safetensors headers), or of a GGUF file; for manifests.
+
+    None for a hub id that is not downloaded yet.
+    """
+    ref = _ref(ref_or_path)
+    if ref.path is None:
+        return None
+    p = ref.path
+    files = [p] if p.is_file() else sorted(q for q in p.iterdir() if q.is_file())
+    stamp = tuple((q.name, q.stat().st_size, q.stat().st_mtime_ns) for q in files)
+    return _fingerprint_cached(str(p), stamp)

@@ -20,7 +20,7 @@ import os
 import shutil
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import codeja
 from codeja.errors import CodejaError, ModelNotFoundError
@@ -282,8 +282,9 @@ def make_tiny_random_model(
     About 3.3 M parameters at the defaults (mostly the 49,156-row tied embedding). Same arguments, same weights;
     calling again with the same arguments returns the existing folder.
     """
-    arch = dict(hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads, num_kv_heads=num_kv_heads,
-                intermediate_size=intermediate_size, max_position_embeddings=max_position_embeddings)
+    arch = {"hidden_size": hidden_size, "num_layers": num_layers, "num_heads": num_heads,
+            "num_kv_heads": num_kv_heads, "intermediate_size": intermediate_size,
+            "max_position_embeddings": max_position_embeddings}
     return _make_random(out_dir, "causal_lm", tokenizer_from=tokenizer_from, seed=seed, arch=arch)
 
 
@@ -303,6 +304,7 @@ def make_tiny_reward_model(
 
     ``pad_token_id`` is set in its config, which sequence classification needs to find the last real token.
     """
-    arch = dict(hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads, num_kv_heads=num_kv_heads,
-                intermediate_size=intermediate_size, max_position_embeddings=max_position_embeddings)
+    arch = {"hidden_size": hidden_size, "num_layers": num_layers, "num_heads": num_heads,
+            "num_kv_heads": num_kv_heads, "intermediate_size": intermediate_size,
+            "max_position_embeddings": max_position_embeddings}
     return _make_random(out_dir, "reward", tokenizer_from=tokenizer_from, seed=seed, arch=arch)
