@@ -63,8 +63,8 @@ def test_dpo_overlong_pairs_are_counted_never_silently_cut(tiny_random_model_dir
         train_dpo(_cfg(tiny_random_model_dir, pairs_jsonl, max_length=limit, overlong="error"), tmp_path / "e")
     s = train_dpo(_cfg(tiny_random_model_dir, pairs_jsonl, max_length=limit, max_steps=1), tmp_path / "d")
     assert s["overlong"] == s["dropped_overlong"] == n_over and s["pairs_trained"] == len(lengths) - n_over
-    s = train_dpo(_cfg(tiny_random_model_dir, pairs_jsonl, max_length=limit, max_steps=1, overlong="truncate"),
-                  tmp_path / "t")
+    s = train_dpo(_cfg(tiny_random_model_dir, pairs_jsonl, max_length=limit, max_steps=1, overlong="truncate",
+                       ref_model=str(tiny_random_model_dir)), tmp_path / "t")  # an explicit reference model
     assert s["truncated"] == n_over and s["pairs_trained"] == len(lengths)
     man = json.loads((tmp_path / "t" / "manifest.json").read_text())
     assert man["data_counts"]["truncated"] == n_over

@@ -104,3 +104,14 @@ def test_sft_config_errors(tiny_random_model_dir, messages_jsonl, tmp_path):
         load_config(None, SFTConfig, ["pakcing=true"])
     with pytest.raises(ConfigError, match="file not found"):
         train_sft(_cfg(tiny_random_model_dir, messages_jsonl, chat_template=str(tmp_path / "x.jinja")), tmp_path / "o")
+
+
+@pytest.mark.slow
+def test_sft_real_tiny_model_three_steps(tiny_model_dir, messages_jsonl, tmp_path):
+    """The bundled SmolLM2-135M: its GGUF template lacks generation markers, so codeja's ChatML is used; loss falls."""
+    cfg = _cfg(tiny_model_dir, messages_jsonl, max_steps=3, max_length=128,
+               optim={"learning_rate": 5e-5, "scheduler": "constant", "warmup_ratio": 0.0})
+    s = train_sft(cfg, tmp_path / "sft")
+    losses = [r["loss"] for r in read_metrics(tmp_path / "sft") if "loss" in r]
+    assert s["chat_template"] == "codeja-chatml" and len(losses) == 3
+    assert 0 < losses[-1] < losses[0], losses
