@@ -120,3 +120,16 @@ def test_run_without_megatron_checkout_is_a_clear_error(tmp_path):
     cfg = load_config(RECIPE, CPTConfig, [f"megatron.megatron_lm_dir={tmp_path / 'none'}"], stage="train.cpt")
     with pytest.raises(ConfigError, match="pretrain_gpt.py not found"):
         run_megatron(cfg, tmp_path / "out")
+
+
+def test_run_needs_the_rendezvous_variables(tmp_path, monkeypatch):
+    from codeja.train.megatron import run_megatron
+
+    lm = tmp_path / "Megatron-LM"
+    lm.mkdir()
+    (lm / "pretrain_gpt.py").write_text("")
+    monkeypatch.delenv("NODE_RANK", raising=False)
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    cfg = load_config(RECIPE, CPTConfig, [f"megatron.megatron_lm_dir={lm}"], stage="train.cpt")
+    with pytest.raises(ConfigError, match=r"not set on this node: \$\{MASTER_ADDR\}, \$\{NODE_RANK\}"):
+        run_megatron(cfg, tmp_path / "out")

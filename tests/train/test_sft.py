@@ -35,6 +35,11 @@ def test_sft_three_steps(tiny_random_model_dir, messages_jsonl, tmp_path):
     AutoModelForCausalLM.from_pretrained(s["model_path"])
 
 
+def test_sft_packing_runs(tiny_random_model_dir, messages_jsonl, tmp_path):
+    s = train_sft(_cfg(tiny_random_model_dir, messages_jsonl, max_steps=1, packing=True), tmp_path / "packed")
+    assert s["steps"] == 1 and s["final_loss"] > 0
+
+
 def test_sft_assistant_only_mask(tiny_random_model_dir):
     """The ChatML template marks exactly the assistant content and its <|im_end|> for the loss."""
     from transformers import AutoTokenizer

@@ -49,7 +49,8 @@ class TrainBase(StrictModel):
     activation_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
     seed: int = Field(0, description="Seed for model init of new tokens, dropout and data order.")
     logging_steps: int = Field(1, ge=1, description="Log loss / lr / tokens per second every N steps.")
-    save_steps: int = Field(0, ge=0, description="Write a resumable checkpoint every N steps (0 = only at the end).")
+    save_steps: int = Field(0, ge=0, description="Write a resumable checkpoint (weights, optimizer, scheduler, RNG, "
+                            "data position) every N steps; 0 = none, only the final model/.")
     save_total_limit: int = Field(2, ge=1, description="Keep at most this many intermediate checkpoints.")
     resume: bool = Field(True, description="Resume from the newest checkpoint of an interrupted run with the same "
                          "config and inputs (optimizer, scheduler, RNG and data position).")

@@ -148,7 +148,12 @@ def run_megatron(cfg: CPTConfig, output_dir: str | Path, *, dry_run: bool = Fals
     if not pretrain.is_file():
         raise ConfigError(f"megatron.megatron_lm_dir: {pretrain} not found; clone NVIDIA/Megatron-LM and point "
                           "megatron_lm_dir at it")
-    rc = subprocess.run(launch.argv, env={**os.environ, **launch.env}).returncode
+    argv = [os.path.expandvars(x) for x in launch.argv]  # ${NODE_RANK}, ${MASTER_ADDR} from the scheduler
+    unset = sorted({x for x in argv if "${" in x})
+    if unset:
+        raise ConfigError(f"environment variables not set on this node: {', '.join(unset)} (export them, or set "
+                          "megatron.node_rank / megatron.master_addr)")
+    rc = subprocess.run(argv, env={**os.environ, **launch.env}).returncode
     if rc:
         raise CodejaError(f"Megatron-LM exited with status {rc}; the command is in {script}")
     summary["returncode"] = rc
