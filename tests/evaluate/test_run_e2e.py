@@ -41,7 +41,7 @@ def test_cli_eval_run_tiny_humaneval_jhumaneval_limit_5(tmp_path, tiny_model_dir
     """The issue's command: `codeja eval run --model tiny --benchmarks humaneval,jhumaneval --limit 5` on CPU."""
     out = tmp_path / "e2e"
     rc = codeja_main(["eval", "run", "--model", "tiny", "--benchmarks", "humaneval,jhumaneval", "--limit", "5",
-                      "--max-new-tokens", "48", "--output", str(out)])
+                      "--max-new-tokens", "24", "--output", str(out)])
     assert rc == 0
     comp = json.loads((out / "comparison.json").read_text())
     assert comp["benchmarks"] == ["humaneval", "jhumaneval"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,20 +12,20 @@ app = typer.Typer(help="Evaluate models on code and Japanese benchmarks in a san
 
 @app.command("run")
 def run_cmd(
-    model: List[str] = typer.Option(..., "--model", "-m", help="Model (alias, folder, hub id); repeat for several."),
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model (alias, folder, hub id); repeat for several."),
     benchmarks: str = typer.Option("humaneval", "--benchmarks", "-b", help="Comma-separated benchmark names."),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Output folder."),
-    n: Optional[int] = typer.Option(None, "--n", help="Samples per task."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy."),
-    top_p: Optional[float] = typer.Option(None, "--top-p"),
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N tasks of each benchmark."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="completion | instruct | auto."),
-    sanitizer: Optional[str] = typer.Option(None, "--sanitizer", help="none | bigcode | evalplus | codeja | all."),
-    prompt_lang: Optional[str] = typer.Option(None, "--prompt-lang", help="jhumaneval prompts: ja | en."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="transformers | openai | vllm."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="An eval config YAML."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: a.b=value."),
+    n: int | None = typer.Option(None, "--n", help="Samples per task."),
+    temperature: float | None = typer.Option(None, "--temperature", help="0 = greedy."),
+    top_p: float | None = typer.Option(None, "--top-p"),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens"),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N tasks of each benchmark."),
+    mode: str | None = typer.Option(None, "--mode", help="completion | instruct | auto."),
+    sanitizer: str | None = typer.Option(None, "--sanitizer", help="none | bigcode | evalplus | codeja | all."),
+    prompt_lang: str | None = typer.Option(None, "--prompt-lang", help="jhumaneval prompts: ja | en."),
+    backend: str | None = typer.Option(None, "--backend", help="transformers | openai | vllm."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="An eval config YAML."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a config key: a.b=value."),
     force: bool = typer.Option(False, "--force", help="Redo cells that already have results."),
 ) -> None:
     """Generate with identical settings for every model, score, and write the comparison."""
@@ -56,12 +55,12 @@ def score_cmd(
     samples: Path = typer.Option(..., "--samples", "-s", help="JSONL with task_id + completion or solution."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder."),
     sanitizer: str = typer.Option("codeja", "--sanitizer", help="none | bigcode | evalplus | codeja | all | a,b."),
-    data: Optional[str] = typer.Option(None, "--data", help="Benchmark data file (or hub:<id>@<revision>)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N tasks."),
+    data: str | None = typer.Option(None, "--data", help="Benchmark data file (or hub:<id>@<revision>)."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N tasks."),
     prompt_lang: str = typer.Option("ja", "--prompt-lang", help="jhumaneval prompts: ja | en."),
     k: str = typer.Option("1,10,100", "--k", help="pass@k values (where n >= k)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per program (default: per benchmark)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Sandbox workers."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds per program (default: per benchmark)."),
+    workers: int | None = typer.Option(None, "--workers", help="Sandbox workers."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
 ) -> None:
     """Score existing samples (EvalPlus / human-eval layout) and write results.json, samples.jsonl, manifest.json."""
@@ -84,9 +83,9 @@ def score_cmd(
 
 @app.command("compare")
 def compare_cmd(
-    dirs: List[Path] = typer.Argument(..., help="Result folders (or run folders containing them)."),
+    dirs: list[Path] = typer.Argument(..., help="Result folders (or run folders containing them)."),
     force: bool = typer.Option(False, "--force", help="Rank even when manifests differ in score-moving settings."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write comparison.{json,md,html} here."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write comparison.{json,md,html} here."),
 ) -> None:
     """Side-by-side table; lists every manifest difference that can move a score, refusing to rank without --force."""
     from codeja.evaluate.compare import build_comparison, compare, to_markdown

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from codeja.codeparse import DISPLAY_NAMES
+from codeja.errors import ConfigError
 from codeja.evaluate.benchmarks import Benchmark, Task
 from codeja.evaluate.config import GenerationConfig
-from codeja.errors import ConfigError
 
 # name@version -> (English, Japanese) user-message template. A wording change is a new version.
 TEMPLATES: dict[str, tuple[str, str]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -60,7 +60,9 @@ _PLACEHOLDER = re.compile(
 
 def _find_placeholder():
     try:
-        from codeja.curate.placeholder import find_placeholder  # the curation issue's detector, once it exists
+        from codeja.curate.placeholder import (
+            find_placeholder,  # the curation issue's detector, once it exists
+        )
 
         return find_placeholder, "codeja.curate.placeholder+stub-body"
     except ImportError:

@@ -16,7 +16,7 @@ from codeja.evaluate.benchmarks.humanevalpack import PACK_LANGS, HumanEvalPack
 from codeja.evaluate.benchmarks.multiple import MULTIPLE_LANGS, MultiPLE
 from codeja.evaluate.benchmarks.niilc import NIILC
 
-__all__ = ["Benchmark", "Source", "Task", "get_benchmark", "benchmark_names"]
+__all__ = ["Benchmark", "Source", "Task", "benchmark_names", "get_benchmark"]
 
 
 def benchmark_names() -> list[str]:

@@ -7,9 +7,10 @@ instruct model is asked; ``test`` is the code appended after the solution. Progr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from codeja.errors import InputError
 from codeja.io import iter_jsonl
@@ -95,10 +96,10 @@ class Benchmark:
             test = test[len(task.test_close):]
         return code + "\n" + test
 
-    def files(self, task: Task) -> dict[str, str] | None:  # noqa: ARG002 - extra files a program needs
+    def files(self, task: Task) -> dict[str, str] | None:
         return None
 
-    def passed(self, task: Task, result: Any) -> bool:  # noqa: ARG002 - overridden where exit 0 is not enough
+    def passed(self, task: Task, result: Any) -> bool:
         return result.status == "ok"
 
     def canonical_samples(self) -> list[dict[str, Any]]:

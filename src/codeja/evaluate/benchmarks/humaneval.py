@@ -35,7 +35,7 @@ class PythonCheckBenchmark(Benchmark):
     stop = GEN_STOP_PY
     bigcode_stop = BIGCODE_PY_STOP
 
-    def program(self, task: Task, code: str, *, closed: bool) -> str:  # noqa: ARG002
+    def program(self, task: Task, code: str, *, closed: bool) -> str:
         return f"{code}\n{task.test}\ncheck({task.entry_point})\n"
 
 

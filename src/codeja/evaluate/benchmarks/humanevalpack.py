@@ -68,7 +68,7 @@ class HumanEvalPack(Benchmark):
         bench.bigcode_stop = bench.stop
         return bench
 
-    def program(self, task: Task, code: str, *, closed: bool) -> str:  # noqa: ARG002
+    def program(self, task: Task, code: str, *, closed: bool) -> str:
         if self.lang == "go":
             # octopack layout: test_setup (package main + imports) + the model's imports + code + tests
             return (task.meta.get("go_test_setup") or "") + "\n" + code + "\n" + task.test

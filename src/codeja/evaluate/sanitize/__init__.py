@@ -7,15 +7,14 @@ edit, so two results with the same id were post-processed identically.
 from __future__ import annotations
 
 from codeja.errors import ConfigError
-from codeja.evaluate.sanitize.base import Sanitized, Sanitizer
+from codeja.evaluate.sanitize.base import NoSanitizer, Sanitized, Sanitizer
 from codeja.evaluate.sanitize.bigcode import BigcodeSanitizer
 from codeja.evaluate.sanitize.codeja import CodejaSanitizer
 from codeja.evaluate.sanitize.evalplus import EvalPlusSanitizer
-from codeja.evaluate.sanitize.base import NoSanitizer
 
 SANITIZERS: dict[str, type[Sanitizer]] = {c.name: c for c in (NoSanitizer, BigcodeSanitizer, EvalPlusSanitizer,
                                                               CodejaSanitizer)}
-__all__ = ["Sanitized", "Sanitizer", "SANITIZERS", "get_sanitizer", "sanitizer_names"]
+__all__ = ["SANITIZERS", "Sanitized", "Sanitizer", "get_sanitizer", "sanitizer_names"]
 
 
 def sanitizer_names() -> list[str]:
