@@ -171,7 +171,17 @@ def test_huge_and_odd_texts_do_not_break_checks():
     assert detect_instruction_language(huge) == "en"
     assert code_blocks_parse(huge, "go")[0] is True
     assert detect_refusal(huge) is None and is_truncated(huge, "stop") is None
-    odd = "説明して\x00\ud800 ```"  # NUL, a lone surrogate, a stray fence marker
+    odd = "このコードを説明して\x00\ud800 ```"  # NUL, a lone surrogate, a stray fence marker
     assert detect_instruction_language(odd) == "ja"
     assert detect_task_type(odd) == "explain"
     assert repetition_score(odd) == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    "I'm planning to launch a new product. Can you help me create a plan?",
+    "What's the best way to use AI to improve my marketability?",
+    "Can you give me a list of the top 5 fitness apps for beginners?",
+    "旅行の計画を作成してください。",
+])
+def test_non_software_requests_are_other(text):
+    assert detect_task_type(text) == "other"

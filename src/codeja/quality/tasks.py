@@ -36,10 +36,23 @@ _RULES: list[tuple[str, str]] = [
 ]
 _RX = [(task, re.compile(p, re.IGNORECASE | re.DOTALL)) for task, p in _RULES]
 
+# "Create a marketing plan" is not a write task: a software task needs code, a named programming language, or
+# software vocabulary somewhere in the text.
+_SOFTWARE = re.compile(
+    r"\b(?:code|coding|function|method|class|program\w*|script|bug|api|algorithm|compil\w+|variable|loop|array|"
+    r"database|sql|regex|library|module|unit tests?|snippet|docstring|refactor\w*|debug\w*|exception|syntax)\b"
+    r"|コード|関数|メソッド|クラス|プログラム|スクリプト|バグ|アルゴリズム|変数|配列|実装|リファクタ|テスト",
+    re.IGNORECASE)
+
 
 def detect_task_type(text: str) -> str:
     """One of :data:`TASK_TYPES`, or "other" when the wording names no software task."""
+    from codeja.codeparse import extract_code_blocks
+    from codeja.quality.programming import mentioned_languages
+
     prose = strip_code(text)
+    if not (extract_code_blocks(text) or _SOFTWARE.search(prose) or mentioned_languages(text)):
+        return "other"
     for task, rx in _RX:
         if rx.search(prose):
             return task
