@@ -1,6 +1,6 @@
 """Continued-pretraining throughput: context-level FIM vs plain packing, in the same run.
 
-    .venv/bin/python benchmarks/bench_train.py            # full: 3 rounds x 12 steps per mode
+    .venv/bin/python benchmarks/bench_train.py            # full: 3 rounds x 8 steps per mode, 2 x 512 tokens
     .venv/bin/python benchmarks/bench_train.py --quick    # under a minute
     .venv/bin/python benchmarks/bench_train.py --model tiny --seq-len 512 --batch 4   # the real 135M model
 
@@ -29,8 +29,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-MODES = {"plain packing (baseline)": {"mode": "off", "fim_rate": 0.0},
-         "context FIM, rate 0.5": {"mode": "context", "fim_rate": 0.5}}
+MODES = {
+    "plain packing (baseline)": {"mode": "off", "fim_rate": 0.0},
+    "context FIM, rate 0.5": {"mode": "context", "fim_rate": 0.5},
+}
 
 
 def humaneval_corpus(path: Path, copies: int) -> Path:
@@ -60,10 +62,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 round x 6 steps, seq 256: under a minute")
     ap.add_argument("--model", default=None, help="model folder or alias (default: a tiny random Llama)")
-    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seq-len", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     a = ap.parse_args()
     if a.quick:
@@ -80,35 +82,58 @@ def main() -> int:
     model = a.model or str(make_tiny_random_model(tmp / "tiny-random", tokenizer_from="tiny"))
     tokenizer = load_tokenizer(model)
     prefix = tmp / "corpus"
-    tokenize_corpus(TokenizeConfig(input=str(humaneval_corpus(tmp / "docs.jsonl", copies=4)), model=model), prefix,
-                    tokenizer=tokenizer, progress=False)
+    tokenize_corpus(
+        TokenizeConfig(input=str(humaneval_corpus(tmp / "docs.jsonl", copies=4)), model=model),
+        prefix,
+        tokenizer=tokenizer,
+        progress=False,
+    )
 
     speeds: dict[str, list[float]] = {m: [] for m in MODES}
     data_ms: dict[str, float] = {}
     for r in range(a.rounds):
         order = list(MODES) if r % 2 == 0 else list(reversed(MODES))
         for name in order:
-            cfg = CPTConfig.model_validate({
-                "model": model, "data": str(prefix), "max_steps": a.steps, "per_device_batch_size": a.batch,
-                "fim": {**MODES[name], "seq_len": a.seq_len}, "validation": {"docs": 0}, "seed": r})
+            cfg = CPTConfig.model_validate(
+                {
+                    "model": model,
+                    "data": str(prefix),
+                    "max_steps": a.steps,
+                    "per_device_batch_size": a.batch,
+                    "fim": {**MODES[name], "seq_len": a.seq_len},
+                    "validation": {"docs": 0},
+                    "seed": r,
+                }
+            )
             if name not in data_ms:
                 data_ms[name] = data_ms_per_sample(cfg, tokenizer, 200)
             out = tmp / f"run-{r}-{MODES[name]['mode']}"
             train_cpt(cfg, out)
             rows = [x for x in read_metrics(out) if x.get("tokens_per_s")]
             speeds[name] += [x["tokens_per_s"] for x in rows[1:]]  # step 1 is warm-up
-            print(f"round {r + 1}/{a.rounds} {name}: median {statistics.median(speeds[name]):.1f} tok/s",
-                  file=sys.stderr)
+            print(
+                f"round {r + 1}/{a.rounds} {name}: median {statistics.median(speeds[name]):.1f} tok/s",
+                file=sys.stderr,
+            )
 
     base = statistics.median(speeds[list(MODES)[0]])
-    print(f"\ncpt throughput, model={Path(model).name}, seq_len={a.seq_len}, batch={a.batch}, "
-          f"{a.rounds} round(s) x {a.steps} steps, torch threads={__import__('torch').get_num_threads()}")
+    print(
+        f"\ncpt throughput, model={Path(model).name}, seq_len={a.seq_len}, batch={a.batch}, "
+        f"{a.rounds} round(s) x {a.steps} steps, torch threads={__import__('torch').get_num_threads()}"
+    )
     print(f"{'data':<26} {'median tok/s':>13} {'steps':>6} {'data ms/sample':>15} {'ratio':>7}")
     results = []
     for name in MODES:
         med = statistics.median(speeds[name])
-        results.append({"mode": name, "median_tokens_per_s": med, "steps": len(speeds[name]),
-                        "data_ms_per_sample": data_ms[name], "ratio_vs_plain": med / base})
+        results.append(
+            {
+                "mode": name,
+                "median_tokens_per_s": med,
+                "steps": len(speeds[name]),
+                "data_ms_per_sample": data_ms[name],
+                "ratio_vs_plain": med / base,
+            }
+        )
         print(f"{name:<26} {med:>13.1f} {len(speeds[name]):>6} {data_ms[name]:>15.2f} {med / base:>7.3f}")
     fim = results[1]["ratio_vs_plain"]
     verdict = "within" if fim >= 0.95 else "NOT within"

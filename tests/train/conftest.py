@@ -27,8 +27,10 @@ def code_prefix(tiny_random_model_dir, tmp_path_factory) -> str:
 
     d = tmp_path_factory.mktemp("corpus")
     src = d / "docs.jsonl"
-    src.write_text("".join(json.dumps({"id": f"he-{i}", "text": t}) + "\n" for i, t in enumerate(humaneval_docs())),
-                   encoding="utf-8")
+    src.write_text(
+        "".join(json.dumps({"id": f"he-{i}", "text": t}) + "\n" for i, t in enumerate(humaneval_docs())),
+        encoding="utf-8",
+    )
     prefix = d / "humaneval"
     tokenize_corpus(TokenizeConfig(input=str(src), model=str(tiny_random_model_dir)), prefix, progress=False)
     return str(prefix)
@@ -37,7 +39,10 @@ def code_prefix(tiny_random_model_dir, tmp_path_factory) -> str:
 CONVERSATIONS = [
     ("Write a Python function that adds two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"),
     ("文字列を反転する関数を書いてください。", "```python\ndef reverse(s):\n    return s[::-1]\n```"),
-    ("How do I read a file line by line?", "```python\nwith open(path) as f:\n    for line in f:\n        print(line)\n```"),
+    (
+        "How do I read a file line by line?",
+        "```python\nwith open(path) as f:\n    for line in f:\n        print(line)\n```",
+    ),
     ("リストの合計を求めるには？", "`sum(xs)` を使います。\n```python\ntotal = sum([1, 2, 3])\n```"),
 ]
 
@@ -45,9 +50,17 @@ CONVERSATIONS = [
 @pytest.fixture
 def messages_jsonl(tmp_path) -> Path:
     path = tmp_path / "sft.jsonl"
-    rows = [{"messages": [{"role": "system", "content": "You are a coding assistant."},
-                          {"role": "user", "content": q}, {"role": "assistant", "content": a}],
-             "meta": {"i": i}} for i, (q, a) in enumerate(CONVERSATIONS * 2)]
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "You are a coding assistant."},
+                {"role": "user", "content": q},
+                {"role": "assistant", "content": a},
+            ],
+            "meta": {"i": i},
+        }
+        for i, (q, a) in enumerate(CONVERSATIONS * 2)
+    ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -57,9 +70,13 @@ def pairs_jsonl(tmp_path) -> Path:
     path = tmp_path / "pairs.jsonl"
     rows = []
     for i, (q, a) in enumerate(CONVERSATIONS * 2):
-        rows.append({"prompt": [{"role": "user", "content": q}],
-                     "chosen": [{"role": "assistant", "content": a}],
-                     "rejected": [{"role": "assistant", "content": "I don't know."}],
-                     "meta": {"strategy": "max_min", "scores": [1.0, 0.0], "i": i}})
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": q}],
+                "chosen": [{"role": "assistant", "content": a}],
+                "rejected": [{"role": "assistant", "content": "I don't know."}],
+                "meta": {"strategy": "max_min", "scores": [1.0, 0.0], "i": i},
+            }
+        )
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path

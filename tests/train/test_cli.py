@@ -11,9 +11,27 @@ def test_cpt_quick_flags(tiny_random_model_dir, code_prefix, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
     out = tmp_path / "cpt"
-    rc = main(["train", "cpt", "--model", str(tiny_random_model_dir), "--data", code_prefix, "--output", str(out),
-               "--max-steps", "2", "--seq-len", "64", "--set", "validation.docs=0", "--set", "per_device_batch_size=1",
-               "--json"])
+    rc = main(
+        [
+            "train",
+            "cpt",
+            "--model",
+            str(tiny_random_model_dir),
+            "--data",
+            code_prefix,
+            "--output",
+            str(out),
+            "--max-steps",
+            "2",
+            "--seq-len",
+            "64",
+            "--set",
+            "validation.docs=0",
+            "--set",
+            "per_device_batch_size=1",
+            "--json",
+        ]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["steps"] == 2 and summary["tokens_per_step"] == 64
@@ -24,8 +42,10 @@ def test_cpt_quick_flags(tiny_random_model_dir, code_prefix, tmp_path, capsys):
 
 def test_sft_from_config_file_with_overrides(tiny_random_model_dir, messages_jsonl, tmp_path, capsys):
     cfg = tmp_path / "sft.yaml"
-    cfg.write_text(f"stage: train.sft\nmodel: {tiny_random_model_dir}\ndata: {messages_jsonl}\nmax_steps: 5\n"
-                   "per_device_batch_size: 4\nmax_length: 128\n")
+    cfg.write_text(
+        f"stage: train.sft\nmodel: {tiny_random_model_dir}\ndata: {messages_jsonl}\nmax_steps: 5\n"
+        "per_device_batch_size: 4\nmax_length: 128\n"
+    )
     rc = main(["train", "sft", str(cfg), "--max-steps", "1", "-o", str(tmp_path / "sft")])
     assert rc == 0
     assert "final_loss" in capsys.readouterr().out

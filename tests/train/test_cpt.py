@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,15 @@ from codeja.train.cpt import train_cpt
 
 
 def _cfg(model, data, **kw) -> CPTConfig:
-    base = dict(model=str(model), data=data, max_steps=3, per_device_batch_size=2, fim={"seq_len": 64, "fim_rate": 0.5},
-                validation={"docs": 8}, optim={"learning_rate": 1e-3, "warmup_ratio": 0.0})
+    base = dict(
+        model=str(model),
+        data=data,
+        max_steps=3,
+        per_device_batch_size=2,
+        fim={"seq_len": 64, "fim_rate": 0.5},
+        validation={"docs": 8},
+        optim={"learning_rate": 1e-3, "warmup_ratio": 0.0},
+    )
     base.update(kw)
     return CPTConfig.model_validate(base)
 
@@ -60,8 +66,14 @@ def _interrupt_after_save(step: int):
 
 
 def test_cpt_interrupted_run_resumes_to_the_same_losses(tiny_random_model_dir, code_prefix, tmp_path):
-    cfg = _cfg(tiny_random_model_dir, code_prefix, max_steps=4, save_steps=2,
-               optim={"learning_rate": 1e-3, "warmup_ratio": 0.25}, validation={"docs": 0})
+    cfg = _cfg(
+        tiny_random_model_dir,
+        code_prefix,
+        max_steps=4,
+        save_steps=2,
+        optim={"learning_rate": 1e-3, "warmup_ratio": 0.25},
+        validation={"docs": 0},
+    )
     ref = tmp_path / "uninterrupted"
     train_cpt(cfg, ref)
     out = tmp_path / "interrupted"
@@ -83,9 +95,15 @@ def test_cpt_interrupted_run_resumes_to_the_same_losses(tiny_random_model_dir, c
 
 def test_cpt_loss_falls_on_a_repeated_batch(tiny_random_model_dir, code_prefix, tmp_path):
     """Train on 2 samples with batch 2, FIM off: every step sees the same batch, so the loss must fall fast."""
-    cfg = _cfg(tiny_random_model_dir, code_prefix, max_steps=8, limit_train_samples=2, validation={"docs": 4},
-               fim={"seq_len": 64, "fim_rate": 0.0}, optim={"learning_rate": 5e-3, "scheduler": "constant",
-                                                            "warmup_ratio": 0.0})
+    cfg = _cfg(
+        tiny_random_model_dir,
+        code_prefix,
+        max_steps=8,
+        limit_train_samples=2,
+        validation={"docs": 4},
+        fim={"seq_len": 64, "fim_rate": 0.0},
+        optim={"learning_rate": 5e-3, "scheduler": "constant", "warmup_ratio": 0.0},
+    )
     s = train_cpt(cfg, tmp_path / "repeat")
     losses = [r["loss"] for r in read_metrics(tmp_path / "repeat") if "loss" in r]
     assert len(losses) == 8 and s["train_samples"] == 2

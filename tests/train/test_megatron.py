@@ -28,7 +28,7 @@ def _parse(argv: list[str]) -> tuple[dict, str, str, dict]:
     provider, script = argv[i + 2], argv[i + 3]
     flags: dict[str, list[str]] = {}
     key = None
-    for tok in argv[i + 4:]:
+    for tok in argv[i + 4 :]:
         if tok.startswith("--"):
             key = tok
             assert key not in flags, f"{key} given twice"
@@ -69,23 +69,55 @@ def test_recipe_dry_run_command_is_complete_and_consistent(tmp_path):
 
     # the CLI prints the same command and the resolved config
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "codeja.cli", "train", "cpt", str(RECIPE), "--engine", "megatron",
-                           "--dry-run", "-o", str(out)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codeja.cli",
+            "train",
+            "cpt",
+            str(RECIPE),
+            "--engine",
+            "megatron",
+            "--dry-run",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "torchrun" in proc.stdout and "pretrain_gpt.py" in proc.stdout and "seq_len: 8192" in proc.stdout
     printed = proc.stdout.split("# resolved config")[0].split("\n", 1)[1]
     words = shlex.split(printed.replace("\\\n", " "))
     assert words[0] == "CODEJA_FIM_CONFIG=" + str(out / "fim.yaml")
-    assert (out / "command.sh").is_file() and (out / "fim.yaml").is_file() and (out / "manifest.json").is_file()
-    assert main(["train", "cpt", str(RECIPE), "--engine", "megatron", "--dry-run", "-o", str(tmp_path / "r2")]) == 0
+    assert (
+        (out / "command.sh").is_file() and (out / "fim.yaml").is_file() and (out / "manifest.json").is_file()
+    )
+    assert (
+        main(["train", "cpt", str(RECIPE), "--engine", "megatron", "--dry-run", "-o", str(tmp_path / "r2")])
+        == 0
+    )
 
 
-@pytest.mark.parametrize("override, msg", [
-    (["megatron.tensor_parallel=3"], "does not divide"),
-    (["megatron.global_batch_size=100"], "not a multiple"),
-    (["megatron.pipeline_parallel=3", "megatron.tensor_parallel=1", "megatron.sequence_parallel=false",
-      "megatron.nproc_per_node=6"], "num_layers 32 not divisible"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        (["megatron.tensor_parallel=3"], "does not divide"),
+        (["megatron.global_batch_size=100"], "not a multiple"),
+        (
+            [
+                "megatron.pipeline_parallel=3",
+                "megatron.tensor_parallel=1",
+                "megatron.sequence_parallel=false",
+                "megatron.nproc_per_node=6",
+            ],
+            "num_layers 32 not divisible",
+        ),
+    ],
+)
 def test_inconsistent_parallelism_is_rejected(override, msg):
     with pytest.raises(ConfigError, match=msg):
         load_config(RECIPE, CPTConfig, override, stage="train.cpt")
@@ -102,11 +134,16 @@ def test_entry_runs_pretrain_gpt_with_our_provider(tmp_path):
         "                      'distributed': getattr(provider, 'is_distributed', False), 'argv': sys.argv[1:]}))\n"
         "if __name__ == '__main__':\n"
         "    train_valid_test_datasets_provider.is_distributed = True\n"
-        "    pretrain(train_valid_test_datasets_provider)\n")
+        "    pretrain(train_valid_test_datasets_provider)\n"
+    )
     (tmp_path / "myprov.py").write_text("def provide(n):\n    return 'codeja'\n")
-    proc = subprocess.run([sys.executable, str(ENTRY), "--provider", "myprov:provide", str(script), "--lr", "1e-4"],
-                          capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, str(ENTRY), "--provider", "myprov:provide", str(script), "--lr", "1e-4"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     import json
 

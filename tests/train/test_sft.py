@@ -13,8 +13,14 @@ from codeja.train.sft import train_sft
 
 
 def _cfg(model, data, **kw) -> SFTConfig:
-    base = dict(model=str(model), data=str(data), max_steps=3, per_device_batch_size=2, max_length=256,
-                optim={"learning_rate": 1e-3, "warmup_ratio": 0.0})
+    base = dict(
+        model=str(model),
+        data=str(data),
+        max_steps=3,
+        per_device_batch_size=2,
+        max_length=256,
+        optim={"learning_rate": 1e-3, "warmup_ratio": 0.0},
+    )
     base.update(kw)
     return SFTConfig.model_validate(base)
 
@@ -49,30 +55,43 @@ def test_sft_assistant_only_mask(tiny_random_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_random_model_dir)
     tpl, _ = training_chat_template(tok, None, need_markers=True)
     msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "def f(): pass"}]
-    enc = tok.apply_chat_template(msgs, chat_template=tpl, return_assistant_tokens_mask=True, return_dict=True)
+    enc = tok.apply_chat_template(
+        msgs, chat_template=tpl, return_assistant_tokens_mask=True, return_dict=True
+    )
     trained = [t for t, m in zip(enc["input_ids"], enc["assistant_masks"]) if m]
     assert tok.decode(trained) == "def f(): pass<|im_end|>"
 
 
 def test_sft_loss_falls_on_a_repeated_batch(tiny_random_model_dir, tmp_path):
     path = tmp_path / "one.jsonl"
-    row = {"messages": [{"role": "user", "content": "Reverse a string in Python."},
-                        {"role": "assistant", "content": "```python\ndef rev(s):\n    return s[::-1]\n```"}]}
+    row = {
+        "messages": [
+            {"role": "user", "content": "Reverse a string in Python."},
+            {"role": "assistant", "content": "```python\ndef rev(s):\n    return s[::-1]\n```"},
+        ]
+    }
     path.write_text((json.dumps(row) + "\n") * 2)
-    cfg = _cfg(tiny_random_model_dir, path, max_steps=6, optim={"learning_rate": 5e-3, "scheduler": "constant",
-                                                                "warmup_ratio": 0.0})
+    cfg = _cfg(
+        tiny_random_model_dir,
+        path,
+        max_steps=6,
+        optim={"learning_rate": 5e-3, "scheduler": "constant", "warmup_ratio": 0.0},
+    )
     train_sft(cfg, tmp_path / "out")
     losses = [r["loss"] for r in read_metrics(tmp_path / "out") if "loss" in r]
     assert len(losses) == 6 and losses[-1] < losses[0] - 2.0, losses
 
 
-@pytest.mark.parametrize("line, field", [
-    ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant"}]}', "messages[1].content"),
-    ('{"messages": [{"role": "robot", "content": "q"}]}', "messages[0].role"),
-    ('{"text": "no messages"}', "messages"),
-    ('{"messages": []}', "messages"),
-    ('{"messages": [{"role": "user", "content": "only a question"}]}', "messages"),
-])
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant"}]}', "messages[1].content"),
+        ('{"messages": [{"role": "robot", "content": "q"}]}', "messages[0].role"),
+        ('{"text": "no messages"}', "messages"),
+        ('{"messages": []}', "messages"),
+        ('{"messages": [{"role": "user", "content": "only a question"}]}', "messages"),
+    ],
+)
 def test_sft_bad_rows_name_file_line_field(tiny_random_model_dir, messages_jsonl, tmp_path, line, field):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(messages_jsonl.read_text() + line + "\n")
@@ -83,7 +102,7 @@ def test_sft_bad_rows_name_file_line_field(tiny_random_model_dir, messages_jsonl
 
 def test_sft_malformed_json_and_utf8(tiny_random_model_dir, messages_jsonl, tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_bytes(messages_jsonl.read_bytes() + b'{"messages": [\n' + b'\xff\xfe\n')
+    bad.write_bytes(messages_jsonl.read_bytes() + b'{"messages": [\n' + b"\xff\xfe\n")
     with pytest.raises(InputError, match=r"bad.jsonl:9: invalid JSON"):
         train_sft(_cfg(tiny_random_model_dir, bad), tmp_path / "out")
     # skip policy: both quarantined and counted, the run goes on
@@ -96,7 +115,9 @@ def test_sft_malformed_json_and_utf8(tiny_random_model_dir, messages_jsonl, tmp_
 
 def test_sft_overlong_policy(tiny_random_model_dir, messages_jsonl, tmp_path):
     with pytest.raises(InputError, match="over max_length 40"):
-        train_sft(_cfg(tiny_random_model_dir, messages_jsonl, max_length=40, overlong="error"), tmp_path / "e")
+        train_sft(
+            _cfg(tiny_random_model_dir, messages_jsonl, max_length=40, overlong="error"), tmp_path / "e"
+        )
     s = train_sft(_cfg(tiny_random_model_dir, messages_jsonl, max_length=60, max_steps=1), tmp_path / "d")
     assert s["overlong"] == 4 and s["dropped_overlong"] == 4  # rows of 67 and 76 tokens, twice each
     assert s["rows_trained"] == 8 - s["overlong"]
@@ -108,14 +129,22 @@ def test_sft_config_errors(tiny_random_model_dir, messages_jsonl, tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'packing'"):
         load_config(None, SFTConfig, ["pakcing=true"])
     with pytest.raises(ConfigError, match="file not found"):
-        train_sft(_cfg(tiny_random_model_dir, messages_jsonl, chat_template=str(tmp_path / "x.jinja")), tmp_path / "o")
+        train_sft(
+            _cfg(tiny_random_model_dir, messages_jsonl, chat_template=str(tmp_path / "x.jinja")),
+            tmp_path / "o",
+        )
 
 
 @pytest.mark.slow
 def test_sft_real_tiny_model_three_steps(tiny_model_dir, messages_jsonl, tmp_path):
     """The bundled SmolLM2-135M: its GGUF template lacks generation markers, so codeja's ChatML is used; loss falls."""
-    cfg = _cfg(tiny_model_dir, messages_jsonl, max_steps=3, max_length=128,
-               optim={"learning_rate": 5e-5, "scheduler": "constant", "warmup_ratio": 0.0})
+    cfg = _cfg(
+        tiny_model_dir,
+        messages_jsonl,
+        max_steps=3,
+        max_length=128,
+        optim={"learning_rate": 5e-5, "scheduler": "constant", "warmup_ratio": 0.0},
+    )
     s = train_sft(cfg, tmp_path / "sft")
     losses = [r["loss"] for r in read_metrics(tmp_path / "sft") if "loss" in r]
     assert s["chat_template"] == "codeja-chatml" and len(losses) == 3

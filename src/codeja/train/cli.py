@@ -19,7 +19,9 @@ _CONFIG = typer.Argument(None, help="Stage config YAML (optional; defaults run t
 _SET = typer.Option(None, "--set", help="Override a config key: a.b=value (repeatable).")
 _MODEL = typer.Option(None, "--model", help="Model: 'tiny', an HF folder or a hub id (sets model=).")
 _DATA = typer.Option(None, "--data", help="Training data (sets data=).")
-_OUTPUT = typer.Option(..., "--output", "-o", help="Output folder: manifest, metrics, loss.png, checkpoints, model/.")
+_OUTPUT = typer.Option(
+    ..., "--output", "-o", help="Output folder: manifest, metrics, loss.png, checkpoints, model/."
+)
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 
@@ -44,8 +46,21 @@ def _print(summary: dict, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
         return
-    for key in ("steps", "first_loss", "final_loss", "heldout_loss_l2r", "heldout_loss_fim", "reward_accuracy",
-                "tokens_per_s", "overlong", "dropped_overlong", "truncated", "rows_bad", "model_path", "loss_curve"):
+    for key in (
+        "steps",
+        "first_loss",
+        "final_loss",
+        "heldout_loss_l2r",
+        "heldout_loss_fim",
+        "reward_accuracy",
+        "tokens_per_s",
+        "overlong",
+        "dropped_overlong",
+        "truncated",
+        "rows_bad",
+        "model_path",
+        "loss_curve",
+    ):
         if summary.get(key) is not None:
             v = summary[key]
             typer.echo(f"{key:>18}: {round(v, 4) if isinstance(v, float) else v}")
@@ -61,15 +76,23 @@ def cpt_cmd(
     max_steps: Optional[int] = _STEPS,
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="megatron: print the command and config, run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="megatron: print the command and config, run nothing."
+    ),
     as_json: bool = _JSON,
 ) -> None:
     """Continued pretraining with FIM on an indexed dataset."""
     from codeja.config import dump_yaml, load_config
     from codeja.train.config import CPTConfig
 
-    cfg = load_config(config, CPTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps,
-                                                     **{"fim.seq_len": seq_len, "engine": engine}), stage="train.cpt")
+    cfg = load_config(
+        config,
+        CPTConfig,
+        _overrides(
+            set_, model=model, data=data, max_steps=max_steps, **{"fim.seq_len": seq_len, "engine": engine}
+        ),
+        stage="train.cpt",
+    )
     if cfg.engine == "megatron":
         from codeja.train.megatron import run_megatron
 
@@ -108,8 +131,9 @@ def sft_cmd(
     from codeja.train.config import SFTConfig
     from codeja.train.sft import train_sft
 
-    cfg = load_config(config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps),
-                      stage="train.sft")
+    cfg = load_config(
+        config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.sft"
+    )
     with _quiet_stdout():
         summary = train_sft(cfg, output)
     _print(summary, as_json)
@@ -130,8 +154,9 @@ def dpo_cmd(
     from codeja.train.config import DPOConfig
     from codeja.train.dpo import train_dpo
 
-    cfg = load_config(config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps),
-                      stage="train.dpo")
+    cfg = load_config(
+        config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.dpo"
+    )
     with _quiet_stdout():
         summary = train_dpo(cfg, output)
     _print(summary, as_json)

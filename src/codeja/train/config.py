@@ -23,47 +23,82 @@ class OptimConfig(StrictModel):
     """Optimiser and schedule: AdamW with linear warmup then cosine (or constant / linear) decay."""
 
     learning_rate: float = Field(2e-5, gt=0, description="Peak learning rate reached after warmup.")
-    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor as a fraction of the peak rate "
-                                "(cosine schedule only; 0 decays to zero).")
+    min_lr_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Cosine floor as a fraction of the peak rate (cosine schedule only; 0 decays to zero).",
+    )
     scheduler: Literal["cosine", "linear", "constant"] = Field("cosine", description="Decay after warmup.")
-    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of max_steps spent warming up linearly.")
+    warmup_ratio: float = Field(
+        0.05, ge=0, lt=1, description="Fraction of max_steps spent warming up linearly."
+    )
     weight_decay: float = Field(0.1, ge=0, description="AdamW decoupled weight decay.")
     adam_beta1: float = Field(0.9, gt=0, lt=1, description="AdamW beta1.")
-    adam_beta2: float = Field(0.95, gt=0, lt=1, description="AdamW beta2 (0.95 is the usual LLM-pretraining value).")
+    adam_beta2: float = Field(
+        0.95, gt=0, lt=1, description="AdamW beta2 (0.95 is the usual LLM-pretraining value)."
+    )
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 disables clipping.")
 
 
 class TrainBase(StrictModel):
     """Fields every training phase shares: model, data, batch shape, schedule, precision, logging, checkpoints."""
 
-    model: str = Field("tiny", description="Model to start from: 'tiny' (the bundled SmolLM2-135M), a local HF "
-                       "folder, or a hub id (downloaded only when named).")
-    data: str = Field("", description="Training data: an indexed-dataset prefix (cpt), a messages JSONL (sft) or a "
-                      "pairs JSONL (dpo).")
+    model: str = Field(
+        "tiny",
+        description="Model to start from: 'tiny' (the bundled SmolLM2-135M), a local HF "
+        "folder, or a hub id (downloaded only when named).",
+    )
+    data: str = Field(
+        "",
+        description="Training data: an indexed-dataset prefix (cpt), a messages JSONL (sft) or a "
+        "pairs JSONL (dpo).",
+    )
     max_steps: int = Field(100, ge=1, description="Optimizer steps to run.")
     per_device_batch_size: int = Field(2, ge=1, description="Sequences per device per micro-step.")
     grad_accum: int = Field(1, ge=1, description="Micro-steps accumulated per optimizer step.")
-    optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimiser and learning-rate schedule.")
-    precision: Precision = Field("auto", description="'auto' = bf16 autocast when the device supports it (CUDA "
-                                 "bf16, or a CPU with avx512_bf16/AMX), else fp32. Master weights stay fp32.")
-    activation_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
+    optim: OptimConfig = Field(
+        default_factory=OptimConfig, description="Optimiser and learning-rate schedule."
+    )
+    precision: Precision = Field(
+        "auto",
+        description="'auto' = bf16 autocast when the device supports it (CUDA "
+        "bf16, or a CPU with avx512_bf16/AMX), else fp32. Master weights stay fp32.",
+    )
+    activation_checkpointing: bool = Field(
+        False, description="Recompute activations in backward to save memory."
+    )
     seed: int = Field(0, description="Seed for model init of new tokens, dropout and data order.")
     logging_steps: int = Field(1, ge=1, description="Log loss / lr / tokens per second every N steps.")
-    save_steps: int = Field(0, ge=0, description="Write a resumable checkpoint (weights, optimizer, scheduler, RNG, "
-                            "data position) every N steps; 0 = none, only the final model/.")
+    save_steps: int = Field(
+        0,
+        ge=0,
+        description="Write a resumable checkpoint (weights, optimizer, scheduler, RNG, "
+        "data position) every N steps; 0 = none, only the final model/.",
+    )
     save_total_limit: int = Field(2, ge=1, description="Keep at most this many intermediate checkpoints.")
-    resume: bool = Field(True, description="Resume from the newest checkpoint of an interrupted run with the same "
-                         "config and inputs (optimizer, scheduler, RNG and data position).")
-    report_to: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, description="Experiment "
-                                                              "trackers to log to; none unless asked.")
-    dataloader_num_workers: int = Field(0, ge=0, description="DataLoader worker processes (0 = in the main one).")
+    resume: bool = Field(
+        True,
+        description="Resume from the newest checkpoint of an interrupted run with the same "
+        "config and inputs (optimizer, scheduler, RNG and data position).",
+    )
+    report_to: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=list, description="Experiment trackers to log to; none unless asked."
+    )
+    dataloader_num_workers: int = Field(
+        0, ge=0, description="DataLoader worker processes (0 = in the main one)."
+    )
 
 
 class ValidationConfig(StrictModel):
     """Held-out loss for cpt, measured on the same held-out documents twice: left-to-right only and FIM only."""
 
-    docs: int = Field(8, ge=0, description="Documents held out from the END of the corpus (0 = none). They are "
-                      "never trained on and are evaluated packed with fim_rate 0 (L2R) and fim_rate 1 (FIM).")
+    docs: int = Field(
+        8,
+        ge=0,
+        description="Documents held out from the END of the corpus (0 = none). They are "
+        "never trained on and are evaluated packed with fim_rate 0 (L2R) and fim_rate 1 (FIM).",
+    )
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0 = once at the end).")
     batch_size: int = Field(4, ge=1, description="Eval batch size.")
 
@@ -71,11 +106,14 @@ class ValidationConfig(StrictModel):
 class MegatronConfig(StrictModel):
     """Megatron-LM launch for ``codeja train cpt --engine megatron`` (defaults: Llama-3.1-8B, 4 nodes x 8 GPUs)."""
 
-    megatron_lm_dir: str = Field("/opt/Megatron-LM", description="Checkout of NVIDIA/Megatron-LM holding "
-                                 "pretrain_gpt.py.")
+    megatron_lm_dir: str = Field(
+        "/opt/Megatron-LM", description="Checkout of NVIDIA/Megatron-LM holding pretrain_gpt.py."
+    )
     nnodes: int = Field(4, ge=1, description="Nodes (torchrun --nnodes).")
     nproc_per_node: int = Field(8, ge=1, description="GPUs per node (torchrun --nproc-per-node).")
-    node_rank: str = Field("${NODE_RANK}", description="This node's rank; an env reference filled by the scheduler.")
+    node_rank: str = Field(
+        "${NODE_RANK}", description="This node's rank; an env reference filled by the scheduler."
+    )
     master_addr: str = Field("${MASTER_ADDR}", description="Rendezvous host.")
     master_port: int = Field(29500, description="Rendezvous port.")
     tensor_parallel: int = Field(2, ge=1, description="--tensor-model-parallel-size.")
@@ -83,7 +121,9 @@ class MegatronConfig(StrictModel):
     context_parallel: int = Field(1, ge=1, description="--context-parallel-size.")
     sequence_parallel: bool = Field(True, description="--sequence-parallel (needs tensor_parallel > 1).")
     micro_batch_size: int = Field(1, ge=1, description="--micro-batch-size per GPU.")
-    global_batch_size: int = Field(512, ge=1, description="--global-batch-size (sequences per optimizer step).")
+    global_batch_size: int = Field(
+        512, ge=1, description="--global-batch-size (sequences per optimizer step)."
+    )
     # architecture (Llama-3.1-8B)
     num_layers: int = Field(32, ge=1, description="Transformer layers.")
     hidden_size: int = Field(4096, ge=1, description="Hidden size.")
@@ -93,37 +133,56 @@ class MegatronConfig(StrictModel):
     max_position_embeddings: int = Field(131072, ge=1, description="Positions the model supports.")
     rotary_base: int = Field(500000, ge=1, description="RoPE theta.")
     norm_epsilon: float = Field(1e-5, gt=0, description="RMSNorm epsilon.")
-    untie_embeddings: bool = Field(True, description="Separate input and output embeddings (Llama-3.1-8B: yes).")
-    tokenizer: str = Field("meta-llama/Llama-3.1-8B", description="HF tokenizer (with FIM sentinels) for "
-                           "--tokenizer-model.")
-    load: str = Field("checkpoints/llama31-8b-mcore", description="Megatron checkpoint to start from (converted "
-                      "from HF, see docs/megatron.md).")
+    untie_embeddings: bool = Field(
+        True, description="Separate input and output embeddings (Llama-3.1-8B: yes)."
+    )
+    tokenizer: str = Field(
+        "meta-llama/Llama-3.1-8B", description="HF tokenizer (with FIM sentinels) for --tokenizer-model."
+    )
+    load: str = Field(
+        "checkpoints/llama31-8b-mcore",
+        description="Megatron checkpoint to start from (converted from HF, see docs/megatron.md).",
+    )
     save: str = Field("checkpoints/llama31-8b-cpt", description="Where Megatron writes checkpoints.")
     save_interval: int = Field(1000, ge=1, description="--save-interval.")
     eval_interval: int = Field(1000, ge=1, description="--eval-interval.")
     eval_iters: int = Field(20, ge=0, description="--eval-iters.")
     split: str = Field("998,1,1", description="--split train,valid,test weights.")
     min_lr: float = Field(3e-6, ge=0, description="--min-lr for the cosine floor.")
-    rope_scaling_factor: float | None = Field(8.0, description="Llama-3.x RoPE scaling (--use-rope-scaling "
-                                              "--rope-scaling-factor); None for models without it.")
+    rope_scaling_factor: float | None = Field(
+        8.0,
+        description="Llama-3.x RoPE scaling (--use-rope-scaling "
+        "--rope-scaling-factor); None for models without it.",
+    )
     ckpt_format: str = Field("torch_dist", description="--ckpt-format of saved checkpoints.")
-    provider: str = Field("codeja.fim.megatron:fim_dataset_provider", description="MODULE:FUNCTION of the "
-                          "dataset provider plugged into pretrain_gpt.py (codeja's FIM datasets).")
-    extra_args: list[str] = Field(default_factory=list, description="Further pretrain_gpt.py arguments, verbatim.")
+    provider: str = Field(
+        "codeja.fim.megatron:fim_dataset_provider",
+        description="MODULE:FUNCTION of the "
+        "dataset provider plugged into pretrain_gpt.py (codeja's FIM datasets).",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="Further pretrain_gpt.py arguments, verbatim."
+    )
 
     @model_validator(mode="after")
     def _check_parallelism(self) -> "MegatronConfig":
         world = self.nnodes * self.nproc_per_node
         model_parallel = self.tensor_parallel * self.pipeline_parallel * self.context_parallel
         if world % model_parallel:
-            raise ValueError(f"tensor*pipeline*context parallel = {model_parallel} does not divide the "
-                             f"{world} GPUs (nnodes*nproc_per_node)")
+            raise ValueError(
+                f"tensor*pipeline*context parallel = {model_parallel} does not divide the "
+                f"{world} GPUs (nnodes*nproc_per_node)"
+            )
         dp = world // model_parallel
         if self.global_batch_size % (self.micro_batch_size * dp):
-            raise ValueError(f"global_batch_size {self.global_batch_size} is not a multiple of "
-                             f"micro_batch_size*data_parallel = {self.micro_batch_size * dp}")
+            raise ValueError(
+                f"global_batch_size {self.global_batch_size} is not a multiple of "
+                f"micro_batch_size*data_parallel = {self.micro_batch_size * dp}"
+            )
         if self.num_layers % self.pipeline_parallel:
-            raise ValueError(f"num_layers {self.num_layers} not divisible by pipeline_parallel {self.pipeline_parallel}")
+            raise ValueError(
+                f"num_layers {self.num_layers} not divisible by pipeline_parallel {self.pipeline_parallel}"
+            )
         if self.num_attention_heads % self.tensor_parallel or self.num_query_groups % self.tensor_parallel:
             raise ValueError("attention heads and query groups must be divisible by tensor_parallel")
         if self.sequence_parallel and self.tensor_parallel == 1:
@@ -132,23 +191,42 @@ class MegatronConfig(StrictModel):
 
     @property
     def data_parallel(self) -> int:
-        return self.nnodes * self.nproc_per_node // (self.tensor_parallel * self.pipeline_parallel
-                                                     * self.context_parallel)
+        return (
+            self.nnodes
+            * self.nproc_per_node
+            // (self.tensor_parallel * self.pipeline_parallel * self.context_parallel)
+        )
 
 
 class CPTConfig(TrainBase):
     """Continued pretraining on an indexed dataset (``codeja tokenize`` output) with FIM applied at load time."""
 
-    fim: FIMConfig = Field(default_factory=lambda: FIMConfig(seq_len=512), description="FIM transform (mode, "
-                           "rates, seq_len, sentinels); fim.seq_len is the training sequence length (CPU default 512).")
-    validation: ValidationConfig = Field(default_factory=ValidationConfig, description="Held-out L2R / FIM loss.")
-    limit_train_samples: int = Field(0, ge=0, description="Train on only the first N (non-held-out) samples "
-                                     "(0 = all); for overfitting checks and smoke tests.")
-    engine: Literal["hf", "megatron"] = Field("hf", description="'hf' trains here with transformers' Trainer; "
-                                              "'megatron' launches Megatron-LM's pretrain_gpt.py.")
-    megatron: MegatronConfig = Field(default_factory=MegatronConfig, description="Megatron-LM launch settings.")
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(learning_rate=1e-4),
-                               description="Optimiser and schedule (cpt default peak lr 1e-4).")
+    fim: FIMConfig = Field(
+        default_factory=lambda: FIMConfig(seq_len=512),
+        description="FIM transform (mode, "
+        "rates, seq_len, sentinels); fim.seq_len is the training sequence length (CPU default 512).",
+    )
+    validation: ValidationConfig = Field(
+        default_factory=ValidationConfig, description="Held-out L2R / FIM loss."
+    )
+    limit_train_samples: int = Field(
+        0,
+        ge=0,
+        description="Train on only the first N (non-held-out) samples "
+        "(0 = all); for overfitting checks and smoke tests.",
+    )
+    engine: Literal["hf", "megatron"] = Field(
+        "hf",
+        description="'hf' trains here with transformers' Trainer; "
+        "'megatron' launches Megatron-LM's pretrain_gpt.py.",
+    )
+    megatron: MegatronConfig = Field(
+        default_factory=MegatronConfig, description="Megatron-LM launch settings."
+    )
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(learning_rate=1e-4),
+        description="Optimiser and schedule (cpt default peak lr 1e-4).",
+    )
 
 
 Role = Literal["system", "user", "assistant"]
@@ -157,48 +235,94 @@ Role = Literal["system", "user", "assistant"]
 class SFTConfig(TrainBase):
     """Supervised fine-tuning with TRL's SFTTrainer on ``{"messages": [...]}`` JSONL."""
 
-    max_length: int = Field(1024, ge=8, description="Longest tokenized conversation; longer ones are handled by "
-                            "overlong.")
-    overlong: Literal["drop", "truncate", "error"] = Field("drop", description="Conversations over max_length: "
-                                                            "drop and count them, truncate the end, or stop.")
-    assistant_only_loss: bool = Field(True, description="Train only on assistant turns (needs a chat template "
-                                      "with {% generation %} markers; codeja supplies ChatML when missing).")
-    chat_template: str | None = Field(None, description="Path of a Jinja chat template to use instead of the "
-                                      "model's (default: the model's, or codeja's ChatML with generation markers "
-                                      "when assistant_only_loss needs them).")
+    max_length: int = Field(
+        1024, ge=8, description="Longest tokenized conversation; longer ones are handled by overlong."
+    )
+    overlong: Literal["drop", "truncate", "error"] = Field(
+        "drop", description="Conversations over max_length: drop and count them, truncate the end, or stop."
+    )
+    assistant_only_loss: bool = Field(
+        True,
+        description="Train only on assistant turns (needs a chat template "
+        "with {% generation %} markers; codeja supplies ChatML when missing).",
+    )
+    chat_template: str | None = Field(
+        None,
+        description="Path of a Jinja chat template to use instead of the "
+        "model's (default: the model's, or codeja's ChatML with generation markers "
+        "when assistant_only_loss needs them).",
+    )
     packing: bool = Field(False, description="Pack several conversations per sequence (TRL BFD packing).")
-    bad_rows: Literal["error", "skip"] = Field("error", description="A malformed row stops the run ('error') or is "
-                                               "quarantined to bad_rows.jsonl and counted ('skip').")
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(learning_rate=2e-5, weight_decay=0.0),
-                               description="Optimiser and schedule (sft default peak lr 2e-5).")
+    bad_rows: Literal["error", "skip"] = Field(
+        "error",
+        description="A malformed row stops the run ('error') or is "
+        "quarantined to bad_rows.jsonl and counted ('skip').",
+    )
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(learning_rate=2e-5, weight_decay=0.0),
+        description="Optimiser and schedule (sft default peak lr 2e-5).",
+    )
 
 
 class DPOConfig(TrainBase):
     """Preference optimisation with TRL's DPOTrainer on ``pairs.jsonl`` (prompt / chosen / rejected messages)."""
 
     beta: float = Field(0.1, gt=0, description="KL strength: how far the policy may move from the reference.")
-    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"], description="TRL loss terms, e.g. "
-                                 "['sigmoid'] (DPO) or ['sigmoid', 'sft'] (DPO plus an SFT term on chosen).")
-    loss_weights: list[float] | None = Field(None, description="One weight per loss_type entry (None = all 1).")
-    ref_model: str | None = Field(None, description="Reference model; None = a frozen copy of the starting policy.")
-    precompute_ref_log_probs: bool = Field(False, description="Compute reference log-probs once before training "
-                                           "(saves memory: the reference model is then not kept).")
+    loss_type: list[str] = Field(
+        default_factory=lambda: ["sigmoid"],
+        description="TRL loss terms, e.g. "
+        "['sigmoid'] (DPO) or ['sigmoid', 'sft'] (DPO plus an SFT term on chosen).",
+    )
+    loss_weights: list[float] | None = Field(
+        None, description="One weight per loss_type entry (None = all 1)."
+    )
+    ref_model: str | None = Field(
+        None, description="Reference model; None = a frozen copy of the starting policy."
+    )
+    precompute_ref_log_probs: bool = Field(
+        False,
+        description="Compute reference log-probs once before training "
+        "(saves memory: the reference model is then not kept).",
+    )
     max_length: int = Field(1024, ge=8, description="Longest prompt+response in tokens.")
-    overlong: Literal["drop", "truncate", "error"] = Field("drop", description="Pairs over max_length: drop and "
-                                                            "count (default; code is never cut silently), "
-                                                            "truncate the end (counted), or stop with an error.")
-    bad_rows: Literal["error", "skip"] = Field("error", description="A malformed row stops the run or is "
-                                               "quarantined to bad_rows.jsonl and counted.")
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(learning_rate=1e-6, weight_decay=0.0),
-                               description="Optimiser and schedule (dpo default peak lr 1e-6).")
+    overlong: Literal["drop", "truncate", "error"] = Field(
+        "drop",
+        description="Pairs over max_length: drop and "
+        "count (default; code is never cut silently), "
+        "truncate the end (counted), or stop with an error.",
+    )
+    bad_rows: Literal["error", "skip"] = Field(
+        "error", description="A malformed row stops the run or is quarantined to bad_rows.jsonl and counted."
+    )
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(learning_rate=1e-6, weight_decay=0.0),
+        description="Optimiser and schedule (dpo default peak lr 1e-6).",
+    )
 
     @model_validator(mode="after")
     def _check_loss(self) -> "DPOConfig":
-        known = {"sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-                 "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm"}
+        known = {
+            "sigmoid",
+            "hinge",
+            "ipo",
+            "exo_pair",
+            "nca_pair",
+            "robust",
+            "bco_pair",
+            "sppo_hard",
+            "aot",
+            "aot_unpaired",
+            "apo_zero",
+            "apo_down",
+            "discopop",
+            "sft",
+            "sigmoid_norm",
+        }
         bad = [t for t in self.loss_type if t not in known]
         if bad or not self.loss_type:
             raise ValueError(f"loss_type {bad or '[]'}: expected one or more of {sorted(known)}")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
-            raise ValueError(f"loss_weights has {len(self.loss_weights)} entries for {len(self.loss_type)} loss types")
+            raise ValueError(
+                f"loss_weights has {len(self.loss_weights)} entries for {len(self.loss_type)} loss types"
+            )
         return self

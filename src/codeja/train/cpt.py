@@ -45,7 +45,9 @@ class TrainOrder:
 
     def __getitem__(self, position: int) -> dict[str, Any]:
         epoch, offset = divmod(int(position), self.n_train)
-        self.dataset.set_epoch(epoch)  # the item is a pure function of (seed, epoch, index); no state carries over
+        self.dataset.set_epoch(
+            epoch
+        )  # the item is a pure function of (seed, epoch, index); no state carries over
         return self.dataset[int(self._permutation(epoch)[offset])]
 
 
@@ -61,9 +63,12 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 def _check_prefix(prefix: str) -> None:
     missing = [s for s in (".bin", ".idx") if not Path(prefix + s).is_file()]
     if not prefix or missing:
-        raise InputError(f"indexed dataset not found (missing {', '.join(prefix + s for s in missing) or '.bin/.idx'});"
-                         " pass the prefix written by `codeja tokenize`, without .bin/.idx", path=prefix or "<data>",
-                         field="data")
+        raise InputError(
+            f"indexed dataset not found (missing {', '.join(prefix + s for s in missing) or '.bin/.idx'});"
+            " pass the prefix written by `codeja tokenize`, without .bin/.idx",
+            path=prefix or "<data>",
+            field="data",
+        )
 
 
 def _make_trainer_class():
@@ -92,27 +97,46 @@ def build_datasets(cfg: CPTConfig, tokenizer) -> dict[str, Any]:
     if cfg.limit_train_samples:
         n_train = min(n_train, cfg.limit_train_samples)
     if n_train < 1:
-        raise InputError(f"{len(train_docs)} training documents fill no sample of {cfg.fim.seq_len} tokens; need "
-                         "more data or a smaller fim.seq_len", path=cfg.data, field="data")
+        raise InputError(
+            f"{len(train_docs)} training documents fill no sample of {cfg.fim.seq_len} tokens; need "
+            "more data or a smaller fim.seq_len",
+            path=cfg.data,
+            field="data",
+        )
     per_step = cfg.per_device_batch_size * cfg.grad_accum * _world_size()
     total = cfg.max_steps * per_step
     out: dict[str, Any] = {
         "train": TrainOrder(train, n_train, total, cfg.seed),
-        "counts": {"documents": n_docs, "train_documents": len(train_docs), "heldout_documents": k,
-                   "train_samples": n_train, "epochs": round(total / n_train, 3),
-                   "tokens_per_step": per_step * cfg.fim.seq_len},
+        "counts": {
+            "documents": n_docs,
+            "train_documents": len(train_docs),
+            "heldout_documents": k,
+            "train_samples": n_train,
+            "epochs": round(total / n_train, 3),
+            "tokens_per_step": per_step * cfg.fim.seq_len,
+        },
         "eval": None,
     }
     if k:
         fim_mode = cfg.fim.mode if cfg.fim.mode != "off" else "context"
         # the same held-out documents, packed the same way (fixed order), seen left-to-right and all-FIM
         fixed = {"shuffle_docs": False, "fragment_separator": None, "fragment_rate": None}
-        l2r = FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={**fixed, "fim_rate": 0.0}), split_docs=held_docs)
-        fim_all = FIMDataset(cfg.data, tokenizer, cfg.fim.model_copy(update={**fixed, "fim_rate": 1.0, "mode": fim_mode}),
-                             split_docs=held_docs)
+        l2r = FIMDataset(
+            cfg.data, tokenizer, cfg.fim.model_copy(update={**fixed, "fim_rate": 0.0}), split_docs=held_docs
+        )
+        fim_all = FIMDataset(
+            cfg.data,
+            tokenizer,
+            cfg.fim.model_copy(update={**fixed, "fim_rate": 1.0, "mode": fim_mode}),
+            split_docs=held_docs,
+        )
         if len(l2r) == 0:
-            raise InputError(f"the {k} held-out documents fill no sample of {cfg.fim.seq_len} tokens; raise "
-                             "validation.docs or set it to 0", path=cfg.data, field="validation.docs")
+            raise InputError(
+                f"the {k} held-out documents fill no sample of {cfg.fim.seq_len} tokens; raise "
+                "validation.docs or set it to 0",
+                path=cfg.data,
+                field="validation.docs",
+            )
         out["eval"] = {"l2r": l2r, "fim": fim_all}
         out["counts"]["heldout_samples"] = len(l2r)
     return out
@@ -137,7 +161,9 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
     _check_prefix(cfg.data)
     out = Path(output_dir)
     inputs = [cfg.data + ".bin", cfg.data + ".idx"]
-    with stage_run(out, "train.cpt", cfg, inputs=inputs, seeds={"seed": cfg.seed, "fim_seed": cfg.fim.seed}) as run:
+    with stage_run(
+        out, "train.cpt", cfg, inputs=inputs, seeds={"seed": cfg.seed, "fim_seed": cfg.fim.seed}
+    ) as run:
         if run.skipped:
             return run.manifest["summary"]
         from transformers import TrainingArguments
@@ -150,13 +176,19 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
         resume_step = common.checkpoint_step(resume)
         kwargs = common.training_kwargs(cfg, out, precision)
         if data["eval"]:
-            kwargs.update(eval_strategy="steps" if cfg.validation.eval_steps else "no",
-                          eval_steps=cfg.validation.eval_steps or None,
-                          per_device_eval_batch_size=cfg.validation.batch_size)
+            kwargs.update(
+                eval_strategy="steps" if cfg.validation.eval_steps else "no",
+                eval_steps=cfg.validation.eval_steps or None,
+                per_device_eval_batch_size=cfg.validation.batch_size,
+            )
         args = TrainingArguments(**kwargs)
         trainer = _make_trainer_class()(
-            model=model, args=args, train_dataset=data["train"], eval_dataset=data["eval"],
-            data_collator=collate, processing_class=tokenizer,
+            model=model,
+            args=args,
+            train_dataset=data["train"],
+            eval_dataset=data["eval"],
+            data_collator=collate,
+            processing_class=tokenizer,
             callbacks=common.make_callbacks(out, run, resume_step) + list(callbacks or []),
         )
         run.record(precision=precision, data_counts=data["counts"], resumed_from=resume)
@@ -164,12 +196,16 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
         heldout = trainer.evaluate() if data["eval"] else {}
         final = common.save_final(trainer, tokenizer, out)
         common.plot_loss_curve(out, f"cpt: {Path(cfg.model).name} fim={cfg.fim.mode}@{cfg.fim.fim_rate}")
-        summary = common.summarize(out, trainer, {
-            "precision": precision,
-            "heldout_loss_l2r": heldout.get("eval_l2r_loss"),
-            "heldout_loss_fim": heldout.get("eval_fim_loss"),
-            **data["counts"],
-        })
+        summary = common.summarize(
+            out,
+            trainer,
+            {
+                "precision": precision,
+                "heldout_loss_l2r": heldout.get("eval_l2r_loss"),
+                "heldout_loss_fim": heldout.get("eval_fim_loss"),
+                **data["counts"],
+            },
+        )
         summary["model_path"] = str(final)
         run.record(summary=summary)
         return summary

@@ -27,10 +27,16 @@ class Loaded:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"rows_in": len(self.rows) + len(self.bad), "rows_valid": len(self.rows), "rows_bad": len(self.bad)}
+        return {
+            "rows_in": len(self.rows) + len(self.bad),
+            "rows_valid": len(self.rows),
+            "rows_bad": len(self.bad),
+        }
 
 
-def check_messages(msgs: Any, *, path: str, line: int, fld: str, need_assistant: bool) -> list[dict[str, str]]:
+def check_messages(
+    msgs: Any, *, path: str, line: int, fld: str, need_assistant: bool
+) -> list[dict[str, str]]:
     """Validate a message list; return it reduced to role/content. Raises InputError naming the exact field."""
     if not isinstance(msgs, list) or not msgs:
         got = "an empty list" if isinstance(msgs, list) else type(msgs).__name__
@@ -39,13 +45,19 @@ def check_messages(msgs: Any, *, path: str, line: int, fld: str, need_assistant:
     for i, m in enumerate(msgs):
         where = f"{fld}[{i}]"
         if not isinstance(m, dict):
-            raise InputError(f"expected a message object, got {type(m).__name__}", path=path, line=line, field=where)
+            raise InputError(
+                f"expected a message object, got {type(m).__name__}", path=path, line=line, field=where
+            )
         role = require(m, "role", str, path=path, line=line) if "role" in m else None
         if role is None:
             raise InputError("missing", path=path, line=line, field=f"{where}.role")
         if role not in ROLES:
-            raise InputError(f"unknown role '{role}' (expected one of {', '.join(ROLES)})", path=path, line=line,
-                             field=f"{where}.role")
+            raise InputError(
+                f"unknown role '{role}' (expected one of {', '.join(ROLES)})",
+                path=path,
+                line=line,
+                field=f"{where}.role",
+            )
         content = m.get("content")
         if not isinstance(content, str):
             reason = "missing" if "content" not in m else f"expected str, got {type(content).__name__}"
@@ -81,7 +93,11 @@ def load_messages(path: str | Path, policy: str = "error") -> Loaded:
     def parse(obj, p, line):
         if "messages" not in obj:
             raise InputError("missing", path=p, line=line, field="messages")
-        return {"messages": check_messages(obj["messages"], path=p, line=line, fld="messages", need_assistant=True)}
+        return {
+            "messages": check_messages(
+                obj["messages"], path=p, line=line, fld="messages", need_assistant=True
+            )
+        }
 
     return _load(path, policy, parse)
 
@@ -97,11 +113,19 @@ def load_pairs(path: str | Path, policy: str = "error") -> Loaded:
             row[key] = check_messages(obj[key], path=p, line=line, fld=key, need_assistant=key != "prompt")
         for key in ("chosen", "rejected"):
             if row[key][-1]["role"] != "assistant":
-                raise InputError("the last message must be the assistant's answer", path=p, line=line,
-                                 field=f"{key}[{len(row[key]) - 1}].role")
+                raise InputError(
+                    "the last message must be the assistant's answer",
+                    path=p,
+                    line=line,
+                    field=f"{key}[{len(row[key]) - 1}].role",
+                )
         if row["prompt"][-1]["role"] == "assistant":
-            raise InputError("the prompt must end with a user (or system) turn", path=p, line=line,
-                             field=f"prompt[{len(row['prompt']) - 1}].role")
+            raise InputError(
+                "the prompt must end with a user (or system) turn",
+                path=p,
+                line=line,
+                field=f"prompt[{len(row['prompt']) - 1}].role",
+            )
         return row
 
     return _load(path, policy, parse)
@@ -116,26 +140,37 @@ def write_bad_rows(out_dir: Path, bad: list[BadLine]) -> Path | None:
     return path
 
 
-def apply_length_policy(loaded: Loaded, lengths: list[int], max_length: int, policy: str, *, what: str,
-                        path: str) -> dict[str, Any]:
+def apply_length_policy(
+    loaded: Loaded, lengths: list[int], max_length: int, policy: str, *, what: str, path: str
+) -> dict[str, Any]:
     """Drop, keep-for-truncation or reject rows longer than ``max_length`` tokens; returns the accounting.
 
     Never silent: the counts (and the first offending lines) go into the manifest and the summary.
     """
     over = [i for i, n in enumerate(lengths) if n > max_length]
-    report = {"max_length": max_length, "overlong": len(over), "overlong_policy": policy,
-              "overlong_lines": [loaded.lines[i] for i in over[:20]],
-              "longest": max(lengths) if lengths else 0}
+    report = {
+        "max_length": max_length,
+        "overlong": len(over),
+        "overlong_policy": policy,
+        "overlong_lines": [loaded.lines[i] for i in over[:20]],
+        "longest": max(lengths) if lengths else 0,
+    }
     if over and policy == "error":
         i = over[0]
-        raise InputError(f"{what} is {lengths[i]} tokens, over max_length {max_length} ({len(over)} rows are); "
-                         "raise max_length, or set overlong: drop | truncate", path=path, line=loaded.lines[i])
+        raise InputError(
+            f"{what} is {lengths[i]} tokens, over max_length {max_length} ({len(over)} rows are); "
+            "raise max_length, or set overlong: drop | truncate",
+            path=path,
+            line=loaded.lines[i],
+        )
     if over and policy == "drop":
         keep = set(range(len(lengths))) - set(over)
         loaded.rows = [r for i, r in enumerate(loaded.rows) if i in keep]
         loaded.lines = [n for i, n in enumerate(loaded.lines) if i in keep]
         if not loaded.rows:
-            raise InputError(f"every row is over max_length {max_length} tokens (longest {max(lengths)})", path=path)
+            raise InputError(
+                f"every row is over max_length {max_length} tokens (longest {max(lengths)})", path=path
+            )
     report["dropped_overlong"] = len(over) if policy == "drop" else 0
     report["truncated"] = len(over) if policy == "truncate" else 0
     return report

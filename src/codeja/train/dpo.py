@@ -26,7 +26,9 @@ def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
     for r in rows:
         n = 0
         for key in ("chosen", "rejected"):
-            ids = tokenizer.apply_chat_template(r["prompt"] + r[key], tokenize=True, return_dict=True)["input_ids"]
+            ids = tokenizer.apply_chat_template(r["prompt"] + r[key], tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
             n = max(n, len(ids))
         out.append(n)
     return out
@@ -47,10 +49,18 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
         precision = common.resolve_precision(cfg.precision)
         tokenizer = common.load_tokenizer(cfg.model)
         if not tokenizer.chat_template:
-            raise ConfigError(f"model '{cfg.model}': the tokenizer has no chat template; conversational pairs need "
-                              "one (SFT the model first, which saves codeja's ChatML template with it)")
-        report = data.apply_length_policy(loaded, pair_lengths(tokenizer, loaded.rows), cfg.max_length,
-                                          cfg.overlong, what="pair (prompt + longer answer)", path=cfg.data)
+            raise ConfigError(
+                f"model '{cfg.model}': the tokenizer has no chat template; conversational pairs need "
+                "one (SFT the model first, which saves codeja's ChatML template with it)"
+            )
+        report = data.apply_length_policy(
+            loaded,
+            pair_lengths(tokenizer, loaded.rows),
+            cfg.max_length,
+            cfg.overlong,
+            what="pair (prompt + longer answer)",
+            path=cfg.data,
+        )
         counts = {**loaded.counts, **report, "pairs_trained": len(loaded.rows)}
         data.write_bad_rows(out, loaded.bad)
         run.record(precision=precision, data_counts=counts)
@@ -70,7 +80,10 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
         )
         resume = common.resume_checkpoint(run, out, cfg.resume)
         trainer = DPOTrainer(
-            model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(loaded.rows),
+            model=model,
+            ref_model=ref,
+            args=args,
+            train_dataset=Dataset.from_list(loaded.rows),
             processing_class=tokenizer,
             callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
         )
@@ -78,13 +91,16 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
         final = common.save_final(trainer, tokenizer, out)
         common.plot_loss_curve(out, f"dpo: {Path(cfg.model).name} beta={cfg.beta} {'+'.join(cfg.loss_type)}")
         last = next((r for r in reversed(common.read_metrics(out)) if "rewards/accuracies" in r), {})
-        summary = common.summarize(out, trainer, {
-            "precision": precision,
-            "reward_accuracy": last.get("rewards/accuracies"),
-            "reward_margin": last.get("rewards/margins"),
-            **counts,
-        })
+        summary = common.summarize(
+            out,
+            trainer,
+            {
+                "precision": precision,
+                "reward_accuracy": last.get("rewards/accuracies"),
+                "reward_margin": last.get("rewards/margins"),
+                **counts,
+            },
+        )
         summary["model_path"] = str(final)
         run.record(summary=summary, resumed_from=resume)
         return summary
-

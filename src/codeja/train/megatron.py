@@ -26,7 +26,8 @@ ENTRY = Path(__file__).with_name("megatron_pretrain.py")
 
 # Every flag we emit, all of them pretrain_gpt.py arguments (megatron/training/arguments.py, NVIDIA Megatron-LM
 # core_r0.12+). Tests check the command against this list so a typo cannot reach a cluster.
-PRETRAIN_GPT_FLAGS = frozenset("""
+PRETRAIN_GPT_FLAGS = frozenset(
+    """
 --tensor-model-parallel-size --pipeline-model-parallel-size --context-parallel-size --sequence-parallel
 --use-distributed-optimizer --num-layers --hidden-size --ffn-hidden-size --num-attention-heads
 --group-query-attention --num-query-groups --seq-length --max-position-embeddings --position-embedding-type
@@ -36,7 +37,8 @@ PRETRAIN_GPT_FLAGS = frozenset("""
 --lr-warmup-iters --lr-decay-iters --weight-decay --adam-beta1 --adam-beta2 --clip-grad --bf16 --tokenizer-type
 --tokenizer-model --data-path --split --load --save --finetune --ckpt-format --save-interval --eval-interval
 --eval-iters --log-interval --log-throughput --tensorboard-dir --wandb-project --seed
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -74,46 +76,122 @@ def build_command(cfg: CPTConfig, output_dir: str | Path) -> MegatronLaunch:
         raise ConfigError("data: an indexed-dataset prefix is needed for the Megatron data path")
     warmup = int(math.ceil(o.warmup_ratio * cfg.max_steps))
     out = Path(output_dir)
-    torchrun = ["torchrun", "--nnodes", str(m.nnodes), "--nproc-per-node", str(m.nproc_per_node),
-                "--node-rank", m.node_rank, "--master-addr", m.master_addr, "--master-port", str(m.master_port)]
+    torchrun = [
+        "torchrun",
+        "--nnodes",
+        str(m.nnodes),
+        "--nproc-per-node",
+        str(m.nproc_per_node),
+        "--node-rank",
+        m.node_rank,
+        "--master-addr",
+        m.master_addr,
+        "--master-port",
+        str(m.master_port),
+    ]
     entry = [str(ENTRY), "--provider", m.provider, str(Path(m.megatron_lm_dir) / "pretrain_gpt.py")]
     a: list[str] = [
-        "--tensor-model-parallel-size", str(m.tensor_parallel),
-        "--pipeline-model-parallel-size", str(m.pipeline_parallel),
-        "--context-parallel-size", str(m.context_parallel),
+        "--tensor-model-parallel-size",
+        str(m.tensor_parallel),
+        "--pipeline-model-parallel-size",
+        str(m.pipeline_parallel),
+        "--context-parallel-size",
+        str(m.context_parallel),
         *(["--sequence-parallel"] if m.sequence_parallel else []),
         "--use-distributed-optimizer",
         # architecture
-        "--num-layers", str(m.num_layers), "--hidden-size", str(m.hidden_size),
-        "--ffn-hidden-size", str(m.ffn_hidden_size), "--num-attention-heads", str(m.num_attention_heads),
-        *(["--group-query-attention", "--num-query-groups", str(m.num_query_groups)]
-          if m.num_query_groups != m.num_attention_heads else []),
-        "--seq-length", str(cfg.fim.seq_len), "--max-position-embeddings", str(m.max_position_embeddings),
-        "--position-embedding-type", "rope", "--rotary-base", str(m.rotary_base),
-        *(["--use-rope-scaling", "--rope-scaling-factor", _num(m.rope_scaling_factor)]
-          if m.rope_scaling_factor else []),
-        "--normalization", "RMSNorm", "--norm-epsilon", _num(m.norm_epsilon), "--swiglu",
+        "--num-layers",
+        str(m.num_layers),
+        "--hidden-size",
+        str(m.hidden_size),
+        "--ffn-hidden-size",
+        str(m.ffn_hidden_size),
+        "--num-attention-heads",
+        str(m.num_attention_heads),
+        *(
+            ["--group-query-attention", "--num-query-groups", str(m.num_query_groups)]
+            if m.num_query_groups != m.num_attention_heads
+            else []
+        ),
+        "--seq-length",
+        str(cfg.fim.seq_len),
+        "--max-position-embeddings",
+        str(m.max_position_embeddings),
+        "--position-embedding-type",
+        "rope",
+        "--rotary-base",
+        str(m.rotary_base),
+        *(
+            ["--use-rope-scaling", "--rope-scaling-factor", _num(m.rope_scaling_factor)]
+            if m.rope_scaling_factor
+            else []
+        ),
+        "--normalization",
+        "RMSNorm",
+        "--norm-epsilon",
+        _num(m.norm_epsilon),
+        "--swiglu",
         *(["--untie-embeddings-and-output-weights"] if m.untie_embeddings else []),
-        "--disable-bias-linear", "--attention-dropout", "0", "--hidden-dropout", "0",
-        "--make-vocab-size-divisible-by", "128",
+        "--disable-bias-linear",
+        "--attention-dropout",
+        "0",
+        "--hidden-dropout",
+        "0",
+        "--make-vocab-size-divisible-by",
+        "128",
         # batch and schedule
-        "--micro-batch-size", str(m.micro_batch_size), "--global-batch-size", str(m.global_batch_size),
-        "--train-iters", str(cfg.max_steps),
-        "--lr", _num(o.learning_rate), "--min-lr", _num(m.min_lr),
-        "--lr-decay-style", {"cosine": "cosine", "linear": "linear", "constant": "constant"}[o.scheduler],
-        "--lr-warmup-iters", str(warmup), "--lr-decay-iters", str(cfg.max_steps),
-        "--weight-decay", _num(o.weight_decay), "--adam-beta1", _num(o.adam_beta1),
-        "--adam-beta2", _num(o.adam_beta2), "--clip-grad", _num(o.max_grad_norm),
+        "--micro-batch-size",
+        str(m.micro_batch_size),
+        "--global-batch-size",
+        str(m.global_batch_size),
+        "--train-iters",
+        str(cfg.max_steps),
+        "--lr",
+        _num(o.learning_rate),
+        "--min-lr",
+        _num(m.min_lr),
+        "--lr-decay-style",
+        {"cosine": "cosine", "linear": "linear", "constant": "constant"}[o.scheduler],
+        "--lr-warmup-iters",
+        str(warmup),
+        "--lr-decay-iters",
+        str(cfg.max_steps),
+        "--weight-decay",
+        _num(o.weight_decay),
+        "--adam-beta1",
+        _num(o.adam_beta1),
+        "--adam-beta2",
+        _num(o.adam_beta2),
+        "--clip-grad",
+        _num(o.max_grad_norm),
         "--bf16",
         # data: the provider reads fim.yaml (CODEJA_FIM_CONFIG); --data-path/--split feed Megatron's own config
-        "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", m.tokenizer,
-        "--data-path", cfg.data, "--split", m.split, "--seed", str(cfg.seed),
+        "--tokenizer-type",
+        "HuggingFaceTokenizer",
+        "--tokenizer-model",
+        m.tokenizer,
+        "--data-path",
+        cfg.data,
+        "--split",
+        m.split,
+        "--seed",
+        str(cfg.seed),
         # checkpoints: --finetune loads weights only (iteration, optimizer reset) the first time; a restart with an
         # existing --save checkpoint resumes it instead
         *_load_args(m),
-        "--save", m.save, "--ckpt-format", m.ckpt_format, "--save-interval", str(m.save_interval),
-        "--eval-interval", str(m.eval_interval), "--eval-iters", str(m.eval_iters),
-        "--log-interval", str(cfg.logging_steps), "--log-throughput",
+        "--save",
+        m.save,
+        "--ckpt-format",
+        m.ckpt_format,
+        "--save-interval",
+        str(m.save_interval),
+        "--eval-interval",
+        str(m.eval_interval),
+        "--eval-iters",
+        str(m.eval_iters),
+        "--log-interval",
+        str(cfg.logging_steps),
+        "--log-throughput",
         *(["--tensorboard-dir", str(out / "tensorboard")] if "tensorboard" in cfg.report_to else []),
         *(["--wandb-project", "codeja"] if "wandb" in cfg.report_to else []),
         *m.extra_args,
@@ -135,24 +213,37 @@ def run_megatron(cfg: CPTConfig, output_dir: str | Path, *, dry_run: bool = Fals
     launch = build_command(cfg, out)
     (out / "fim.yaml").write_text(dump_yaml(cfg.fim), encoding="utf-8")
     script = out / "command.sh"
-    script.write_text("#!/usr/bin/env bash\n# codeja train cpt --engine megatron (run on every node)\nset -euo "
-                      "pipefail\n" + launch.shell() + "\n", encoding="utf-8")
+    script.write_text(
+        "#!/usr/bin/env bash\n# codeja train cpt --engine megatron (run on every node)\nset -euo "
+        "pipefail\n" + launch.shell() + "\n",
+        encoding="utf-8",
+    )
     m = cfg.megatron
-    summary = {"engine": "megatron", "dry_run": dry_run, "command": launch.shell(), "command_sh": str(script),
-               "world_size": m.nnodes * m.nproc_per_node, "data_parallel": m.data_parallel,
-               "tokens_per_step": m.global_batch_size * cfg.fim.seq_len}
+    summary = {
+        "engine": "megatron",
+        "dry_run": dry_run,
+        "command": launch.shell(),
+        "command_sh": str(script),
+        "world_size": m.nnodes * m.nproc_per_node,
+        "data_parallel": m.data_parallel,
+        "tokens_per_step": m.global_batch_size * cfg.fim.seq_len,
+    }
     write_manifest(out, "train.cpt", cfg, status="dry_run" if dry_run else "launched", summary=summary)
     if dry_run:
         return summary
     pretrain = Path(m.megatron_lm_dir) / "pretrain_gpt.py"
     if not pretrain.is_file():
-        raise ConfigError(f"megatron.megatron_lm_dir: {pretrain} not found; clone NVIDIA/Megatron-LM and point "
-                          "megatron_lm_dir at it")
+        raise ConfigError(
+            f"megatron.megatron_lm_dir: {pretrain} not found; clone NVIDIA/Megatron-LM and point "
+            "megatron_lm_dir at it"
+        )
     argv = [os.path.expandvars(x) for x in launch.argv]  # ${NODE_RANK}, ${MASTER_ADDR} from the scheduler
     unset = sorted({x for x in argv if "${" in x})
     if unset:
-        raise ConfigError(f"environment variables not set on this node: {', '.join(unset)} (export them, or set "
-                          "megatron.node_rank / megatron.master_addr)")
+        raise ConfigError(
+            f"environment variables not set on this node: {', '.join(unset)} (export them, or set "
+            "megatron.node_rank / megatron.master_addr)"
+        )
     rc = subprocess.run(argv, env={**os.environ, **launch.env}).returncode
     if rc:
         raise CodejaError(f"Megatron-LM exited with status {rc}; the command is in {script}")

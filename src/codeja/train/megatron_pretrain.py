@@ -24,8 +24,12 @@ PROVIDER_NAME = "train_valid_test_datasets_provider"
 def _main_block(script: Path) -> ast.Module:
     tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
     for node in tree.body:
-        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and isinstance(node.test.left, ast.Name)
-                and node.test.left.id == "__name__"):
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name)
+            and node.test.left.id == "__name__"
+        ):
             return ast.Module(body=node.body, type_ignores=[])
     raise SystemExit(f"{script}: no `if __name__ == '__main__':` block to run")
 
@@ -39,7 +43,9 @@ def load_provider(spec: str):
 
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[0] != "--provider":
-        raise SystemExit("usage: megatron_pretrain.py --provider MODULE:FUNCTION PATH/pretrain_gpt.py [ARGS...]")
+        raise SystemExit(
+            "usage: megatron_pretrain.py --provider MODULE:FUNCTION PATH/pretrain_gpt.py [ARGS...]"
+        )
     provider, script, rest = argv[1], Path(argv[2]).resolve(), argv[3:]
     if not script.is_file():
         raise SystemExit(f"{script}: not found (set megatron.megatron_lm_dir to a Megatron-LM checkout)")

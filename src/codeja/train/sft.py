@@ -30,7 +30,9 @@ def training_chat_template(tokenizer, template_path: str | None, need_markers: b
             raise ConfigError(f"chat_template: {p}: file not found")
         text = p.read_text(encoding="utf-8")
         if need_markers and not has_generation_markers(text):
-            raise ConfigError(f"chat_template: {p}: no {{% generation %}} markers, needed for assistant_only_loss")
+            raise ConfigError(
+                f"chat_template: {p}: no {{% generation %}} markers, needed for assistant_only_loss"
+            )
         return text, str(p)
     own = tokenizer.chat_template
     if own and (not need_markers or has_generation_markers(own)):
@@ -45,9 +47,11 @@ def training_chat_template(tokenizer, template_path: str | None, need_markers: b
     vocab = tokenizer.get_vocab()
     if "<|im_start|>" in vocab and "<|im_end|>" in vocab:
         return CHATML.read_text(encoding="utf-8"), "codeja-chatml"
-    raise ConfigError("the model's chat template has no {% generation %} markers and the tokenizer has no ChatML "
-                      "tokens; pass chat_template: PATH (a Jinja template with generation markers) or set "
-                      "assistant_only_loss: false")
+    raise ConfigError(
+        "the model's chat template has no {% generation %} markers and the tokenizer has no ChatML "
+        "tokens; pass chat_template: PATH (a Jinja template with generation markers) or set "
+        "assistant_only_loss: false"
+    )
 
 
 def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
@@ -65,10 +69,13 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
         tokenizer = common.load_tokenizer(cfg.model)
         template, source = training_chat_template(tokenizer, cfg.chat_template, cfg.assistant_only_loss)
         tokenizer.chat_template = template
-        lengths = [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
-                   for r in loaded.rows]
-        lengths_report = data.apply_length_policy(loaded, lengths, cfg.max_length, cfg.overlong,
-                                                  what="conversation", path=cfg.data)
+        lengths = [
+            len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
+            for r in loaded.rows
+        ]
+        lengths_report = data.apply_length_policy(
+            loaded, lengths, cfg.max_length, cfg.overlong, what="conversation", path=cfg.data
+        )
         counts = {**loaded.counts, **lengths_report, "rows_trained": len(loaded.rows)}
         data.write_bad_rows(out, loaded.bad)
         run.record(precision=precision, chat_template=source, data_counts=counts)
@@ -85,7 +92,10 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
         )
         resume = common.resume_checkpoint(run, out, cfg.resume)
         trainer = SFTTrainer(
-            model=model, args=args, train_dataset=Dataset.from_list(loaded.rows), processing_class=tokenizer,
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(loaded.rows),
+            processing_class=tokenizer,
             callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
         )
         trainer.train(resume_from_checkpoint=resume)
@@ -95,4 +105,3 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
         summary["model_path"] = str(final)
         run.record(summary=summary, resumed_from=resume)
         return summary
-
