@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 
 import pytest
 
@@ -36,7 +37,11 @@ def pack_program(lang: str, row: dict, solution: str = "canonical_solution", hea
     """A runnable HumanEvalPack program: (Go: package + test imports) + prompt + solution + tests."""
     body = row[head] + row[solution] + "\n" + row["test"]
     if lang == "go":
-        return row["test_setup"] + "\n" + (row["import"] if head == "declaration" else "") + body
+        # one import block: the prompt's imports and the test's (testing, testify) may overlap (Go/32: math)
+        imports = re.findall(r'"([^"]+)"', row["import"] + row["test_setup"])
+        head_text = row[head][len(row["import"]):] if row[head].startswith(row["import"]) else row[head]
+        block = "package main\n\nimport (\n" + "".join(f'    "{p}"\n' for p in dict.fromkeys(imports)) + ")\n"
+        return block + head_text + row[solution] + "\n" + row["test"]
     if lang == "rust" and head == "declaration":
         return "fn main(){}\n" + body
     return body
@@ -75,7 +80,9 @@ FULL = os.environ.get("CODEJA_SANDBOX_FULL") == "1"
 
 # Tasks whose canonical solution cannot pass with Debian's toolchain, and why (asserted to fail, not skipped).
 KNOWN_BROKEN = {
+    "JavaScript/162": "the test requires the npm package js-md5, which no Debian package provides",
     "Rust/32": "the test calls rand 0.7's rng.gen_range(a, b); Debian bookworm ships rand 0.8 (gen_range(a..b))",
+    "Rust/50": "the test calls rand 0.7's rng.gen_range(a, b); Debian bookworm ships rand 0.8 (gen_range(a..b))",
 }
 
 
@@ -90,7 +97,7 @@ def test_humanevalpack_canonical_pass(lang):
         rows = rows[::8]
     results = run_many([Job(pack_program(lang, r), language, key=r["task_id"]) for r in rows])
     broken = [r for r in results if r.key in KNOWN_BROKEN]
-    assert all(r.status == "failed" and r.compile_status == "failed" for r in broken)
+    assert all(r.status == "failed" for r in broken), [(r.key, r.status) for r in broken]
     results = [r for r in results if r.key not in KNOWN_BROKEN]
     assert all(r.status == "ok" for r in results), _report(results, [r.key for r in results])
     if lang == "js":

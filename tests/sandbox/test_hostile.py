@@ -49,8 +49,11 @@ def stray_sandbox_processes() -> list[str]:
             if os.geteuid() != 0 or not slot_uid(0) <= st.st_uid < slot_uid(0) + 256:
                 continue  # not one of this harness's sandbox uids
             cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ")
+            state = Path(f"/proc/{d}/stat").read_text().rpartition(")")[2].split()[0]
         except OSError:
             continue
+        if state == "Z":
+            continue  # a dead, unreaped process (this container's pid 1 does not reap orphans): nothing runs
         if b"The Python zygote" in cmd:
             continue
         out.append(f"{d}: {cmd[:120]!r}")

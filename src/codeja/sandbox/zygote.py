@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -27,6 +29,37 @@ GRACE_S = 3.0  # the zygote enforces wall_s itself; the harness only steps in wh
 
 class ZygoteDied(Exception):
     pass
+
+
+# bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked it exits. Zygotes
+# outlive the run_many worker thread that first needed them, so they are forked from one long-lived thread.
+_spawn_q: "queue.Queue" = queue.Queue()
+_spawner_lock = threading.Lock()
+_spawner: Optional[threading.Thread] = None
+
+
+def _spawn_loop():
+    while True:
+        fn, box = _spawn_q.get()
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # handed back to the caller's thread
+            box["error"] = e
+        box["done"].set()
+
+
+def spawn_from_stable_thread(fn):
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or not _spawner.is_alive():
+            _spawner = threading.Thread(target=_spawn_loop, name="codeja-sandbox-spawner", daemon=True)
+            _spawner.start()
+    box = {"done": threading.Event()}
+    _spawn_q.put((fn, box))
+    box["done"].wait()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 class PythonZygote:
@@ -46,9 +79,9 @@ class PythonZygote:
         import tempfile
 
         self._log = tempfile.TemporaryFile()  # the zygote's own stderr, quoted when it dies
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                     env={}, start_new_session=True, close_fds=True, user=self.uid, group=self.uid,
-                                     extra_groups=[] if self.uid is not None else None)
+        self.proc = spawn_from_stable_thread(lambda: subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env={}, start_new_session=True,
+            close_fds=True, user=self.uid, group=self.uid, extra_groups=[] if self.uid is not None else None))
         self._buf = b""
         self.starts += 1
         hello = self._read_line(30.0)
