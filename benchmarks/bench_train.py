@@ -47,6 +47,38 @@ def humaneval_corpus(path: Path, copies: int) -> Path:
     return path
 
 
+def paired_ratio(model_dir: str, cfgs: list, tokenizer, pairs: int) -> tuple[float, list[float]]:
+    """Load-robust comparison: one model, optimizer steps alternating plain / FIM batches back to back (batch fetch
+    + collate + forward + backward + AdamW step each), order flipped every pair. Returns the median of
+    t_plain / t_fim over the pairs (1.0 = same speed) and the raw ratios."""
+    import torch
+
+    from codeja.train.common import load_model
+    from codeja.train.cpt import build_datasets, collate
+
+    torch.manual_seed(0)
+    model = load_model(model_dir, tokenizer)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    data = [build_datasets(c, tokenizer)["train"] for c in cfgs]
+    bs = cfgs[0].per_device_batch_size
+
+    def step(ds, k: int) -> float:
+        t = time.perf_counter()
+        batch = collate([ds[(k * bs + j) % len(ds)] for j in range(bs)])
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return time.perf_counter() - t
+
+    step(data[0], 0)  # warm-up
+    ratios = []
+    for k in range(pairs):
+        order = (0, 1) if k % 2 == 0 else (1, 0)
+        t = {i: step(data[i], k + 1) for i in order}
+        ratios.append(t[0] / t[1])
+    return statistics.median(ratios), ratios
+
+
 def data_ms_per_sample(cfg, tokenizer, n: int) -> float:
     from codeja.train.cpt import build_datasets
 
@@ -116,6 +148,20 @@ def main() -> int:
                 file=sys.stderr,
             )
 
+    last_cfgs = [
+        CPTConfig.model_validate(
+            {
+                "model": model,
+                "data": str(prefix),
+                "max_steps": a.steps,
+                "per_device_batch_size": a.batch,
+                "fim": {**MODES[name], "seq_len": a.seq_len},
+                "validation": {"docs": 0},
+            }
+        )
+        for name in MODES
+    ]
+    paired, ratios = paired_ratio(model, last_cfgs, tokenizer, pairs=max(4, a.steps))
     base = statistics.median(speeds[list(MODES)[0]])
     print(
         f"\ncpt throughput, model={Path(model).name}, seq_len={a.seq_len}, batch={a.batch}, "
@@ -138,8 +184,30 @@ def main() -> int:
     fim = results[1]["ratio_vs_plain"]
     verdict = "within" if fim >= 0.95 else "NOT within"
     print(f"context FIM is {verdict} 5% of plain packing (ratio {fim:.3f}; target >= 0.95)")
+    # A load-insensitive cross-check: the extra data time FIM adds per step, against the plain step time.
+    names = list(MODES)
+    step_ms = a.batch * a.seq_len / base * 1000
+    extra_ms = (data_ms[names[1]] - data_ms[names[0]]) * a.batch
+    print(
+        f"FIM transform adds {extra_ms:.1f} ms of data work per step to a {step_ms:.0f} ms step "
+        f"({extra_ms / step_ms:.2%}; expected ratio from data cost alone {step_ms / (step_ms + extra_ms):.3f})"
+    )
+    print(
+        f"paired steps (same model, plain/FIM alternating, {len(ratios)} pairs): median speed ratio FIM/plain "
+        f"{paired:.3f} -> {'within' if paired >= 0.95 else 'NOT within'} 5%"
+    )
     if a.json:
-        a.json.write_text(json.dumps({"args": vars(a) | {"json": str(a.json)}, "results": results}, indent=2))
+        a.json.write_text(
+            json.dumps(
+                {
+                    "args": vars(a) | {"json": str(a.json)},
+                    "results": results,
+                    "paired_ratio": paired,
+                    "paired_ratios": ratios,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
