@@ -10,8 +10,19 @@ from typer.testing import CliRunner
 
 from codeja.cli import app
 from codeja.errors import InputError
-from codeja.sandbox import (LANGUAGES, STATUSES, Job, Limits, classify, get_language, java_classes, probe_bwrap,
-                            run, run_many, toolchain_available)
+from codeja.sandbox import (
+    LANGUAGES,
+    STATUSES,
+    Job,
+    Limits,
+    classify,
+    get_language,
+    java_classes,
+    probe_bwrap,
+    run,
+    run_many,
+    toolchain_available,
+)
 from codeja.sandbox.languages import Language
 from codeja.sandbox.process import Execution
 

@@ -39,7 +39,7 @@ def pack_program(lang: str, row: dict, solution: str = "canonical_solution", hea
     if lang == "go":
         # one import block: the prompt's imports and the test's (testing, testify) may overlap (Go/32: math)
         imports = re.findall(r'"([^"]+)"', row["import"] + row["test_setup"])
-        head_text = row[head][len(row["import"]):] if row[head].startswith(row["import"]) else row[head]
+        head_text = row[head].removeprefix(row["import"])
         block = "package main\n\nimport (\n" + "".join(f'    "{p}"\n' for p in dict.fromkeys(imports)) + ")\n"
         return block + head_text + row[solution] + "\n" + row["test"]
     if lang == "rust" and head == "declaration":

@@ -40,5 +40,19 @@ from codeja.sandbox.languages import LANGUAGES, get_language, java_classes, tool
 from codeja.sandbox.runner import classify, run, run_many, shutdown
 from codeja.sandbox.types import STATUSES, Job, Limits, SandboxResult
 
-__all__ = ["Limits", "Job", "SandboxResult", "STATUSES", "run", "run_many", "LANGUAGES", "toolchain_available",
-           "get_language", "java_classes", "IsolationUnavailable", "probe_bwrap", "classify", "shutdown"]
+__all__ = [
+           "LANGUAGES",
+           "STATUSES",
+           "IsolationUnavailable",
+           "Job",
+           "Limits",
+           "SandboxResult",
+           "classify",
+           "get_language",
+           "java_classes",
+           "probe_bwrap",
+           "run",
+           "run_many",
+           "shutdown",
+           "toolchain_available",
+]

@@ -10,6 +10,11 @@ its pid namespace (daemonised grandchildren) and wipes /box and /tmp, so nothing
 It is made non-dumpable so a sample (same uid) cannot ptrace it or open its /proc/<pid>/fd or mem.
 """
 
+# Pre-import what benchmark programs commonly import: the fork inherits them for free.
+import ast  # noqa: F401
+import atexit
+import heapq  # noqa: F401
+import io
 import json
 import os
 import resource
@@ -17,13 +22,10 @@ import select
 import shutil
 import signal
 import sys
+import threading
 import time
-
-# Pre-import what benchmark programs commonly import: the fork inherits them for free.
-import ast, bisect, collections, copy, dataclasses, datetime, decimal, fractions, functools, hashlib  # noqa: E401,F401
-import heapq, io, itertools, math, operator, random, re, statistics, string, threading, traceback  # noqa: E401,F401
-import types, typing  # noqa: E401,F401
-import atexit
+import traceback
+import types
 
 PR_SET_DUMPABLE = 4
 SELF = os.getpid()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,8 +12,8 @@ from codeja.errors import InputError
 app = typer.Typer(help="Run untrusted code isolated, in many languages.", no_args_is_help=True)
 
 
-def sandbox_run(file: Path, lang: str, timeout: Optional[float] = None, memory: Optional[int] = None,
-                stdin_file: Optional[Path] = None, require_isolation: bool = False, args: tuple[str, ...] = ()):
+def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int | None = None,
+                stdin_file: Path | None = None, require_isolation: bool = False, args: tuple[str, ...] = ()):
     """The function behind ``codeja sandbox run``: read the files, run, return the SandboxResult."""
     from codeja.sandbox import Limits, get_language, run
 
@@ -41,13 +40,13 @@ def run_cmd(
     file: Path = typer.Argument(..., help="The program's source file."),
     lang: str = typer.Option(..., "--lang", "-l", help="python, javascript, typescript, java, cpp, go, rust, bash "
                              "(or py, js, ts, c++, rs, sh)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall and CPU seconds (default: per language)."),
-    memory: Optional[int] = typer.Option(None, "--memory", help="Memory limit in MB (default 2048)."),
-    stdin: Optional[Path] = typer.Option(None, "--stdin", help="A file to feed on stdin."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Wall and CPU seconds (default: per language)."),
+    memory: int | None = typer.Option(None, "--memory", help="Memory limit in MB (default 2048)."),
+    stdin: Path | None = typer.Option(None, "--stdin", help="A file to feed on stdin."),
     require_isolation: bool = typer.Option(False, "--require-isolation",
                                            help="Refuse to run without bubblewrap isolation."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
-    args: Optional[list[str]] = typer.Argument(None, help="Arguments for the program (after --)."),
+    args: list[str] | None = typer.Argument(None, help="Arguments for the program (after --)."),
 ) -> None:
     """Run FILE in the sandbox. Exits 0 whatever the program did; non-zero only when codeja itself fails."""
     r = sandbox_run(file, lang, timeout, memory, stdin, require_isolation, tuple(args or ()))

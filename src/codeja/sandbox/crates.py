@@ -15,9 +15,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from codeja.sandbox.languages import BuildContext, Language, find_tool, tool_version
 
@@ -45,8 +44,8 @@ def _cache_root() -> Path:
     return cache_root()
 
 
-@lru_cache(maxsize=None)
-def rust_crates_dir() -> Optional[str]:
+@cache
+def rust_crates_dir() -> str | None:
     """The folder of prebuilt rlibs, building it on first use; None when cargo or the sources are missing."""
     rustc, cargo = find_tool("rustc"), find_tool("cargo")
     if not rustc or not cargo or not REGISTRY.is_dir():

@@ -37,7 +37,6 @@ import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 from codeja.errors import CodejaError
 from codeja.sandbox.languages import BOX, SYSTEM_PATH
@@ -68,14 +67,14 @@ class Probe:
     reason: str = ""
 
 
-def bwrap_path() -> Optional[str]:
+def bwrap_path() -> str | None:
     for p in ("/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"):
         if os.access(p, os.X_OK):
             return p
     return None
 
 
-def slot_uid(slot: int) -> Optional[int]:
+def slot_uid(slot: int) -> int | None:
     """The uid a worker slot runs programs as; None when codeja is not root (programs keep the caller's uid)."""
     return _UID_BLOCK + (slot % 256) if os.geteuid() == 0 else None
 
@@ -101,7 +100,7 @@ def _root_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(*, workdir: Optional[str], env: dict[str, str], ro_binds=(), rw_binds=(), tmpfs_box: bool = False,
+def bwrap_argv(*, workdir: str | None, env: dict[str, str], ro_binds=(), rw_binds=(), tmpfs_box: bool = False,
                box_mb: int = 256, as_pid_1: bool = True) -> list[str]:
     """The bwrap prefix for one sandboxed command. ``workdir`` is bound at /box (or /box is a tmpfs).
 

@@ -17,9 +17,8 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Optional
 
 from codeja.sandbox.types import Limits
 
@@ -28,8 +27,8 @@ BUILD = "/build"  # compiled artifacts (writable while compiling, read-only whil
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-@lru_cache(maxsize=None)
-def find_tool(name: str) -> Optional[str]:
+@cache
+def find_tool(name: str) -> str | None:
     """Absolute path of a toolchain executable, preferring the Debian ones in /usr/bin."""
     for d in ("/usr/bin", "/bin", "/usr/local/bin", str(Path.home() / ".cargo" / "bin")):
         p = os.path.join(d, name)
@@ -38,7 +37,7 @@ def find_tool(name: str) -> Optional[str]:
     return shutil.which(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tool_version(path: str) -> str:
     """A short version string of a tool, part of the compile-cache key (a new compiler invalidates entries)."""
     flag = "-version" if path.endswith("javac") else "version" if path.endswith("/go") else "--version"
@@ -93,7 +92,7 @@ class Language:
     def source_name(self, source: str) -> str:
         return self.filename
 
-    def compile_step(self, source: str, limits: Limits, ctx: "BuildContext") -> Optional[Step]:
+    def compile_step(self, source: str, limits: Limits, ctx: BuildContext) -> Step | None:
         return None
 
     def run_step(self, source: str, args: list[str], limits: Limits) -> Step:
@@ -112,8 +111,8 @@ class Language:
 class BuildContext:
     """Host-side resources a compile step may use (shared caches, prebuilt libraries)."""
 
-    go_cache: Optional[str] = None
-    rust_crates: Optional[str] = None  # a folder with libfoo-*.rlib for rand / regex / md5, or None
+    go_cache: str | None = None
+    rust_crates: str | None = None  # a folder with libfoo-*.rlib for rand / regex / md5, or None
 
 
 class Compiled(Language):
@@ -162,11 +161,11 @@ class JavaScript(Language):
         return Step([find_tool("node"), f"--max-old-space-size={heap}", f"{BOX}/main.js", *args], dict(self.env))
 
 
-_JAVA_STRIP = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+_JAVA_STRIP = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL)
 _JAVA_CLASS = re.compile(r"\b(public\s+)?(?:(?:final|abstract|static|strictfp)\s+)*(class|interface|enum|record)\s+(\w+)")
 
 
-def java_classes(source: str) -> tuple[Optional[str], Optional[str]]:
+def java_classes(source: str) -> tuple[str | None, str | None]:
     """(the public top-level class, the top-level class that holds ``static void main``) of a Java file.
 
     HumanEvalPack tests are ``public class Main`` beside ``class Solution``; MultiPL-E uses ``class Problem``
@@ -208,7 +207,7 @@ class Java(Compiled):
 
 
 def _go_is_test(source: str) -> bool:
-    return bool(re.search(r"^func Test\w*\(\s*\w+\s+\*testing\.T\s*\)", source, re.M)) and '"testing"' in source
+    return bool(re.search(r"^func Test\w*\(\s*\w+\s+\*testing\.T\s*\)", source, re.MULTILINE)) and '"testing"' in source
 
 
 class Go(Compiled):

@@ -14,13 +14,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass
 class Execution:
-    exit_code: Optional[int]
-    signal: Optional[int]
+    exit_code: int | None
+    signal: int | None
     stdout: bytes
     stderr: bytes
     stdout_truncated: bool
@@ -33,7 +32,7 @@ class Execution:
     start_error: str = ""
 
 
-def _decode_status(status: int, via_bwrap: bool) -> tuple[Optional[int], Optional[int]]:
+def _decode_status(status: int, via_bwrap: bool) -> tuple[int | None, int | None]:
     if os.WIFSIGNALED(status):
         return None, os.WTERMSIG(status)
     code = os.WEXITSTATUS(status)
@@ -43,8 +42,8 @@ def _decode_status(status: int, via_bwrap: bool) -> tuple[Optional[int], Optiona
     return code, None
 
 
-def execute(argv: list[str], *, stdin: Optional[bytes], wall_s: float, output_bytes: int, env: dict[str, str],
-            cwd: Optional[str] = None, uid: Optional[int] = None, via_bwrap: bool = True) -> Execution:
+def execute(argv: list[str], *, stdin: bytes | None, wall_s: float, output_bytes: int, env: dict[str, str],
+            cwd: str | None = None, uid: int | None = None, via_bwrap: bool = True) -> Execution:
     """Run ``argv`` to completion or until the wall clock / output cap; never raises for the program's sake."""
     t0 = time.monotonic()
     try:

@@ -11,15 +11,21 @@ import signal
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Optional, Sequence
 
 from codeja.errors import InputError
-from codeja.sandbox.isolation import (choose_isolation, full_bwrap_argv, minimal_env, nproc_base, prlimit_argv,
-                                      slot_uid)
-from codeja.sandbox.languages import BOX, BUILD, BuildContext, Language, Step, get_language
+from codeja.sandbox.isolation import (
+    choose_isolation,
+    full_bwrap_argv,
+    minimal_env,
+    nproc_base,
+    prlimit_argv,
+    slot_uid,
+)
+from codeja.sandbox.languages import BOX, BUILD, Language, Step, get_language
 from codeja.sandbox.process import Execution, execute
 from codeja.sandbox.types import Job, Limits, SandboxResult
 from codeja.sandbox.zygote import PythonZygote, ZygoteDied
@@ -64,7 +70,7 @@ def classify(ex: Execution, limits: Limits) -> str:
     return "failed"
 
 
-def _check_files(files: Optional[dict[str, str]]) -> dict[str, str]:
+def _check_files(files: dict[str, str] | None) -> dict[str, str]:
     files = dict(files or {})
     for name in files:
         parts = Path(name).parts
@@ -81,7 +87,7 @@ class Slot:
 
     def __init__(self, index: int):
         self.index, self.uid = index, slot_uid(index)
-        self.zygote: Optional[PythonZygote] = None
+        self.zygote: PythonZygote | None = None
 
     def python(self) -> PythonZygote:
         if self.zygote is None:
@@ -93,7 +99,7 @@ class Slot:
             self.zygote.close()
 
 
-_slots: "queue.LifoQueue[Slot]" = queue.LifoQueue()
+_slots: queue.LifoQueue[Slot] = queue.LifoQueue()
 _all_slots: list[Slot] = []
 _slots_lock = threading.Lock()
 
@@ -110,7 +116,7 @@ def _acquire() -> Slot:
 
 def shutdown() -> None:
     """Stop every pre-started worker (also done at exit)."""
-    for s in list(_all_slots):
+    for s in _all_slots:
         s.close()
 
 
@@ -142,8 +148,8 @@ class _Runner:
     def __init__(self, slot: Slot, isolation: str):
         self.slot, self.isolation = slot, isolation
 
-    def _exec(self, step: Step, workdir: str, limits: Limits, lang: Language, *, stdin: Optional[str],
-              wall_s: float, extra_ro=(), extra_rw=(), memory_rlimit: Optional[str] = None) -> Execution:
+    def _exec(self, step: Step, workdir: str, limits: Limits, lang: Language, *, stdin: str | None,
+              wall_s: float, extra_ro=(), extra_rw=(), memory_rlimit: str | None = None) -> Execution:
         mem_mode = memory_rlimit or lang.memory_rlimit
         env = minimal_env(step.env)
         pl = prlimit_argv(limits, memory_rlimit=mem_mode, nproc_base=nproc_base())
@@ -303,7 +309,7 @@ def _run_job(job: Job, isolation: str) -> SandboxResult:
         _slots.put(slot)
 
 
-def run_many(jobs: Sequence[Job], *, workers: Optional[int] = None, progress: bool = False,
+def run_many(jobs: Sequence[Job], *, workers: int | None = None, progress: bool = False,
              require_isolation: bool = False) -> list[SandboxResult]:
     """Run many programs on a pool of ``workers`` (default: the CPU count); results come back in job order."""
     isolation = choose_isolation(require_isolation)
@@ -333,8 +339,8 @@ def run_many(jobs: Sequence[Job], *, workers: Optional[int] = None, progress: bo
             bar.close()
 
 
-def run(source: str, language: str, *, stdin: Optional[str] = None, args: Sequence[str] = (),
-        files: Optional[dict[str, str]] = None, limits: Optional[Limits] = None,
+def run(source: str, language: str, *, stdin: str | None = None, args: Sequence[str] = (),
+        files: dict[str, str] | None = None, limits: Limits | None = None,
         require_isolation: bool = False) -> SandboxResult:
     """Run one program in the sandbox and say what happened (never raises for the program's behaviour)."""
     return run_many([Job(source, language, stdin, tuple(args), files, limits)], workers=1,

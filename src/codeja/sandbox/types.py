@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Optional, Sequence
 
 #: Every status a :class:`SandboxResult` can carry. Only ``ok`` means the program ran and exited 0.
 STATUSES = ("ok", "failed", "timeout", "memory", "output-limit", "killed", "toolchain-missing", "sandbox-error")
@@ -13,15 +13,15 @@ STATUSES = ("ok", "failed", "timeout", "memory", "output-limit", "killed", "tool
 class Limits:
     """Resource limits for one program. ``None`` means "the language's default" (see ``LANGUAGES``)."""
 
-    wall_s: Optional[float] = None  # wall-clock seconds for the run step; the watchdog kills the whole tree
-    cpu_s: Optional[float] = None  # CPU seconds (RLIMIT_CPU), summed over threads of a process
-    memory_mb: Optional[int] = None  # address space (RLIMIT_AS) or data segment (RLIMIT_DATA, JVM / V8)
-    processes: Optional[int] = None  # processes + threads of the sandbox user (RLIMIT_NPROC)
-    output_bytes: Optional[int] = None  # cap on captured stdout and on stderr, each; more -> output-limit
-    file_size_mb: Optional[int] = None  # largest file the program may write (RLIMIT_FSIZE)
-    compile_wall_s: Optional[float] = None  # wall-clock seconds for the compile step of compiled languages
+    wall_s: float | None = None  # wall-clock seconds for the run step; the watchdog kills the whole tree
+    cpu_s: float | None = None  # CPU seconds (RLIMIT_CPU), summed over threads of a process
+    memory_mb: int | None = None  # address space (RLIMIT_AS) or data segment (RLIMIT_DATA, JVM / V8)
+    processes: int | None = None  # processes + threads of the sandbox user (RLIMIT_NPROC)
+    output_bytes: int | None = None  # cap on captured stdout and on stderr, each; more -> output-limit
+    file_size_mb: int | None = None  # largest file the program may write (RLIMIT_FSIZE)
+    compile_wall_s: float | None = None  # wall-clock seconds for the compile step of compiled languages
 
-    def over(self, base: "Limits") -> "Limits":
+    def over(self, base: Limits) -> Limits:
         """These limits with every unset field taken from ``base``."""
         return replace(base, **{f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
 
@@ -32,10 +32,10 @@ class Job:
 
     source: str
     language: str
-    stdin: Optional[str] = None
+    stdin: str | None = None
     args: Sequence[str] = ()
-    files: Optional[dict[str, str]] = None
-    limits: Optional[Limits] = None
+    files: dict[str, str] | None = None
+    limits: Limits | None = None
     key: object = None
 
 
@@ -44,7 +44,7 @@ class SandboxResult:
     """What happened to one program. ``status`` is one of :data:`STATUSES`."""
 
     status: str
-    exit_code: Optional[int] = None  # the program's exit code; None when killed by a signal or never run
+    exit_code: int | None = None  # the program's exit code; None when killed by a signal or never run
     stdout: str = ""
     stderr: str = ""
     stdout_truncated: bool = False
@@ -54,8 +54,8 @@ class SandboxResult:
     peak_memory_mb: float = 0.0  # largest resident set of any one process of the program
     isolation: str = "none"  # "bwrap" or "rlimit" ("none" when nothing ran)
     language: str = ""
-    signal: Optional[int] = None  # the signal that ended the program, if any
-    compile_status: Optional[str] = None  # compiled languages: "ok", "failed", "timeout", "cached-ok", ...
+    signal: int | None = None  # the signal that ended the program, if any
+    compile_status: str | None = None  # compiled languages: "ok", "failed", "timeout", "cached-ok", ...
     compile_stderr: str = ""
     compile_wall_s: float = 0.0
     leftover_processes: int = 0  # processes still alive after the program ended (all were killed)

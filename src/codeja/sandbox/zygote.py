@@ -18,7 +18,6 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 from codeja.sandbox.isolation import full_bwrap_argv, minimal_env
 from codeja.sandbox.languages import find_tool
@@ -33,9 +32,9 @@ class ZygoteDied(Exception):
 
 # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked it exits. Zygotes
 # outlive the run_many worker thread that first needed them, so they are forked from one long-lived thread.
-_spawn_q: "queue.Queue" = queue.Queue()
+_spawn_q: queue.Queue = queue.Queue()
 _spawner_lock = threading.Lock()
-_spawner: Optional[threading.Thread] = None
+_spawner: threading.Thread | None = None
 
 
 def _spawn_loop():
@@ -65,9 +64,9 @@ def spawn_from_stable_thread(fn):
 class PythonZygote:
     """One long-lived sandboxed Python that forks per program. Not thread-safe: one per worker slot."""
 
-    def __init__(self, uid: Optional[int], box_mb: int = 256):
+    def __init__(self, uid: int | None, box_mb: int = 256):
         self.uid, self.box_mb = uid, box_mb
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self._buf = b""
         self.starts = 0
 
@@ -150,7 +149,7 @@ class PythonZygote:
         except (OSError, AttributeError, ValueError):
             return ""
 
-    def _read_line(self, timeout: float) -> Optional[bytes]:
+    def _read_line(self, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
