@@ -109,6 +109,28 @@ def test_variants_run_side_by_side(tmp_path, toy_kind):
         load_recipe(write(tmp_path, bad, "bad.yaml"))
 
 
+def test_identical_stages_of_variants_are_computed_once(tmp_path, toy_kind):
+    r = json.loads(json.dumps(RECIPE))
+    r["variants"] = {"v1": ["b.parts=1"], "v2": ["b.parts=3"]}
+    res = run_recipe(load_recipe(write(tmp_path, r)), tmp_path / "run", log=lambda m: None)
+    assert [p.action for p in res["plans"]["v1"]] == ["run", "run", "run"]
+    assert [p.action for p in res["plans"]["v2"]] == ["reused", "run", "run"]
+    assert (tmp_path / "run" / "v2" / "a").is_symlink()
+    assert (tmp_path / "run" / "v2" / "a" / "all.txt").read_text() == (tmp_path / "run" / "v1" / "a" / "all.txt").read_text()
+    # rerun: everything up to date, the link stays a link
+    res = run_recipe(load_recipe(write(tmp_path, r)), tmp_path / "run", log=lambda m: None)
+    assert {p.action for v in res["plans"].values() for p in v} == {"skip"}
+
+
+def test_fingerprint_does_not_depend_on_the_run_directory(tmp_path, toy_kind):
+    rec = load_recipe(write(tmp_path, RECIPE))
+    run_recipe(rec, tmp_path / "one", log=lambda m: None)
+    run_recipe(rec, tmp_path / "two", log=lambda m: None)
+    one = json.loads((tmp_path / "one" / "pipeline.json").read_text())["stages"]
+    two = json.loads((tmp_path / "two" / "pipeline.json").read_text())["stages"]
+    assert {k: v["fingerprint"] for k, v in one.items()} == {k: v["fingerprint"] for k, v in two.items()}
+
+
 def test_kill_mid_stage_and_rerun_gives_identical_outputs(tmp_path):
     """SIGKILL the runner in the middle of stage b, rerun: same files as an uninterrupted run."""
     r = json.loads(json.dumps(RECIPE))

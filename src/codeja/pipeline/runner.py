@@ -17,14 +17,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from codeja.config import canonical_json, config_hash, load_config
+from codeja.config import canonical_json, load_config
 from codeja.errors import CodejaError, ConfigError
-from codeja.pipeline.recipe import BUILTIN_REFS, STAGE_FUNCTIONS, Recipe, StageSpec, _refs, stage_config, variant_recipe
+from codeja.pipeline.recipe import (
+    BUILTIN_REFS, PACKAGE_DIR, STAGE_FUNCTIONS, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
+)
 from codeja.runs import now_iso, read_json, write_json
 
 STATE = "pipeline.json"
@@ -43,7 +46,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
 class StagePlan:
     name: str
     kind: str
-    action: str  # "run" | "skip" (up to date) | "resume" (interrupted) | "disabled" | "outside --from/--until"
+    # "run" | "skip" (up to date) | "resume" (interrupted) | "reused" (identical stage of another variant, linked)
+    # | "disabled" | "outside --from/--until"
+    action: str
     fingerprint: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     wall_s: float | None = None
@@ -52,8 +57,10 @@ class StagePlan:
 class Pipeline:
     """One run directory, one recipe (or one variant of it)."""
 
-    def __init__(self, recipe: Recipe, run_dir: str | Path, *, log: Callable[[str], None] = print):
+    def __init__(self, recipe: Recipe, run_dir: str | Path, *, log: Callable[[str], None] = print,
+                 shared: dict[str, tuple[Path, dict]] | None = None):
         self.recipe = recipe
+        self.shared = shared  # fingerprint -> (stage dir, record) of stages completed by sibling variants
         self.run_dir = Path(run_dir).resolve()
         self.log = log
         self.state_path = self.run_dir / STATE
@@ -79,13 +86,25 @@ class Pipeline:
             raise CodejaError(f"${{{ref}}}: stage '{head}' result has no key '{key}' (has: {', '.join(result)})")
         return result[key]
 
-    def fingerprint(self, spec: StageSpec, cfg, planned: dict[str, str | None] | None = None) -> str:
-        """Hash of the stage's resolved config and its upstream stages' fingerprints (``planned`` ones first)."""
+    def fingerprint(self, spec: StageSpec, planned: dict[str, str | None] | None = None) -> str:
+        """Hash of the stage's config and its upstream stages' fingerprints (``planned`` ones first).
+
+        References to other stages stay literal (``${cpt.model_path}``): what they point to is pinned by the
+        upstream fingerprints, and the fingerprint does not depend on where the run directory is, so identical
+        stages of two ablation variants share one fingerprint (and one computation).
+        """
         upstream = sorted({r.split(".")[0] for r in _refs(spec.config)} - set(BUILTIN_REFS))
         planned = planned or {}
         ups = {u: planned[u] if u in planned else self.state["stages"].get(u, {}).get("fingerprint") for u in upstream}
-        payload = canonical_json({"kind": spec.kind, "config_hash": config_hash(cfg), "upstream": ups})
+        literal = interpolate(spec.config, lambda ref: self._builtin(ref) if ref.split(".")[0] in BUILTIN_REFS
+                              and ref != "run_dir" else "${" + ref + "}")
+        payload = canonical_json({"kind": spec.kind, "config": literal, "upstream": ups})
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _builtin(self, ref: str) -> Any:
+        head, _, rest = ref.partition(".")
+        return {"vars": lambda: self.recipe.vars[rest], "seed": lambda: self.recipe.seed,
+                "package": lambda: str(PACKAGE_DIR)}[head]()
 
     # -- planning and running ---------------------------------------------------------------------------------
     def plan(self, *, from_stage: str | None = None, until_stage: str | None = None) -> list[StagePlan]:
@@ -103,9 +122,9 @@ class Pipeline:
                 continue
             rec = self.state["stages"].get(spec.name, {})
             try:
-                cfg = stage_config(self.recipe, spec, lambda r: self._resolve(r, planning=True),
-                                   source=f"stages.{spec.name}.config")
-                fp = self.fingerprint(spec, cfg, planned)
+                stage_config(self.recipe, spec, lambda r: self._resolve(r, planning=True),
+                             source=f"stages.{spec.name}.config")
+                fp = self.fingerprint(spec, planned)
             except CodejaError:
                 fp = None
             planned[spec.name] = fp
@@ -133,7 +152,9 @@ class Pipeline:
                 continue
             cfg = stage_config(self.recipe, spec, lambda r: self._resolve(r, planning=False),
                                source=f"stages.{spec.name}.config")
-            p.fingerprint = self.fingerprint(spec, cfg)
+            p.fingerprint = self.fingerprint(spec)
+            if self._reuse(p, spec):
+                continue
             rec = {"kind": spec.kind, "fingerprint": p.fingerprint, "status": "running", "started_at": now_iso()}
             self.state["stages"][p.name] = rec
             write_json(self.state_path, self.state)
@@ -151,7 +172,22 @@ class Pipeline:
             rec.update(status="complete", result=result, wall_s=p.wall_s, finished_at=now_iso())
             write_json(self.state_path, self.state)
             self.log(f"[{p.name}] done in {p.wall_s:.1f} s")
+            if self.shared is not None:
+                self.shared[p.fingerprint] = (self.stage_dir(p.name), rec)
         return plans
+
+    def _reuse(self, p: StagePlan, spec: StageSpec) -> bool:
+        """Ablations: a stage identical to one another variant already computed is linked, not recomputed."""
+        if self.shared is None or p.fingerprint not in self.shared or self.stage_dir(p.name).exists():
+            return False
+        src, src_rec = self.shared[p.fingerprint]
+        self.stage_dir(p.name).symlink_to(os.path.relpath(src, self.run_dir))
+        rec = {**src_rec, "reused_from": str(src)}
+        self.state["stages"][p.name] = rec
+        write_json(self.state_path, self.state)
+        p.action, p.result, p.wall_s = "reused", rec.get("result", {}), 0.0
+        self.log(f"[{p.name}] identical to {src}, reused")
+        return True
 
 
 def run_recipe(
@@ -176,8 +212,15 @@ def run_recipe(
     else:
         runs["main"] = (recipe, run_dir)
     plans: dict[str, list[StagePlan]] = {}
+    shared: dict[str, tuple[Path, dict]] = {}
+    for vname, (rec, vdir) in runs.items():  # stages finished by earlier sessions of this run can be shared too
+        if (vdir / STATE).exists():
+            for name, srec in read_json(vdir / STATE)["stages"].items():
+                if srec.get("status") == "complete" and not (vdir / name).is_symlink():
+                    shared.setdefault(srec["fingerprint"], (vdir / name, srec))
     for vname, (rec, vdir) in runs.items():
-        pipe = Pipeline(rec, vdir, log=(lambda m, v=vname: log(f"{v}: {m}")) if recipe.variants else log)
+        pipe = Pipeline(rec, vdir, log=(lambda m, v=vname: log(f"{v}: {m}")) if recipe.variants else log,
+                        shared=shared if recipe.variants else None)
         plans[vname] = (pipe.plan(from_stage=from_stage, until_stage=until_stage) if dry_run
                         else pipe.run(from_stage=from_stage, until_stage=until_stage))
     report = None
