@@ -83,6 +83,8 @@ def remote(llama_server):
     return get_backend("smollm2", "openai", base_url=llama_server, concurrency=2, timeout=120)
 
 
+@pytest.mark.slow
+@pytest.mark.llamacpp
 def test_complete_and_chat(remote):
     [[g]] = remote.complete(["def add(a, b):\n"], SamplingParams(max_new_tokens=12))
     assert g.text and g.prompt_tokens > 0 and 0 < g.completion_tokens <= 12 and g.finish_reason in ("stop", "length")
@@ -91,6 +93,8 @@ def test_complete_and_chat(remote):
     assert remote.identity() == {"backend": "openai", "model": "smollm2", "base_url": remote.base_url}
 
 
+@pytest.mark.slow
+@pytest.mark.llamacpp
 def test_length_and_stop_string(remote):
     prompt = ["The capital of Japan is"]
     [[free]] = remote.complete(prompt, SamplingParams(max_new_tokens=10))
@@ -100,6 +104,8 @@ def test_length_and_stop_string(remote):
     assert g.finish_reason == "stop" and stop not in g.text and free.text.startswith(g.text)
 
 
+@pytest.mark.slow
+@pytest.mark.llamacpp
 def test_n_samples_are_seeded(remote):
     params = SamplingParams(max_new_tokens=8, temperature=1.0, n=3, seed=5)
     a = remote.complete(["Once upon a time", "def f("], params)
@@ -109,6 +115,8 @@ def test_n_samples_are_seeded(remote):
     assert [[g.text for g in x] for x in a] == [[g.text for g in x] for x in b]
 
 
+@pytest.mark.slow
+@pytest.mark.llamacpp
 def test_wrong_path_is_404_without_retries(llama_server):
     b = get_backend("smollm2", "openai", base_url=f"{llama_server}/nope/v1", max_retries=3, backoff=5)
     t0 = time.monotonic()
