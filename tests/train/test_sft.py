@@ -142,6 +142,7 @@ def test_sft_real_tiny_model_three_steps(tiny_model_dir, messages_jsonl, tmp_pat
         tiny_model_dir,
         messages_jsonl,
         max_steps=3,
+        per_device_batch_size=8,  # all 8 rows: the same batch every step, so the losses are comparable
         max_length=128,
         optim={"learning_rate": 5e-5, "scheduler": "constant", "warmup_ratio": 0.0},
     )
