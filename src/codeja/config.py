@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +65,24 @@ def model_for_stage(stage: str, *, source: str = "<config>") -> type[BaseModel]:
 # reading and overriding
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with 1.2 booleans: only true/false are booleans, so `mode: off` or `--set fim.mode=off` stays a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+# YAML 1.1 reads 1e-5 as a string (it wants a dot); 1.2 and every user read it as a float
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+                              list("-+0123456789."))
+
+
+def yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; a missing file, bad YAML or a non-mapping top level is a ConfigError naming the file."""
     p = Path(path)
@@ -74,7 +93,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ConfigError(f"{p}: not valid UTF-8 (byte {e.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -97,7 +116,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None, *, source
         if not sep or not key.strip():
             raise ConfigError(f"{source} '{item}': expected KEY=VALUE, e.g. train.learning_rate=1e-5")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         node: Any = data
