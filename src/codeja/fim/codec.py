@@ -34,6 +34,11 @@ from codeja.errors import CodejaError
 # Private-use code points (plane 15) that stand for special tokens inside decoded text, so that special tokens
 # embedded in a document survive a decode -> cut -> encode round trip as the same single ids.
 SPECIAL_BASE = 0xF0000
+_SPECIAL_MIN_CHAR = chr(SPECIAL_BASE)
+# Added to TokenCodec.char_info for ids whose bytes need the decoding path (empty, or holding a 0xF3 byte); far
+# above any character count a context can reach, so a segment's summed info reveals such ids.
+SLOW_PATH_FLAG = 1 << 40
+_JOIN_MAX = 256  # decode_bytes: below this many ids a Python join is faster than the numpy gather
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 PROBES = (
@@ -154,6 +159,7 @@ class TokenCodec:
         pieces = set(model_vocab) if isinstance(model_vocab, dict) else {p[0] for p in model_vocab}
         self._special_in_model = np.array(
             [i for i in self.special_ids if self._encoder.id_to_token(int(i)) in pieces], dtype=np.int64)
+        self._special_in_model_set = frozenset(int(i) for i in self._special_in_model)
         self._special_content = {int(i): added[int(i)]["content"] for i in self.special_ids}
         bdec = _byte_decoder()
         table: list[bytes] = [b""] * self.vocab_size
@@ -176,10 +182,39 @@ class TokenCodec:
         self.token_lens = lens
         self._starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
         self._flat = np.frombuffer(b"".join(table), dtype=np.uint8)
+        self._build_char_tables(lens)
         self.tokenizer_hash = hashlib.sha256(self._spec_json.encode("utf-8")).hexdigest()
         # the vocabulary/merges alone: unchanged when FIM sentinels are added, so a corpus stays usable
         self.model_hash = hashlib.sha256(json.dumps(spec.get("model"), sort_keys=True).encode("utf-8")).hexdigest()
         self.roundtrip_ok = all(self.decode_bytes(self.encode(p)) == p.encode("utf-8") for p in PROBES[:3])
+
+    def _build_char_tables(self, lens: np.ndarray) -> None:
+        """Per-id tables that let the FIM transform locate characters in a token sequence without decoding it.
+
+        * ``char_info[id]``: how many characters *start* in the token's bytes (bytes that are not UTF-8
+          continuation bytes), plus ``SLOW_PATH_FLAG`` when the token is empty or contains byte 0xF3 (the lead byte
+          of the private-use placeholders that stand for special tokens, see ``SPECIAL_BASE``). A cumulative sum
+          over a segment's ids gives the character offset of every token; a non-zero high part says the segment
+          needs the decoding path.
+        * ``starts_cont[id]``: the token's first byte is a UTF-8 continuation byte (a token boundary before it is
+          not a character boundary).
+
+        Built once per tokenizer with numpy (no Python loop over the vocabulary); rebuilt after unpickling.
+        """
+        flat = self._flat
+        ends = self._starts + lens
+
+        def per_token(byte_mask: np.ndarray) -> np.ndarray:
+            # count of masked bytes inside each token: difference of a running sum (empty tokens give 0)
+            run = np.concatenate([[0], np.cumsum(byte_mask, dtype=np.int64)])
+            return run[ends] - run[self._starts]
+
+        chars = per_token((flat & 0xC0) != 0x80)
+        slow = (per_token(flat == 0xF3) > 0) | (lens == 0)
+        self.char_info = chars + slow.astype(np.int64) * SLOW_PATH_FLAG
+        first = flat[np.minimum(self._starts, max(len(flat) - 1, 0))] if len(flat) else np.zeros(len(lens), np.uint8)
+        self.starts_cont = ((first & 0xC0) == 0x80) & (lens > 0)
+        self._starts_cont_list = self.starts_cont.tolist()  # scalar lookups in Python loops are faster on a list
 
     def __getstate__(self) -> dict:
         return {"name": self.name, "_spec_json": self._spec_json}
@@ -193,20 +228,25 @@ class TokenCodec:
     def encode(self, text: str) -> list[int]:
         """Ids of ``text`` with no BOS/EOS, no dummy prefix and no special-token parsing (private-use placeholders
         for special tokens, as produced by :meth:`decode_text`, become those special ids again)."""
-        if self._char_special and any(c in text for c in self._char_special):
+        if self._has_placeholder(text):
             return self._encode_with_specials(text)
         return self._plain(self._encoder.encode(text, add_special_tokens=False).ids)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         if not texts:
             return []
-        if self._char_special and any(any(c in t for c in self._char_special) for t in texts):
+        if any(self._has_placeholder(t) for t in texts):
             return [self.encode(t) for t in texts]
         return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(list(texts), add_special_tokens=False)]
 
+    def _has_placeholder(self, text: str) -> bool:
+        # placeholders are the highest code points in use: max() is one C pass, the exact test runs only if needed
+        return bool(self._char_special) and bool(text) and max(text) >= _SPECIAL_MIN_CHAR and any(
+            c in self._char_special for c in text)
+
     def _plain(self, ids: list[int]) -> list[int]:
         """Replace special ids the model emitted for plain text by the encodings of their characters one by one."""
-        if not len(self._special_in_model) or not np.isin(ids, self._special_in_model).any():
+        if not self._special_in_model_set or self._special_in_model_set.isdisjoint(ids):
             return ids
         out: list[int] = []
         for i in ids:
@@ -234,8 +274,8 @@ class TokenCodec:
     def decode_bytes(self, ids: Iterable[int] | np.ndarray) -> bytes:
         """Raw bytes of ``ids`` (special tokens as their placeholder characters); never inserts or removes bytes."""
         arr = np.asarray(ids, dtype=np.int64)
-        if arr.size == 0:
-            return b""
+        if arr.size <= _JOIN_MAX:  # a join over the bytes table beats numpy's fixed cost on short id runs
+            return b"".join([self.table[i] for i in arr.tolist()])
         lens = self.token_lens[arr]
         total = int(lens.sum())
         # index of every output byte in the flat table: start of its token + position inside the token
@@ -275,11 +315,27 @@ def utf8_bounds(buf: bytes | np.ndarray) -> tuple[int, int]:
     (a character cut by the context end) are excluded; nothing in the middle is touched.
     """
     a = np.frombuffer(buf, dtype=np.uint8) if isinstance(buf, (bytes, bytearray)) else buf
-    n = len(a)
-    start = 0
+    start = utf8_head_trim(a)
+    return start, max(start, utf8_tail_end(a, start))
+
+
+def utf8_head_trim(a: bytes | np.ndarray) -> int:
+    """How many leading continuation bytes (at most 3: a character cut by the context start) to drop.
+
+    Looks at the first 4 bytes only, so the first few tokens' bytes are enough to call it.
+    """
+    n, start = len(a), 0
     while start < n and start < 4 and (a[start] & 0xC0) == 0x80:
         start += 1
-    end = n
+    return start
+
+
+def utf8_tail_end(a: bytes | np.ndarray, start: int = 0) -> int:
+    """Where ``a`` ends once a trailing incomplete multi-byte character is dropped (``len(a)`` if complete).
+
+    Looks at the last 5 bytes only (and never before ``start``), so the last few tokens' bytes are enough.
+    """
+    n = len(a)
     # walk back over up to 3 continuation bytes to the last lead byte, then check it is complete
     k = n - 1
     while k >= start and n - k <= 4 and (a[k] & 0xC0) == 0x80:
@@ -288,5 +344,5 @@ def utf8_bounds(buf: bytes | np.ndarray) -> tuple[int, int]:
         lead = int(a[k])
         need = 1 if lead < 0x80 else 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
         if n - k < need:
-            end = k
-    return start, max(start, end)
+            return k
+    return n

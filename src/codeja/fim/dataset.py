@@ -27,7 +27,7 @@ from codeja.fim.codec import TokenCodec
 from codeja.fim.config import FIMConfig
 from codeja.fim.packing import PackedCorpus, read_sidecar
 from codeja.fim.sentinels import Sentinels, resolve_sentinels
-from codeja.fim.transform import FIMSample, FIMTransform, SampleStats, sample_rng
+from codeja.fim.transform import FIMSample, FIMTransform, SampleStats, sample_random
 
 IGNORE_INDEX = -100
 
@@ -57,7 +57,7 @@ class FIMSampler:
             return self.transform.finish([tokens], L, SampleStats(docs=0), consumed=len(tokens))
         if cfg.mode == "context":
             tokens, _, _ = self.corpus.read(index, epoch, extra=cfg.read_margin)
-            return self.transform.apply(tokens, sample_rng(cfg.seed, epoch, index), L, check=check)
+            return self.transform.apply(tokens, sample_random(cfg.seed, epoch, index), L, check=check)
         return self._document_level(index, epoch, check)
 
     def _document_level(self, index: int, epoch: int, check: bool) -> FIMSample:
@@ -80,7 +80,7 @@ class FIMSampler:
             has_eod = len(toks) > 0 and toks[-1] == eod
             body = toks[:-1] if has_eod else toks
             local = SampleStats()
-            out = self.transform.segment(body, sample_rng(cfg.seed, epoch, doc, 1), local, check=check) if len(body) else None
+            out = self.transform.segment(body, sample_random(cfg.seed, epoch, doc, 1), local, check=check) if len(body) else None
             full = np.concatenate([out, toks[-1:]]) if (out is not None and has_eod) else (toks if out is None else out)
             piece = full[min(offset, len(full)):] if produced == 0 else full
             stats.add(local)

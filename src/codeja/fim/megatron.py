@@ -120,7 +120,7 @@ class FIMGPTDataset(GPTDataset):
 
     def fim_sample(self, idx: int, *, check: bool = False):
         """(FIMSample of seq_len + extra tokens) for sample ``idx``."""
-        from codeja.fim.transform import sample_rng
+        from codeja.fim.transform import sample_random
 
         out_len = self.config.sequence_length + self.config.add_extra_token_to_sequence
         fim = self.fim
@@ -131,7 +131,7 @@ class FIMGPTDataset(GPTDataset):
             from codeja.fim.transform import SampleStats
 
             return transform.finish([tokens], out_len, SampleStats(), consumed=len(tokens))
-        return transform.apply(tokens, sample_rng(fim.seed, 0, int(idx)), out_len, check=check)
+        return transform.apply(tokens, sample_random(fim.seed, 0, int(idx)), out_len, check=check)
 
     def __getitem__(self, idx: Optional[int]) -> dict:
         import torch

@@ -16,19 +16,25 @@ Algorithm (Bavarian et al. 2022, Sections 3 and 3.2, Appendices C and D), contex
 
 Only the tokens next to a cut are re-encoded (``reencode_window``; 0 re-encodes whole pieces): the rest of each
 piece keeps the corpus' own ids, which makes the transform cheap and is byte-exact either way. All randomness comes
-from the ``numpy.random.Generator`` the caller passes, derived from (seed, epoch, sample index).
+from the generator the caller passes (:class:`SampleRandom` or a ``numpy.random.Generator``), derived from
+(seed, epoch, sample index).
 """
 
 from __future__ import annotations
 
+import hashlib
+import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from codeja.fim.codec import TokenCodec, utf8_bounds
+from codeja.fim.codec import SLOW_PATH_FLAG, TokenCodec, utf8_bounds, utf8_head_trim, utf8_tail_end
 from codeja.fim.config import FIMConfig
 from codeja.fim.sentinels import Sentinels
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_EDGE_TOKENS = 5  # tokens read at each segment edge to find partial UTF-8 characters (utf8_tail_end needs 5 bytes)
 
 
 @dataclass
@@ -165,32 +171,13 @@ class FIMTransform:
     def fim_document(self, seg: np.ndarray, cut_u: np.ndarray, spm: bool, stats: SampleStats, *,
                      check: bool = False) -> np.ndarray | None:
         """The FIM layout of one segment, cut at characters ``floor(u * (n_chars + 1))``; None if not FIM-able."""
-        codec = self.codec
-        buf = codec.decode_bytes(seg)
-        arr = np.frombuffer(buf, dtype=np.uint8)
-        lo, hi = utf8_bounds(arr)
-        if b"\xf3" in buf and self._placeholder_clash(seg, buf[lo:hi]):
+        pieces = self._cut_pieces(seg, cut_u, stats)
+        if pieces is None:
             return None
-        region = arr[lo:hi]
-        starts = np.flatnonzero((region & 0xC0) != 0x80) + lo  # byte offset of every character
-        m = len(starts)
-        if m < max(1, self.cfg.min_doc_chars):
-            return None
-        i, j = sorted(int(u * (m + 1)) for u in cut_u)
-        i, j = min(i, m), min(j, m)
-        p1 = int(starts[i]) if i < m else hi
-        p2 = int(starts[j]) if j < m else hi
-        stats.trimmed_bytes += lo + (len(buf) - hi)
-        try:
-            if self.cfg.reencode_window <= 0:
-                text = buf[lo:hi].decode("utf-8")
-                pre_t, mid_t, suf_t = (np.asarray(x, dtype=np.int64) for x in
-                                       codec.encode_batch([text[:i], text[i:j], text[j:]]))
-            else:
-                _, pre_t, mid_t, suf_t, _ = self._split(seg, buf, arr, [lo, p1, p2, hi], keep=(1, 2, 3))
-        except UnicodeDecodeError:
-            return None
+        pre_t, mid_t, suf_t = pieces
         if check:
+            buf = self.codec.decode_bytes(seg)
+            lo, hi = utf8_bounds(buf)
             self._check(buf[lo:hi], pre_t, mid_t, suf_t, stats)
         if not spm:
             parts = [self._pre, pre_t, self._suf, suf_t, self._mid, mid_t, self._eot]
@@ -200,31 +187,82 @@ class FIMTransform:
             parts = [self._suf, suf_t, self._pre, pre_t, self._mid, mid_t, self._eot]
         return np.concatenate(parts)
 
-    def _split(self, seg: np.ndarray, buf: bytes, arr: np.ndarray, cuts: list[int], keep: tuple[int, ...]) -> list[np.ndarray]:
-        """Split ``seg`` at byte offsets ``cuts`` into len(cuts)+1 token pieces, re-encoding only near each cut.
+    def _cut_pieces(self, seg: np.ndarray, cut_u: np.ndarray, stats: SampleStats) -> tuple[np.ndarray, ...] | None:
+        """(prefix, middle, suffix) ids of ``seg`` cut at two uniformly drawn characters; None if not FIM-able.
 
-        Each interior cut gets a window of ``reencode_window`` tokens on both sides, widened until both ends sit on
-        character boundaries; overlapping windows merge. Outside windows the corpus ids are reused as they are.
-        Pieces not in ``keep`` (the partial-UTF-8 edges) are returned empty and never decoded.
+        The segment is located in *characters* without decoding it: ``codec.char_info`` counts the characters that
+        start in each id's bytes, so a cumulative sum maps character ``c`` to the token holding it
+        (``searchsorted``). Only the partial UTF-8 characters at the two edges need bytes (the first and last few
+        tokens), and only the re-encode windows around the cuts are decoded and encoded. Segments holding special
+        tokens (or private-use characters that look like our placeholders) and ``reencode_window=0`` decode the
+        whole segment.
+        """
+        codec = self.codec
+        n = len(seg)
+        info = codec.char_info[seg]
+        cend = np.cumsum(info)  # cend[t]: characters starting in tokens 0..t
+        buf = None
+        if cend[-1] >= SLOW_PATH_FLAG:  # special ids or 0xF3 bytes: the text decides whether FIM is safe
+            cend = np.cumsum(info & (SLOW_PATH_FLAG - 1))
+            buf = codec.decode_bytes(seg)
+            lo, hi = utf8_bounds(buf)
+            if b"\xf3" in buf and self._placeholder_clash(seg, buf[lo:hi]):
+                return None
+        if buf is None and n >= _EDGE_TOKENS * 2:
+            # the edge trims look at <= 5 bytes; every id has >= 1 byte here (else SLOW_PATH_FLAG), so the first and
+            # last 5 tokens hold them and do not overlap
+            lead = utf8_head_trim(codec.decode_bytes(seg[:_EDGE_TOKENS]))
+            tail = codec.decode_bytes(seg[-_EDGE_TOKENS:])
+            trail = len(tail) - utf8_tail_end(tail)
+        else:
+            if buf is None:
+                buf = codec.decode_bytes(seg)
+            lead, hi = utf8_bounds(buf)
+            trail = len(buf) - hi
+        # characters of the region: all that start in the segment, less the incomplete one the context end cut
+        m = int(cend[-1]) - (1 if trail else 0)
+        if m < max(1, self.cfg.min_doc_chars):
+            return None
+        i, j = sorted(int(u * (m + 1)) for u in cut_u)
+        i, j = min(i, m), min(j, m)
+        stats.trimmed_bytes += lead + trail
+        try:
+            if self.cfg.reencode_window <= 0:
+                if buf is None:
+                    buf = codec.decode_bytes(seg)
+                text = buf[lead:len(buf) - trail].decode("utf-8")
+                return tuple(np.asarray(x, dtype=np.int64) for x in
+                             codec.encode_batch([text[:i], text[i:j], text[j:]]))
+            return self._split(seg, cend, lead, trail, m, (i, j))
+        except UnicodeDecodeError:  # invalid UTF-8 inside the segment (not produced by `codeja tokenize`)
+            return None
+
+    def _split(self, seg: np.ndarray, cend: np.ndarray, lead: int, trail: int, m: int,
+               cuts: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prefix, middle and suffix ids, re-encoding only ``reencode_window`` tokens around each cut.
+
+        The region (the segment less ``lead`` bytes before its first character and ``trail`` bytes of an incomplete
+        last character) is cut at its start, at characters ``cuts`` and at its end. Each cut inside the bytes gets a
+        window of ``reencode_window`` tokens on both sides, widened until both ends are character boundaries;
+        overlapping windows merge. Outside windows the corpus ids are reused as they are. Pieces 0 and 4 (the
+        partial characters at the edges) are dropped and never encoded.
         """
         n = len(seg)
         w = self.cfg.reencode_window
-        cum = np.concatenate([[0], np.cumsum(self.codec.token_lens[seg])])
-        nbytes = len(buf)
-
-        def boundary(p: int) -> bool:
-            return p <= 0 or p >= nbytes or (arr[p] & 0xC0) != 0x80
-
-        windows: list[list] = []  # [L, R, [cuts]]
-        for c in cuts:
-            if c <= 0 or c >= nbytes:
-                windows.append([None, None, [c]])  # a cut at a segment end needs no re-encoding
+        cont = self.codec._starts_cont_list  # id -> its first byte is a UTF-8 continuation byte
+        total = int(cend[-1])
+        windows: list[list] = []  # [L, R, [character cuts]]; L None: a cut on the segment's first or last byte
+        region_cuts = (0, *cuts, m)
+        # the token in which each cut's character starts
+        tokens_at = np.searchsorted(cend, region_cuts, side="right").tolist()
+        for c, t in zip(region_cuts, tokens_at):
+            if c >= total or (c == 0 and lead == 0):
+                windows.append([None, None, [c]])  # at the very start or end: a token boundary, nothing to re-encode
                 continue
-            t = int(np.searchsorted(cum, c, side="right")) - 1
             lo_t, hi_t = max(0, t - w), min(n, t + w + 1)
-            while lo_t > 0 and not boundary(int(cum[lo_t])):
+            while lo_t > 0 and cont[seg[lo_t]]:
                 lo_t -= 1
-            while hi_t < n and not boundary(int(cum[hi_t])):
+            while hi_t < n and cont[seg[hi_t]]:
                 hi_t += 1
             if windows and windows[-1][0] is not None and lo_t < windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi_t)
@@ -232,35 +270,36 @@ class FIMTransform:
             else:
                 windows.append([lo_t, hi_t, [c]])
 
-        pieces: list[list] = [[] for _ in range(len(cuts) + 1)]
+        pieces: list[list] = [[] for _ in range(5)]
         texts: list[str] = []
         slots: list[tuple[int, int]] = []  # (piece, position in that piece's list) for each text to encode
         cur, pos = 0, 0
         for L, R, wcuts in windows:
-            if L is None:  # cut exactly at 0 or at the end: a piece boundary on a token boundary
-                c = wcuts[0]
-                if c >= nbytes:
+            if L is None:
+                if wcuts[0] >= total:
                     pieces[cur].append(seg[pos:])
                     pos = n
                 cur += 1
                 continue
             pieces[cur].append(seg[pos:L])
-            bounds = [int(cum[L]), *wcuts, int(cum[R])]
+            raw = self.codec.decode_bytes(seg[L:R])
+            # the bytes before the first character / of the cut last character belong to the dropped edge pieces
+            text = raw[lead if L == 0 else 0:len(raw) - (trail if R == n else 0)].decode("utf-8")
+            base = int(cend[L - 1]) if L else 0
+            bounds = [0, *(c - base for c in wcuts), len(text)]
             for k in range(len(bounds) - 1):
                 if k > 0:
                     cur += 1
-                if cur in keep and bounds[k + 1] > bounds[k]:
+                if 1 <= cur <= 3 and bounds[k + 1] > bounds[k]:
                     slots.append((cur, len(pieces[cur])))
                     pieces[cur].append(None)
-                    texts.append(buf[bounds[k]:bounds[k + 1]].decode("utf-8"))
+                    texts.append(text[bounds[k]:bounds[k + 1]])
             pos = R
         if pos < n:
             pieces[cur].append(seg[pos:])
         for (p, k), ids in zip(slots, self.codec.encode_batch(texts)):
             pieces[p][k] = np.asarray(ids, dtype=np.int64)
-        empty = np.zeros(0, dtype=np.int64)
-        return [np.concatenate(p).astype(np.int64, copy=False) if (i in keep and p) else empty
-                for i, p in enumerate(pieces)]
+        return tuple(np.concatenate(p).astype(np.int64, copy=False) if p else _EMPTY for p in pieces[1:4])
 
     def _placeholder_clash(self, seg: np.ndarray, text_bytes: bytes) -> bool:
         """The document literally contains a private-use character we use for special tokens: don't FIM it."""
@@ -283,5 +322,50 @@ class FIMTransform:
 
 
 def sample_rng(seed: int, epoch: int, index: int, stream: int = 0) -> np.random.Generator:
-    """The generator for one sample: a pure function of (seed, epoch, index), so workers, ranks and resumes agree."""
+    """A numpy generator for one sample: a pure function of (seed, epoch, index), so workers, ranks and resumes agree.
+
+    The datasets use the cheaper :class:`SampleRandom` (same role, same key); this stays for callers that want a
+    full ``numpy.random.Generator``.
+    """
     return np.random.default_rng([seed, epoch, index, stream])
+
+
+class SampleRandom:
+    """Uniform floats in [0, 1) for one sample: BLAKE2b in counter mode, keyed by (seed, epoch, index, stream).
+
+    A pure function of its key like :func:`sample_rng`, so any worker count, rank or resume point draws the same
+    numbers, but about 1 us to create where numpy's ``default_rng`` (SeedSequence) takes about 20 us: plain packing
+    of a 2k context costs about 30 us, so seeding numpy per sample alone would cost context FIM 40 % of its
+    throughput. It offers only ``random()`` / ``random(k)``, the part of ``numpy.random.Generator`` the transform
+    uses (so either can be passed to :meth:`FIMTransform.apply`). Each 64-byte digest gives eight 53-bit floats.
+    """
+
+    __slots__ = ("_block", "_key", "_pool")
+    _PERSON = b"codeja-fim"
+
+    def __init__(self, seed: int, epoch: int, index: int, stream: int = 0):
+        self._key = struct.pack("<4q", seed, epoch, index, stream)
+        self._block = 0
+        self._pool: list[float] = []
+
+    def _refill(self) -> None:
+        digest = hashlib.blake2b(self._key + self._block.to_bytes(8, "little"), digest_size=64,
+                                 person=self._PERSON).digest()
+        self._block += 1
+        # top 53 bits of each 64-bit word -> a double in [0, 1); reversed so that pop() yields them in order
+        self._pool = [(w >> 11) * _TWO_POW_M53 for w in reversed(struct.unpack("<8Q", digest))]
+
+    def random(self, size: int | None = None) -> float | np.ndarray:
+        if size is None:
+            if not self._pool:
+                self._refill()
+            return self._pool.pop()
+        return np.array([self.random() for _ in range(size)], dtype=np.float64)
+
+
+_TWO_POW_M53 = 2.0 ** -53
+
+
+def sample_random(seed: int, epoch: int, index: int, stream: int = 0) -> SampleRandom:
+    """The randomness of one sample (see :class:`SampleRandom`): a pure function of (seed, epoch, index, stream)."""
+    return SampleRandom(seed, epoch, index, stream)
