@@ -1,0 +1,1 @@
+"""Foundation tests (a package, so their module names cannot clash with other areas' test files)."""
