@@ -88,6 +88,11 @@ class TrainBase(StrictModel):
     dataloader_num_workers: int = Field(
         0, ge=0, description="DataLoader worker processes (0 = in the main one)."
     )
+    accelerate_config: str | None = Field(
+        None,
+        description="An accelerate config (recipes/accelerate/fsdp.yaml, deepspeed_zero3.yaml) for multi-GPU FSDP / "
+        "ZeRO-3: the stage then re-launches itself under `accelerate launch` (codeja.train.launch).",
+    )
 
 
 class ValidationConfig(StrictModel):

@@ -154,6 +154,10 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
     ``output_dir`` gets ``manifest.json``, ``metrics.jsonl``, ``loss.png``, resumable ``checkpoints/`` and the
     final HF checkpoint in ``model/``. ``callbacks`` are extra transformers TrainerCallbacks.
     """
+    from codeja.train.launch import maybe_relaunch
+
+    if (launched := maybe_relaunch("cpt", cfg, output_dir)) is not None:
+        return launched
     if cfg.engine == "megatron":
         from codeja.train.megatron import run_megatron
 

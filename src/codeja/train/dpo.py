@@ -36,6 +36,10 @@ def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
 
 def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """DPO; returns a summary (final loss, reward accuracy/margin, steps, tokens/s, pair accounting, model path)."""
+    from codeja.train.launch import maybe_relaunch
+
+    if (launched := maybe_relaunch("dpo", cfg, output_dir)) is not None:
+        return launched
     out = Path(output_dir)
     loaded = data.load_pairs(cfg.data, cfg.bad_rows)
     inputs = [cfg.data] + ([cfg.ref_model] if cfg.ref_model and Path(cfg.ref_model).exists() else [])

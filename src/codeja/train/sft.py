@@ -56,6 +56,10 @@ def training_chat_template(tokenizer, template_path: str | None, need_markers: b
 
 def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """SFT; returns a summary (final loss, steps, tokens/s, row accounting, model path) and writes the run folder."""
+    from codeja.train.launch import maybe_relaunch
+
+    if (launched := maybe_relaunch("sft", cfg, output_dir)) is not None:
+        return launched
     out = Path(output_dir)
     loaded = data.load_messages(cfg.data, cfg.bad_rows)
     with stage_run(out, "train.sft", cfg, inputs=[cfg.data], seeds={"seed": cfg.seed}) as run:
