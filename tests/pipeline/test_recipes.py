@@ -58,3 +58,24 @@ def test_cli_dry_run_prints_the_plan():
     lines = out.stdout.splitlines()
     assert lines[0].startswith("# plan")
     assert [ln.split()[0] for ln in lines[1:]] == ["curate", "tokenize", "cpt", "magpie", "prefs", "sft", "dpo", "eval"]
+
+
+def test_gpu_node_recipe_uses_vllm_and_fsdp():
+    rec = load_recipe(ROOT / "recipes" / "gpu-node.yaml")
+    by = {s.name: s.config for s in rec.stages}
+    assert by["magpie"]["backend"] == by["eval"]["backend"] == by["prefs"]["sample"]["backend"] == "vllm"
+    assert {by[s]["accelerate_config"] for s in ("cpt", "sft", "dpo")} == {"${vars.fsdp}"}
+    assert (ROOT / rec.vars["fsdp"]).is_file()
+
+
+def test_cluster_recipe_builds_the_megatron_command(tmp_path):
+    from codeja.pipeline.recipe import stage_config
+    from codeja.train.megatron import build_command
+
+    rec = load_recipe(ROOT / "recipes" / "cluster.yaml")
+    assert next(s for s in rec.stages if s.name == "curate").config["executor"]["kind"] == "slurm"
+    spec = next(s for s in rec.stages if s.name == "cpt")
+    cfg = stage_config(rec, spec, lambda ref: "/lustre/runs/x/tokenize/corpus", source="cluster.yaml")
+    cmd = build_command(cfg, tmp_path).shell()
+    assert "torchrun" in cmd and "--nnodes 4" in cmd and "--nproc-per-node 8" in cmd
+    assert "pretrain_gpt.py" in cmd and "codeja.fim.megatron:fim_dataset_provider" in cmd
