@@ -150,3 +150,18 @@ def test_sft_real_tiny_model_three_steps(tiny_model_dir, messages_jsonl, tmp_pat
     losses = [r["loss"] for r in read_metrics(tmp_path / "sft") if "loss" in r]
     assert s["chat_template"] == "codeja-chatml" and len(losses) == 3
     assert 0 < losses[-1] < losses[0], losses
+
+
+def test_extra_data_files_are_concatenated_and_errors_name_the_right_file(tmp_path):
+    from codeja.errors import InputError
+    from codeja.train.data import load_messages
+
+    conv = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    a, b, empty = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "empty.jsonl"
+    a.write_text(json.dumps(conv) + "\n")
+    b.write_text(json.dumps(conv) + "\n" + json.dumps({"messages": "oops"}) + "\n")
+    empty.write_text("")
+    loaded = load_messages([a, empty, b], "skip")
+    assert len(loaded.rows) == 2 and loaded.files == [str(a), str(b)] and len(loaded.bad) == 1
+    with pytest.raises(InputError, match=r"b\.jsonl:2"):
+        load_messages([a, b], "error")

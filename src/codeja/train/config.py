@@ -240,6 +240,8 @@ Role = Literal["system", "user", "assistant"]
 class SFTConfig(TrainBase):
     """Supervised fine-tuning with TRL's SFTTrainer on ``{"messages": [...]}`` JSONL."""
 
+    extra_data: list[str] = Field(default_factory=list, description="More messages JSONL files trained on "
+                                  "together with data (e.g. the preference stage's sft.jsonl of lone survivors).")
     max_length: int = Field(
         1024, ge=8, description="Longest tokenized conversation; longer ones are handled by overlong."
     )

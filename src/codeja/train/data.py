@@ -23,6 +23,7 @@ class Loaded:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the file each row came from (several for sft extra_data)
     bad: list[BadLine] = field(default_factory=list)
 
     @property
@@ -68,27 +69,29 @@ def check_messages(
     return out
 
 
-def _load(path: str | Path, policy: str, parse) -> Loaded:
-    p = str(path)
+def _load(path: str | Path | list, policy: str, parse) -> Loaded:
+    paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
     loaded = Loaded()
     bad = loaded.bad if policy == "skip" else None
-    for lineno, obj in iter_jsonl(p, bad=bad):
-        try:
-            row = parse(obj, p, lineno)
-        except InputError as e:
-            if policy != "skip":
-                raise
-            loaded.bad.append(BadLine(p, lineno, str(e), str(obj)[:1000]))
-            continue
-        loaded.rows.append(row)
-        loaded.lines.append(lineno)
+    for p in paths:
+        for lineno, obj in iter_jsonl(p, bad=bad):
+            try:
+                row = parse(obj, p, lineno)
+            except InputError as e:
+                if policy != "skip":
+                    raise
+                loaded.bad.append(BadLine(p, lineno, str(e), str(obj)[:1000]))
+                continue
+            loaded.rows.append(row)
+            loaded.lines.append(lineno)
+            loaded.files.append(p)
     if not loaded.rows:
-        raise InputError(f"no usable rows ({len(loaded.bad)} bad)", path=p)
+        raise InputError(f"no usable rows ({len(loaded.bad)} bad)", path=", ".join(paths))
     return loaded
 
 
-def load_messages(path: str | Path, policy: str = "error") -> Loaded:
-    """SFT data: one conversation per line under ``messages``."""
+def load_messages(path: str | Path | list, policy: str = "error") -> Loaded:
+    """SFT data: one conversation per line under ``messages`` (one file or several, concatenated in order)."""
 
     def parse(obj, p, line):
         if "messages" not in obj:
@@ -160,13 +163,14 @@ def apply_length_policy(
         raise InputError(
             f"{what} is {lengths[i]} tokens, over max_length {max_length} ({len(over)} rows are); "
             "raise max_length, or set overlong: drop | truncate",
-            path=path,
+            path=loaded.files[i] if loaded.files else path,
             line=loaded.lines[i],
         )
     if over and policy == "drop":
         keep = set(range(len(lengths))) - set(over)
         loaded.rows = [r for i, r in enumerate(loaded.rows) if i in keep]
         loaded.lines = [n for i, n in enumerate(loaded.lines) if i in keep]
+        loaded.files = [f for i, f in enumerate(loaded.files) if i in keep]
         if not loaded.rows:
             raise InputError(
                 f"every row is over max_length {max_length} tokens (longest {max(lengths)})", path=path

@@ -61,8 +61,9 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
     if (launched := maybe_relaunch("sft", cfg, output_dir)) is not None:
         return launched
     out = Path(output_dir)
-    loaded = data.load_messages(cfg.data, cfg.bad_rows)
-    with stage_run(out, "train.sft", cfg, inputs=[cfg.data], seeds={"seed": cfg.seed}) as run:
+    files = [cfg.data, *cfg.extra_data]
+    loaded = data.load_messages(files, cfg.bad_rows)
+    with stage_run(out, "train.sft", cfg, inputs=files, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
         from datasets import Dataset
