@@ -5,9 +5,14 @@
 
 Corpus: CPython standard-library sources (real code, offline) with Japanese comments and rare byte-split kanji
 spliced in, tokenized by ``codeja tokenize`` with a byte-level BPE trained here (the tokenizer's fast Rust
-implementation). Each row times (CPU time, single thread) ``FIMDataset.__getitem__`` (what a DataLoader worker runs: read from the memory
-mapped .bin, FIM, tensors) on one core, median of several rounds, and reports the ratio to plain packing measured
-in the same run. ``ctx-full`` re-encodes whole pieces (the paper's pseudocode) instead of windows around the cuts.
+implementation). Every row times ``FIMDataset.__getitem__``, which is what a DataLoader worker runs: read from the
+memory-mapped .bin, FIM (or not), tensors and labels, so plain and FIM rows do the same non-FIM work and the ratio
+isolates the FIM cost (a FIM row also reads ``read_margin`` = 64 extra tokens, part of its cost).
+
+The machine is shared, so rows are measured *interleaved*: each round times every row on the same sample indices,
+back to back, and a row's ratio is the median over rounds of (plain time / row time) in that round. The table
+gives CPU time (``time.process_time``, this process only, one thread) and wall time medians. ``ctx-full`` re-encodes
+whole pieces (the paper's pseudocode); ``w=N`` rows re-encode N tokens around each cut instead of the default 8.
 """
 
 from __future__ import annotations
@@ -65,29 +70,52 @@ def build(tmp: Path, quick: bool):
     return hf, str(tmp / "tok" / "corpus"), summary
 
 
-def time_rows(prefix, hf, seq_len: int, n: int, rounds: int):
+ROWS = [
+    ("plain", dict(mode="off")),
+    ("document 0.5", dict(mode="document", fim_rate=0.5)),
+    ("document 0.9", dict(mode="document", fim_rate=0.9)),
+    ("context 0.5", dict(mode="context", fim_rate=0.5)),
+    ("context 0.9", dict(mode="context", fim_rate=0.9)),
+    ("ctx 0.5 w=16", dict(mode="context", fim_rate=0.5, reencode_window=16)),
+    ("ctx 0.5 w=4", dict(mode="context", fim_rate=0.5, reencode_window=4)),
+    ("ctx 0.5 w=1", dict(mode="context", fim_rate=0.5, reencode_window=1)),
+    ("ctx-full 0.5", dict(mode="context", fim_rate=0.5, reencode_window=0)),
+]
+
+
+def time_rows(prefix, hf, seq_len: int, n: int, rounds: int) -> list[dict]:
+    """Per row: median CPU and wall microseconds per sample, and median per-round ratios to plain packing."""
     from codeja.fim.config import FIMConfig
     from codeja.fim.dataset import FIMDataset
 
-    rows = [("plain", dict(mode="off")),
-            ("document 0.5", dict(mode="document", fim_rate=0.5)),
-            ("document 0.9", dict(mode="document", fim_rate=0.9)),
-            ("context 0.5", dict(mode="context", fim_rate=0.5)),
-            ("context 0.9", dict(mode="context", fim_rate=0.9)),
-            ("ctx-full 0.5", dict(mode="context", fim_rate=0.5, reencode_window=0))]
-    out = []
-    for name, kw in rows:
-        ds = FIMDataset(prefix, hf, FIMConfig(seq_len=seq_len, **kw))
-        n_eff = min(n, len(ds))
+    datasets = [(name, FIMDataset(prefix, hf, FIMConfig(seq_len=seq_len, **kw))) for name, kw in ROWS]
+    size = min(len(ds) for _, ds in datasets)
+    n = min(n, size)
+    for _, ds in datasets:  # warm up: lazily opened memory maps, codec tables, first-call costs
         ds[0]
-        rates = []
-        for r in range(rounds):
-            idx = range((r * n_eff) % len(ds), (r * n_eff) % len(ds) + n_eff)
-            t0 = time.process_time()  # CPU time of this process: the machines are shared, wall time is noise
+    cpu = {name: [] for name, _ in datasets}
+    wall = {name: [] for name, _ in datasets}
+    for r in range(rounds):
+        idx = [(r * n + k) % size for k in range(n)]
+        for name, ds in datasets:
+            c0, w0 = time.process_time(), time.perf_counter()
             for i in idx:
-                ds[i % len(ds)]
-            rates.append(n_eff / max(time.process_time() - t0, 1e-9))
-        out.append((name, statistics.median(rates)))
+                ds[i]
+            cpu[name].append((time.process_time() - c0) / n * 1e6)
+            wall[name].append((time.perf_counter() - w0) / n * 1e6)
+    fim_docs = {}
+    for name, ds in datasets:  # FIM'd documents per sample (what the FIM cost scales with)
+        fim_docs[name] = sum(ds.sample(i).stats.fim_docs for i in range(n)) / n
+    out = []
+    for name, _ in datasets:
+        out.append({
+            "row": name,
+            "cpu_us": statistics.median(cpu[name]),
+            "wall_us": statistics.median(wall[name]),
+            "ratio_cpu": statistics.median(b / x for b, x in zip(cpu["plain"], cpu[name])),
+            "ratio_wall": statistics.median(b / x for b, x in zip(wall["plain"], wall[name])),
+            "fim_docs": fim_docs[name],
+        })
     return out
 
 
@@ -95,18 +123,22 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller corpus and fewer samples (under a minute)")
     args = ap.parse_args(argv)
-    n, rounds = (60, 3) if args.quick else (300, 5)
+    n, rounds = (40, 5) if args.quick else (200, 9)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         hf, prefix, summary = build(Path(d), args.quick)
-        print(f"corpus: {summary['docs']} docs, {summary['tokens']:,} tokens (tokenized in "
-              f"{time.perf_counter() - t0:.1f} s); {n} samples x {rounds} rounds per row, one core")
-        print(f"{'context':>7} {'mode':<13} {'samples/s':>10} {'tokens/s':>12} {'vs plain':>9}")
+        print(f"corpus: {summary['docs']} docs, {summary['tokens']:,} tokens (built in {time.perf_counter() - t0:.1f} s); "
+              f"{n} samples (2k; a quarter at 8k) x {rounds} interleaved rounds per row, one core")
+        print(f"{'context':>7} {'mode':<13} {'cpu us':>8} {'samples/s':>10} {'tokens/s':>12} {'vs plain':>9} "
+              f"{'wall us':>8} {'vs plain':>9} {'FIM docs':>9}")
         for seq_len in (2048, 8192):
-            rows = time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(20, n // 4), rounds)
-            base = rows[0][1]
-            for name, rate in rows:
-                print(f"{seq_len:>7} {name:<13} {rate:>10.1f} {rate * seq_len:>12,.0f} {rate / base:>8.2f}x")
+            for row in time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(10, n // 4), rounds):
+                rate = 1e6 / row["cpu_us"]
+                print(f"{seq_len:>7} {row['row']:<13} {row['cpu_us']:>8.1f} {rate:>10,.0f} {rate * seq_len:>12,.0f} "
+                      f"{row['ratio_cpu']:>8.2f}x {row['wall_us']:>8.1f} {row['ratio_wall']:>8.2f}x "
+                      f"{row['fim_docs']:>9.2f}")
+        print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
+              "round; FIM docs: documents FIM'd per sample")
     return 0
 
 

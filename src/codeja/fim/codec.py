@@ -197,7 +197,8 @@ class TokenCodec:
           over a segment's ids gives the character offset of every token; a non-zero high part says the segment
           needs the decoding path.
         * ``starts_cont[id]``: the token's first byte is a UTF-8 continuation byte (a token boundary before it is
-          not a character boundary).
+          not a character boundary); ``ends_ascii_list[id]``: its last byte is ASCII (a segment ending with it has
+          no partial character to trim).
 
         Built once per tokenizer with numpy (no Python loop over the vocabulary); rebuilt after unpickling.
         """
@@ -213,8 +214,11 @@ class TokenCodec:
         slow = (per_token(flat == 0xF3) > 0) | (lens == 0)
         self.char_info = chars + slow.astype(np.int64) * SLOW_PATH_FLAG
         first = flat[np.minimum(self._starts, max(len(flat) - 1, 0))] if len(flat) else np.zeros(len(lens), np.uint8)
+        last = flat[np.maximum(ends - 1, 0)] if len(flat) else np.zeros(len(lens), np.uint8)
         self.starts_cont = ((first & 0xC0) == 0x80) & (lens > 0)
-        self._starts_cont_list = self.starts_cont.tolist()  # scalar lookups in Python loops are faster on a list
+        # scalar lookups (a few per document) are faster on lists than on numpy arrays
+        self.starts_cont_list = self.starts_cont.tolist()
+        self.ends_ascii_list = ((last < 0x80) & (lens > 0)).tolist()  # the id's bytes end with a whole character
 
     def __getstate__(self) -> dict:
         return {"name": self.name, "_spec_json": self._spec_json}
@@ -238,6 +242,10 @@ class TokenCodec:
         if any(self._has_placeholder(t) for t in texts):
             return [self.encode(t) for t in texts]
         return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def encode_batch_plain(self, texts: Sequence[str]) -> list[list[int]]:
+        """:meth:`encode_batch` for texts known to hold no placeholder character (skips that check)."""
+        return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _has_placeholder(self, text: str) -> bool:
         # placeholders are the highest code points in use: max() is one C pass, the exact test runs only if needed

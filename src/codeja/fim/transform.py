@@ -98,26 +98,32 @@ class FIMTransform:
         rate = self.cfg.fim_rate
         if rate <= 0.0 or self.cfg.mode == "off":
             return self.finish([tokens], out_len, stats, consumed=len(tokens))
+        # Unchanged documents (and their EODs) stay one slice of `tokens`: a context whose documents are not FIM'd
+        # is returned without copying, and the final join only copies around the FIM'd ones.
         parts: list[np.ndarray] = []
-        produced = 0
-        start = 0
+        n = len(tokens)
+        produced = start = run = 0
         eods = np.flatnonzero(tokens == self.eod).tolist()
-        for end in eods + [len(tokens)]:
+        eods.append(n)
+        for end in eods:
             if produced >= out_len:
                 break
-            seg = tokens[start:end]
             stats.docs += 1
-            out = self.segment(seg, rng, stats, check=check) if len(seg) else None
-            piece = seg if out is None else out
-            parts.append(piece)
-            produced += len(piece)
-            if out is not None and produced <= out_len:
-                stats.effective_fim_docs += 1
-            if end < len(tokens):
-                parts.append(tokens[end:end + 1])
+            out = self.segment(tokens[start:end], rng, stats, check=check) if end > start else None
+            if out is None:
+                produced += end - start
+            else:
+                parts.append(tokens[run:start])
+                parts.append(out)
+                run = end
+                produced += len(out)
+                if produced <= out_len:
+                    stats.effective_fim_docs += 1
+            if end < n:
                 produced += 1
             start = end + 1
-        return self.finish(parts, out_len, stats, consumed=min(start, len(tokens)))
+        parts.append(tokens[run:min(start, n)])
+        return self.finish(parts, out_len, stats, consumed=min(start, n))
 
     def segment(self, seg: np.ndarray, rng: np.random.Generator, stats: SampleStats, *,
                 check: bool = False, rate: float | None = None) -> np.ndarray | None:
@@ -200,10 +206,10 @@ class FIMTransform:
         codec = self.codec
         n = len(seg)
         info = codec.char_info[seg]
-        cend = np.cumsum(info)  # cend[t]: characters starting in tokens 0..t
+        cend = info.cumsum()  # cend[t]: characters starting in tokens 0..t
         buf = None
         if cend[-1] >= SLOW_PATH_FLAG:  # special ids or 0xF3 bytes: the text decides whether FIM is safe
-            cend = np.cumsum(info & (SLOW_PATH_FLAG - 1))
+            cend = (info & (SLOW_PATH_FLAG - 1)).cumsum()
             buf = codec.decode_bytes(seg)
             lo, hi = utf8_bounds(buf)
             if b"\xf3" in buf and self._placeholder_clash(seg, buf[lo:hi]):
@@ -211,9 +217,13 @@ class FIMTransform:
         if buf is None and n >= _EDGE_TOKENS * 2:
             # the edge trims look at <= 5 bytes; every id has >= 1 byte here (else SLOW_PATH_FLAG), so the first and
             # last 5 tokens hold them and do not overlap
-            lead = utf8_head_trim(codec.decode_bytes(seg[:_EDGE_TOKENS]))
-            tail = codec.decode_bytes(seg[-_EDGE_TOKENS:])
-            trail = len(tail) - utf8_tail_end(tail)
+            # usually the first id starts with a character and the last one ends with ASCII: nothing to trim
+            lead = utf8_head_trim(codec.decode_bytes(seg[:_EDGE_TOKENS])) if codec.starts_cont_list[seg[0]] else 0
+            if codec.ends_ascii_list[seg[-1]]:
+                trail = 0
+            else:
+                tail = codec.decode_bytes(seg[-_EDGE_TOKENS:])
+                trail = len(tail) - utf8_tail_end(tail)
         else:
             if buf is None:
                 buf = codec.decode_bytes(seg)
@@ -223,8 +233,9 @@ class FIMTransform:
         m = int(cend[-1]) - (1 if trail else 0)
         if m < max(1, self.cfg.min_doc_chars):
             return None
-        i, j = sorted(int(u * (m + 1)) for u in cut_u)
-        i, j = min(i, m), min(j, m)
+        i, j = min(int(cut_u[0] * (m + 1)), m), min(int(cut_u[1] * (m + 1)), m)
+        if i > j:
+            i, j = j, i
         stats.trimmed_bytes += lead + trail
         try:
             if self.cfg.reencode_window <= 0:
@@ -233,12 +244,12 @@ class FIMTransform:
                 text = buf[lead:len(buf) - trail].decode("utf-8")
                 return tuple(np.asarray(x, dtype=np.int64) for x in
                              codec.encode_batch([text[:i], text[i:j], text[j:]]))
-            return self._split(seg, cend, lead, trail, m, (i, j))
+            return self._split(seg, cend, lead, trail, m, (i, j), plain=buf is None or b"\xf3" not in buf)
         except UnicodeDecodeError:  # invalid UTF-8 inside the segment (not produced by `codeja tokenize`)
             return None
 
     def _split(self, seg: np.ndarray, cend: np.ndarray, lead: int, trail: int, m: int,
-               cuts: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               cuts: tuple[int, int], *, plain: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Prefix, middle and suffix ids, re-encoding only ``reencode_window`` tokens around each cut.
 
         The region (the segment less ``lead`` bytes before its first character and ``trail`` bytes of an incomplete
@@ -249,12 +260,13 @@ class FIMTransform:
         """
         n = len(seg)
         w = self.cfg.reencode_window
-        cont = self.codec._starts_cont_list  # id -> its first byte is a UTF-8 continuation byte
+        cont = self.codec.starts_cont_list  # id -> its first byte is a UTF-8 continuation byte
+        table = self.codec.table  # id -> bytes (windows are short: a join beats a numpy gather)
         total = int(cend[-1])
         windows: list[list] = []  # [L, R, [character cuts]]; L None: a cut on the segment's first or last byte
         region_cuts = (0, *cuts, m)
         # the token in which each cut's character starts
-        tokens_at = np.searchsorted(cend, region_cuts, side="right").tolist()
+        tokens_at = cend.searchsorted(region_cuts, side="right").tolist()
         for c, t in zip(region_cuts, tokens_at):
             if c >= total or (c == 0 and lead == 0):
                 windows.append([None, None, [c]])  # at the very start or end: a token boundary, nothing to re-encode
@@ -282,7 +294,7 @@ class FIMTransform:
                 cur += 1
                 continue
             pieces[cur].append(seg[pos:L])
-            raw = self.codec.decode_bytes(seg[L:R])
+            raw = b"".join([table[t] for t in seg[L:R].tolist()])
             # the bytes before the first character / of the cut last character belong to the dropped edge pieces
             text = raw[lead if L == 0 else 0:len(raw) - (trail if R == n else 0)].decode("utf-8")
             base = int(cend[L - 1]) if L else 0
@@ -297,8 +309,10 @@ class FIMTransform:
             pos = R
         if pos < n:
             pieces[cur].append(seg[pos:])
-        for (p, k), ids in zip(slots, self.codec.encode_batch(texts)):
-            pieces[p][k] = np.asarray(ids, dtype=np.int64)
+        # plain: the segment has no 0xF3 byte, so no placeholder character can be in the texts
+        encode = self.codec.encode_batch_plain if plain else self.codec.encode_batch
+        for (p, k), ids in zip(slots, encode(texts)):
+            pieces[p][k] = ids  # a list: np.concatenate converts it
         return tuple(np.concatenate(p).astype(np.int64, copy=False) if p else _EMPTY for p in pieces[1:4])
 
     def _placeholder_clash(self, seg: np.ndarray, text_bytes: bytes) -> bool:
