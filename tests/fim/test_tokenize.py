@@ -54,6 +54,19 @@ def test_tokenize_writes_dataset_sidecar_and_quarantine(tmp_path, bpe_tok):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]["docs"] == 41
 
 
+def test_private_use_characters_stay_text(tmp_path, bpe_tok):
+    """Icon-font glyphs (U+F0000...) in a document are text, not the special ids the codec's placeholders stand for."""
+    codec = TokenCodec(bpe_tok)
+    docs = ["icons = '\U000F0000 \U000F0001'\n", "plain\n"]
+    prefix = tmp_path / "out" / "c"
+    s = tokenize_corpus(TokenizeConfig(input=str(write_jsonl(tmp_path / "in.jsonl", docs)), model="m"), prefix,
+                        tokenizer=bpe_tok, progress=False)
+    ds = open_indexed(prefix)
+    assert s["docs"] == 2 and (ds[0] == s["eod_id"]).sum() == 1  # U+F0000 did not become an EOD
+    assert not np.isin(ds[0][:-1], codec.special_ids).any()
+    assert codec.decode_text(ds[0][:-1]) == docs[0]
+
+
 def test_resume_skip_and_identical_across_workers(tmp_path, bpe_tok):
     src, _ = _input(tmp_path)
     cfg = TokenizeConfig(input=str(src), model="m", docs_per_shard=5)

@@ -128,7 +128,9 @@ def tokenize_unit(unit: Unit, codec: TokenCodec, eod: int, cfg: TokenizeConfig, 
 
     def flush() -> None:
         nonlocal docs, tokens
-        for ids in codec.encode_batch(batch):
+        # raw documents: a private-use character that looks like one of the codec's special-token placeholders
+        # (icon-font glyphs such as U+F0001) is text, never a special id (U+F0000 would otherwise become an EOD)
+        for ids in codec.encode_batch_plain(batch):
             arr = np.asarray(ids + [eod], dtype=dtype)
             builder.add_document(arr, [arr.size])
             docs += 1
