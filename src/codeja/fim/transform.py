@@ -4,18 +4,20 @@ Algorithm (Bavarian et al. 2022, Sections 3 and 3.2, Appendices C and D), contex
 
 1. Split the context on the document separator (EOD). Each segment is a document, or the part of one that fell
    inside this context (the first and last segments usually are).
-2. With probability ``fim_rate`` a segment is FIM'd: its bytes come from the codec's id->bytes table; partial UTF-8
-   characters at the segment's edges (a context boundary cut through a character) are dropped; two cut points are
-   drawn uniformly over its *characters*; prefix, middle and suffix are encoded separately, exactly like the corpus
-   (no BOS/EOS, no dummy prefix, literal sentinel strings stay text).
+2. With probability ``fim_rate`` a segment is FIM'd: partial UTF-8 characters at the segment's edges (a context
+   boundary cut through a character) are dropped; two cut points are drawn uniformly over its *characters*; prefix,
+   middle and suffix are encoded separately, exactly like the corpus (no BOS/EOS, no dummy prefix, literal sentinel
+   strings stay text). Characters are located without decoding the segment: the codec's per-id table of how many
+   characters start in each token, summed, maps a character to its token; bytes come from the id->bytes table.
 3. PSM ``<PRE> P <SUF> S <MID> M`` or, with probability ``spm_rate``, SPM (variant 2: ``<PRE> <SUF> S <MID> P M``;
    variant 1: ``<SUF> S <PRE> P <MID> M``). The EOD after the document stays where it was and stays in the loss:
    it is what teaches the model to stop once the middle joins the suffix.
 4. Rejoin, trim the tail to the requested length; if shorter (rare: the caller reads a margin of extra tokens),
    pad and report how many positions are padding so the caller masks them *by position*.
 
-Only the tokens next to a cut are re-encoded (``reencode_window``; 0 re-encodes whole pieces): the rest of each
-piece keeps the corpus' own ids, which makes the transform cheap and is byte-exact either way. All randomness comes
+Only the tokens next to a cut are decoded and re-encoded (``reencode_window``; 0 re-encodes whole pieces): the rest
+of each piece keeps the corpus' own ids, which makes the transform cheap and is byte-exact either way. Re-encoding
+(the tokenizer's regex pre-tokenizer and BPE, per character) is then most of what context FIM costs. All randomness comes
 from the generator the caller passes (:class:`SampleRandom` or a ``numpy.random.Generator``), derived from
 (seed, epoch, sample index).
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from codeja.fim.codec import SLOW_PATH_FLAG, TokenCodec, utf8_bounds, utf8_head_
 from codeja.fim.config import FIMConfig
 from codeja.fim.sentinels import Sentinels
 
+# what the transform draws from: a SampleRandom (the datasets) or a numpy Generator; only .random() is used
+Uniforms = Union["SampleRandom", np.random.Generator]
 _EMPTY = np.zeros(0, dtype=np.int64)
 _EDGE_TOKENS = 5  # tokens read at each segment edge to find partial UTF-8 characters (utf8_tail_end needs 5 bytes)
 
@@ -91,7 +95,7 @@ class FIMTransform:
 
     # -- whole contexts -------------------------------------------------------------------------------------------
 
-    def apply(self, tokens: np.ndarray, rng: np.random.Generator, out_len: int, *, check: bool = False) -> FIMSample:
+    def apply(self, tokens: np.ndarray, rng: Uniforms, out_len: int, *, check: bool = False) -> FIMSample:
         """Context-level FIM of ``tokens`` (a packed context, ideally ``out_len + margin`` long)."""
         tokens = np.asarray(tokens, dtype=np.int64)
         stats = SampleStats()
@@ -125,7 +129,7 @@ class FIMTransform:
         parts.append(tokens[run:min(start, n)])
         return self.finish(parts, out_len, stats, consumed=min(start, n))
 
-    def segment(self, seg: np.ndarray, rng: np.random.Generator, stats: SampleStats, *,
+    def segment(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, *,
                 check: bool = False, rate: float | None = None) -> np.ndarray | None:
         """FIM one document segment with probability ``rate`` (default fim_rate); None leaves it unchanged."""
         if self.fragment_id is not None and rate is None:
@@ -143,7 +147,7 @@ class FIMTransform:
             stats.fim_lengths.append(len(out))
         return out
 
-    def _fragments(self, seg: np.ndarray, rng: np.random.Generator, stats: SampleStats, check: bool) -> np.ndarray | None:
+    def _fragments(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, check: bool) -> np.ndarray | None:
         """File-level FIM: split on the separator token, FIM each fragment independently, keep the separators."""
         seps = np.flatnonzero(seg == self.fragment_id).tolist()
         if not seps:
@@ -215,9 +219,9 @@ class FIMTransform:
             if b"\xf3" in buf and self._placeholder_clash(seg, buf[lo:hi]):
                 return None
         if buf is None and n >= _EDGE_TOKENS * 2:
-            # the edge trims look at <= 5 bytes; every id has >= 1 byte here (else SLOW_PATH_FLAG), so the first and
-            # last 5 tokens hold them and do not overlap
-            # usually the first id starts with a character and the last one ends with ASCII: nothing to trim
+            # Usually the first id starts with a character and the last one ends with ASCII: nothing to trim. Else
+            # the trims look at <= 5 bytes, and every id has >= 1 byte here (else SLOW_PATH_FLAG), so the first and
+            # last 5 tokens hold them and do not overlap.
             lead = utf8_head_trim(codec.decode_bytes(seg[:_EDGE_TOKENS])) if codec.starts_cont_list[seg[0]] else 0
             if codec.ends_ascii_list[seg[-1]]:
                 trail = 0
