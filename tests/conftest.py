@@ -21,9 +21,16 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+# Tests run with --import-mode=importlib (test files in different folders may share a name); helper modules that
+# live beside the tests (fim_helpers.py, toy_stage.py, ...) are made importable by name here.
+for _area in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    if str(_area) not in sys.path:
+        sys.path.insert(0, str(_area))
 
 
 @pytest.fixture(scope="session")
