@@ -38,6 +38,12 @@ from codeja.fim.sentinels import Sentinels
 # what the transform draws from: a SampleRandom (the datasets) or a numpy Generator; only .random() is used
 Uniforms = Union["SampleRandom", np.random.Generator]
 _EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _join(parts: list) -> np.ndarray:
+    """Concatenate id arrays and id lists into one int64 array."""
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else _EMPTY
+
 _EDGE_TOKENS = 5  # tokens read at each segment edge to find partial UTF-8 characters (utf8_tail_end needs 5 bytes)
 
 
@@ -107,20 +113,20 @@ class FIMTransform:
         parts: list[np.ndarray] = []
         n = len(tokens)
         produced = start = run = 0
-        eods = np.flatnonzero(tokens == self.eod).tolist()
+        eods = (tokens == self.eod).nonzero()[0].tolist()
         eods.append(n)
         for end in eods:
             if produced >= out_len:
                 break
             stats.docs += 1
-            out = self.segment(tokens[start:end], rng, stats, check=check) if end > start else None
+            out = self._segment_parts(tokens[start:end], rng, stats, check) if end > start else None
             if out is None:
                 produced += end - start
-            else:
+            else:  # the FIM'd layout's parts go straight into the one final join
                 parts.append(tokens[run:start])
-                parts.append(out)
+                parts.extend(out)
                 run = end
-                produced += len(out)
+                produced += sum(map(len, out))
                 if produced <= out_len:
                     stats.effective_fim_docs += 1
             if end < n:
@@ -132,40 +138,50 @@ class FIMTransform:
     def segment(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, *,
                 check: bool = False, rate: float | None = None) -> np.ndarray | None:
         """FIM one document segment with probability ``rate`` (default fim_rate); None leaves it unchanged."""
+        parts = self._segment_parts(seg, rng, stats, check, rate)
+        return None if parts is None else _join(parts)
+
+    def _segment_parts(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, check: bool,
+                       rate: float | None = None) -> list | None:
+        """:meth:`segment` as a list of id arrays/lists to concatenate (the caller joins once)."""
         if self.fragment_id is not None and rate is None:
             return self._fragments(seg, rng, stats, check)
         if rng.random() >= (self.cfg.fim_rate if rate is None else rate):
             return None
         cut_u = rng.random(2)
         spm = rng.random() < self.cfg.spm_rate
-        out = self.fim_document(seg, cut_u, spm, stats, check=check)
-        if out is None:
+        parts = self._fim_parts(seg, cut_u, spm, stats, check)
+        if parts is None:
             stats.skipped_docs += 1
         else:
             stats.fim_docs += 1
             stats.spm_docs += int(spm)
-            stats.fim_lengths.append(len(out))
-        return out
+            stats.fim_lengths.append(sum(map(len, parts)))
+        return parts
 
-    def _fragments(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, check: bool) -> np.ndarray | None:
+    def _fragments(self, seg: np.ndarray, rng: Uniforms, stats: SampleStats, check: bool) -> list | None:
         """File-level FIM: split on the separator token, FIM each fragment independently, keep the separators."""
         seps = np.flatnonzero(seg == self.fragment_id).tolist()
+        rate = self.cfg.effective_fragment_rate
         if not seps:
-            return self.segment(seg, rng, stats, check=check, rate=self.cfg.effective_fragment_rate)
+            return self._segment_parts(seg, rng, stats, check, rate)
         parts, changed, start = [], False, 0
         for end in seps + [len(seg)]:
             frag = seg[start:end]
-            out = self.segment(frag, rng, stats, check=check, rate=self.cfg.effective_fragment_rate) if len(frag) else None
+            out = self._segment_parts(frag, rng, stats, check, rate) if len(frag) else None
             changed |= out is not None
-            parts.append(frag if out is None else out)
+            if out is None:
+                parts.append(frag)
+            else:
+                parts.extend(out)
             if end < len(seg):
                 parts.append(seg[end:end + 1])
             start = end + 1
-        return np.concatenate(parts) if changed else None
+        return parts if changed else None
 
     def finish(self, parts: list[np.ndarray], out_len: int, stats: SampleStats, *, consumed: int) -> FIMSample:
         """Join, trim the tail, pad by position."""
-        joined = np.concatenate(parts) if len(parts) != 1 else parts[0]
+        joined = _join(parts) if len(parts) != 1 else np.asarray(parts[0], dtype=np.int64)
         produced = len(joined)
         # tokens of the original first out_len positions that FIM growth pushed past the end
         stats.truncated_tokens += max(0, min(produced - out_len, produced - consumed))
@@ -181,24 +197,30 @@ class FIMTransform:
     def fim_document(self, seg: np.ndarray, cut_u: np.ndarray, spm: bool, stats: SampleStats, *,
                      check: bool = False) -> np.ndarray | None:
         """The FIM layout of one segment, cut at characters ``floor(u * (n_chars + 1))``; None if not FIM-able."""
+        parts = self._fim_parts(seg, cut_u, spm, stats, check)
+        return None if parts is None else _join(parts)
+
+    def _fim_parts(self, seg: np.ndarray, cut_u: np.ndarray, spm: bool, stats: SampleStats,
+                   check: bool = False) -> list | None:
+        """:meth:`fim_document` as a list of parts: sentinels and each piece's corpus slices and re-encoded ids."""
         pieces = self._cut_pieces(seg, cut_u, stats)
         if pieces is None:
             return None
-        pre_t, mid_t, suf_t = pieces
+        pre, mid, suf = pieces
         if check:
             buf = self.codec.decode_bytes(seg)
             lo, hi = utf8_bounds(buf)
-            self._check(buf[lo:hi], pre_t, mid_t, suf_t, stats)
+            self._check(buf[lo:hi], _join(pre), _join(mid), _join(suf), stats)
         if not spm:
-            parts = [self._pre, pre_t, self._suf, suf_t, self._mid, mid_t, self._eot]
-        elif self.cfg.spm_variant == "v2":
-            parts = [self._pre_suf, suf_t, self._mid, pre_t, mid_t, self._eot]
-        else:
-            parts = [self._suf, suf_t, self._pre, pre_t, self._mid, mid_t, self._eot]
-        return np.concatenate(parts)
+            return [self._pre, *pre, self._suf, *suf, self._mid, *mid, self._eot]
+        if self.cfg.spm_variant == "v2":
+            return [self._pre_suf, *suf, self._mid, *pre, *mid, self._eot]
+        return [self._suf, *suf, self._pre, *pre, self._mid, *mid, self._eot]
 
-    def _cut_pieces(self, seg: np.ndarray, cut_u: np.ndarray, stats: SampleStats) -> tuple[np.ndarray, ...] | None:
-        """(prefix, middle, suffix) ids of ``seg`` cut at two uniformly drawn characters; None if not FIM-able.
+    def _cut_pieces(self, seg: np.ndarray, cut_u: np.ndarray, stats: SampleStats) -> tuple[list, list, list] | None:
+        """(prefix, middle, suffix) of ``seg`` cut at two uniformly drawn characters; None if not FIM-able.
+
+        Each piece is a list of parts (corpus id slices and re-encoded id lists) that concatenate to its ids.
 
         The segment is located in *characters* without decoding it: ``codec.char_info`` counts the characters that
         start in each id's bytes, so a cumulative sum maps character ``c`` to the token holding it
@@ -246,15 +268,14 @@ class FIMTransform:
                 if buf is None:
                     buf = codec.decode_bytes(seg)
                 text = buf[lead:len(buf) - trail].decode("utf-8")
-                return tuple(np.asarray(x, dtype=np.int64) for x in
-                             codec.encode_batch([text[:i], text[i:j], text[j:]]))
+                return tuple([ids] if ids else [] for ids in codec.encode_batch([text[:i], text[i:j], text[j:]]))
             return self._split(seg, cend, lead, trail, m, (i, j), plain=buf is None or b"\xf3" not in buf)
         except UnicodeDecodeError:  # invalid UTF-8 inside the segment (not produced by `codeja tokenize`)
             return None
 
     def _split(self, seg: np.ndarray, cend: np.ndarray, lead: int, trail: int, m: int,
-               cuts: tuple[int, int], *, plain: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Prefix, middle and suffix ids, re-encoding only ``reencode_window`` tokens around each cut.
+               cuts: tuple[int, int], *, plain: bool = False) -> tuple[list, list, list]:
+        """Prefix, middle and suffix (lists of parts), re-encoding only ``reencode_window`` tokens around each cut.
 
         The region (the segment less ``lead`` bytes before its first character and ``trail`` bytes of an incomplete
         last character) is cut at its start, at characters ``cuts`` and at its end. Each cut inside the bytes gets a
@@ -317,7 +338,7 @@ class FIMTransform:
         encode = self.codec.encode_batch_plain if plain else self.codec.encode_batch
         for (p, k), ids in zip(slots, encode(texts)):
             pieces[p][k] = ids  # a list: np.concatenate converts it
-        return tuple(np.concatenate(p).astype(np.int64, copy=False) if p else _EMPTY for p in pieces[1:4])
+        return pieces[1], pieces[2], pieces[3]
 
     def _placeholder_clash(self, seg: np.ndarray, text_bytes: bytes) -> bool:
         """The document literally contains a private-use character we use for special tokens: don't FIM it."""
