@@ -245,7 +245,7 @@ class TokenCodec:
 
     def encode_batch_plain(self, texts: Sequence[str]) -> list[list[int]]:
         """:meth:`encode_batch` for texts known to hold no placeholder character (skips that check)."""
-        return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(texts, add_special_tokens=False)]
+        return [self._plain(e.ids) for e in self._encoder.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def _has_placeholder(self, text: str) -> bool:
         # placeholders are the highest code points in use: max() is one C pass, the exact test runs only if needed
@@ -328,7 +328,7 @@ def utf8_bounds(buf: bytes | np.ndarray) -> tuple[int, int]:
 
 
 def utf8_head_trim(a: bytes | np.ndarray) -> int:
-    """How many leading continuation bytes (at most 3: a character cut by the context start) to drop.
+    """How many leading continuation bytes (a character cut by the context start; at most 4 are looked at) to drop.
 
     Looks at the first 4 bytes only, so the first few tokens' bytes are enough to call it.
     """
