@@ -6,12 +6,14 @@ Full-size runs go through the sandbox pool (slow); see docs/evaluation.md for th
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.runner import score_samples
 from codeja.io import write_jsonl
+from codeja.paths import shared_data
 from codeja.sandbox import toolchain_available
 
 
@@ -25,7 +27,7 @@ def _score(tmp_path, name, sanitizer="none,codeja", limit=None, rows=None):
 def test_humaneval_canonical_is_1(tmp_path):
     res = _score(tmp_path, "humaneval", "all")
     assert res["by_sanitizer"]["none@1"]["pass@1"] == 1.0
-    assert res["by_sanitizer"]["codeja@1"]["pass@1"] == 1.0
+    assert res["by_sanitizer"]["codeja@2"]["pass@1"] == 1.0
     assert res["by_sanitizer"]["bigcode@2024-01"]["pass@1"] == 1.0
     # evalplus@0.3.1 drops the prompt's encode_shift, which HumanEval/50's original tests call (documented quirk)
     assert res["by_sanitizer"]["evalplus@0.3.1"]["pass@1"] == pytest.approx(163 / 164)
@@ -39,22 +41,55 @@ def test_jhumaneval_canonical_is_163_of_164_task_64_broken(tmp_path):
     assert failed == ["JHumanEval/64"]
     assert res["by_sanitizer"]["none@1"]["pass@1"] == pytest.approx(163 / 164)
     # codeja re-extracts vowels_count from the broken prompt (tree-sitter error recovery): 164/164
-    assert res["by_sanitizer"]["codeja@1"]["pass@1"] == 1.0
+    assert res["by_sanitizer"]["codeja@2"]["pass@1"] == 1.0
 
 
 @pytest.mark.slow
 def test_humanevalfix_python_canonical_is_1(tmp_path):
     res = _score(tmp_path, "humanevalfix-python")
-    assert res["by_sanitizer"]["none@1"]["pass@1"] == 1.0 and res["by_sanitizer"]["codeja@1"]["pass@1"] == 1.0
+    assert res["by_sanitizer"]["none@1"]["pass@1"] == 1.0 and res["by_sanitizer"]["codeja@2"]["pass@1"] == 1.0
+
+
+# Cold, a compiled language costs minutes of compiling for all 164 programs on 2 cores; by default every 8th task
+# (21 per language, every problem shape seen, Go/32 and Rust/32 included) runs. CODEJA_EVAL_FULL=1 runs all 164
+# (the figures in docs/evaluation.md; the sandbox's compile cache makes reruns fast).
+FULL = os.environ.get("CODEJA_EVAL_FULL") == "1"
+PACK_FAILS = {"humanevalfix-js": {"JavaScript/162"}}  # npm js-md5 is not in Debian (docs/evaluation.md)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,lang", [("humanevalfix-cpp", "cpp"), ("humanevalfix-java", "java")])
-def test_humanevalfix_compiled_canonical_subset_is_1(tmp_path, name, lang):
-    if not toolchain_available(lang):
-        pytest.skip(f"{lang} toolchain not installed (make setup installs it)")
-    res = _score(tmp_path, name, limit=20)
-    assert res["by_sanitizer"]["none@1"]["pass@1"] == 1.0 and res["by_sanitizer"]["codeja@1"]["pass@1"] == 1.0
+@pytest.mark.parametrize("name", ["humanevalfix-cpp", "humanevalfix-java", "humanevalfix-go", "humanevalfix-rust",
+                                  "humanevalfix-js"])
+def test_humanevalfix_canonical_passes(tmp_path, name):
+    bench = get_benchmark(name)
+    if not toolchain_available(bench.language):
+        pytest.skip(f"{bench.language} toolchain not installed (make setup installs it)")
+    rows = bench.canonical_samples()
+    assert len(rows) == 164
+    res = _score(tmp_path, name, rows=rows if FULL else rows[::8])
+    expected_fail = PACK_FAILS.get(name, set()) & {r["task_id"] for r in (rows if FULL else rows[::8])}
+    for sid in ("none@1", "codeja@2"):
+        per_task = res["by_sanitizer"][sid]["per_task"]
+        failed = {t for t, v in per_task.items() if v["n"] and not v["passed"]}
+        assert failed == expected_fail, (sid, sorted(failed))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["humanevalfix-go", "humanevalfix-rust"])
+def test_humanevalfix_buggy_solutions_still_fail(tmp_path, name):
+    """The assembly fixes (Go imports, Rust rand port) must not make wrong code pass: the bugs fail."""
+    bench = get_benchmark(name)
+    if not toolchain_available(bench.language):
+        pytest.skip(f"{bench.language} toolchain not installed")
+    lang = name.removeprefix("humanevalfix-")
+    data = [json.loads(x) for x in (shared_data() / "benchmarks" / "humanevalpack" / lang / "data" /
+                                    "humanevalpack.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    picked = data[1::16]
+    # the FixTests model path: a completion continuing the declaration (Go: no import block in it at all)
+    rows = [{"task_id": r["task_id"], "completion": r["buggy_solution"]} for r in picked]
+    rows += [{"task_id": r["task_id"], "completion": r["canonical_solution"]} for r in picked]
+    res = _score(tmp_path, name, "none", rows=rows)
+    assert all(v == {"passed": 1, "n": 2} for t, v in res["per_task"].items() if v["n"]), res["per_task"]
 
 
 STRLEN = {
@@ -78,5 +113,5 @@ def test_multiple_program_assembly_with_handwritten_solutions(tmp_path, name):
         "count() as isize", "count() as isize + 1").replace("${#1}", "$(( ${#1} + 1 ))").replace("len(myString)", "len(myString) + 1")
     rows = [{"task_id": task.task_id, "completion": STRLEN[name]}, {"task_id": task.task_id, "completion": wrong}]
     res = _score(tmp_path, name, rows=rows)
-    for sid in ("none@1", "codeja@1"):
+    for sid in ("none@1", "codeja@2"):
         assert res["by_sanitizer"][sid]["per_task"][task.task_id] == {"passed": 1, "n": 2}, sid

@@ -26,7 +26,7 @@ def test_run_eval_two_models_side_by_side_and_resume(tmp_path, tiny_random_model
         assert (tmp_path / "run" / f).is_file()
     man = json.loads((tmp_path / "run" / "base" / "humaneval" / "manifest.json").read_text())
     assert man["model"]["fingerprint"] and man["generation"]["mode"] == "completion"
-    assert man["sanitizers"][0]["id"] == "codeja@1" and man["prompt_template"] == "raw-prompt"
+    assert man["sanitizers"][0]["id"] == "codeja@2" and man["prompt_template"] == "raw-prompt"
     # identical greedy settings and identical weights give identical samples for both models
     a = (tmp_path / "run" / "base" / "humaneval" / "generations.jsonl").read_text()
     assert a == (tmp_path / "run" / "dpo" / "humaneval" / "generations.jsonl").read_text()
@@ -49,4 +49,4 @@ def test_cli_eval_run_tiny_humaneval_jhumaneval_limit_5(tmp_path, tiny_model_dir
         row = comp["scores"][comp["models"][0]][b]
         assert row["n_tasks"] == 5 and 0.0 <= row["pass@1"] <= 1.0
         samples = [json.loads(x) for x in (out / comp["models"][0] / b / "samples.jsonl").read_text().splitlines()]
-        assert len(samples) == 5 and all("codeja@1" in s["verdicts"] for s in samples)
+        assert len(samples) == 5 and all("codeja@2" in s["verdicts"] for s in samples)

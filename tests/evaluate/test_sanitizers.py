@@ -257,7 +257,7 @@ def test_registry_names_and_versions():
     assert get_sanitizer("evalplus@0.3.1").id == "evalplus@0.3.1"
     with pytest.raises(ConfigError, match="unknown sanitizer"):
         get_sanitizer("nope")
-    with pytest.raises(ConfigError, match="codeja@1 only"):
+    with pytest.raises(ConfigError, match="codeja@2 only"):
         get_sanitizer("codeja@99")
 
 

@@ -96,12 +96,12 @@ def test_score_humaneval_subset_writes_results_samples_manifest(tmp_path):
     assert res["per_task"]["HumanEval/2"] == {"passed": 1, "n": 1}
     assert res["pass@1"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4)
     assert res["statuses"].get("timeout") == 1 and res["ci_low"] <= res["pass@1"] <= res["ci_high"]
-    assert res["sanitizer"] == "codeja@1" and res["counts"] == {"in": 6, "scored": 6, "quarantined": 0}
+    assert res["sanitizer"] == "codeja@2" and res["counts"] == {"in": 6, "scored": 6, "quarantined": 0}
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert man["sanitizers"][0]["id"] == "codeja@1" and len(man["benchmark"]["source"]["sha256"]) == 64
+    assert man["sanitizers"][0]["id"] == "codeja@2" and len(man["benchmark"]["source"]["sha256"]) == 64
     assert man["execution"]["engine"] == "codeja.sandbox" and man["samples"]["sha256"]
     lines = (tmp_path / "out" / "samples.jsonl").read_text().splitlines()
-    v = json.loads(lines[0])["verdicts"]["codeja@1"]
+    v = json.loads(lines[0])["verdicts"]["codeja@2"]
     assert {"sanitized", "rule", "status", "passed"} <= set(v)
 
 
@@ -111,7 +111,7 @@ def test_score_all_sanitizers_gives_sensitivity_table(tmp_path):
     write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": helper_after}])
     res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", "all", bootstrap=0)
     by = res["by_sanitizer"]
-    assert by["codeja@1"]["pass@1"] == 1.0 and by["none@1"]["pass@1"] == 1.0
+    assert by["codeja@2"]["pass@1"] == 1.0 and by["none@1"]["pass@1"] == 1.0
     assert by["bigcode@2024-01"]["pass@1"] == 0.0  # "\ndef" cuts the helper
     assert "| bigcode@2024-01 | 0.000 |" in res["sensitivity"]
     assert res["n_tasks_without_samples"] == 1  # HumanEval/1 had no sample: visible, not skipped

@@ -1,4 +1,4 @@
-"""Sanitizers by name: ``get_sanitizer("codeja")`` / ``"codeja@1"``, ``none``, ``bigcode``, ``evalplus``.
+"""Sanitizers by name: ``get_sanitizer("codeja")`` / ``"codeja@2"``, ``none``, ``bigcode``, ``evalplus``.
 
 Every result records ``sanitizer.id`` (``name@version``); a changed algorithm gets a new version, never a silent
 edit, so two results with the same id were post-processed identically.

@@ -1,4 +1,4 @@
-"""``codeja@1``: our sanitizer. Multi-language, tree-sitter based, byte-correct, and explicit about what it did.
+"""``codeja@2``: our sanitizer. Multi-language, tree-sitter based, byte-correct, and explicit about what it did.
 
 Steps (each result records the rule that fired):
 
@@ -15,7 +15,7 @@ Steps (each result records the rule that fired):
    ``if __name__ == "__main__":``. Slicing is on UTF-8 bytes, so Japanese comments and full-width spaces are safe.
 4. Brace languages (and bash): keep the code up to the end of the entry point's function (or of the enclosing
    top-level class when the tests do not close it themselves), plus top-level helper functions after it (not
-   ``main``, which the tests provide); C++ helpers are moved before the entry point so they are declared before
+   ``main``, which the tests provide; Rust attributes such as ``#[derive]`` stay with their item); C++ helpers are moved before the entry point so they are declared before
    use. An entry function that is still open (MultiPL-E completions stop before ``\\n}``) is left open.
 """
 
@@ -98,7 +98,9 @@ def _defines(code: str, language: str, entry: str | None) -> bool:
 
 
 class CodejaSanitizer(Sanitizer):
-    name, version = "codeja", "1"
+    # 2: Rust helpers after the entry point keep their attributes (#[derive(...)]); an indented completion after a
+    # leading newline is a continuation even when it calls the entry point (recursion); 1 got both wrong
+    name, version = "codeja", "2"
 
     # -- 1 + 2: clean and choose -----------------------------------------------------------------------------
     def choose(self, text: str, task, kind: str) -> tuple[str, str, bool]:
@@ -112,7 +114,9 @@ class CodejaSanitizer(Sanitizer):
             return block.code, rule, not defining
         if kind == "solution" and _defines(text, lang, task.entry_point):
             return text, "solution", False
-        if kind == "completion" and _defines(text, lang, task.entry_point) and not text.startswith((" ", "\t")):
+        # a body continuation is indented after its leading newline; `\n    return modp(n - 1, p)` only *calls* it
+        restates = not text.lstrip("\r\n").startswith((" ", "\t"))
+        if kind == "completion" and restates and _defines(text, lang, task.entry_point):
             return text, "restated-function", False  # a continuation that writes the whole function again
         return text, "continuation", True
 
@@ -255,10 +259,19 @@ class CodejaSanitizer(Sanitizer):
         helpers = [s for s in self._next_siblings(unit) if s.type in types and def_name(s) not in (None, "main", "Main")]
         head = data[:unit.start_byte].decode("utf-8")
         body = data[unit.start_byte:unit.end_byte].decode("utf-8")
-        extra = [data[h.start_byte:h.end_byte].decode("utf-8") for h in helpers if not h.has_error]
+        extra = [data[self._attributed_start(h):h.end_byte].decode("utf-8") for h in helpers if not h.has_error]
         if lang == "cpp" and extra and unit is target:
             return Sanitized(head + "\n".join(extra) + "\n" + body + "\n", closed=True, rule=rule + "+helpers-hoisted")
         return Sanitized(head + body + "".join("\n" + e for e in extra) + "\n", closed=True, rule=rule + "+function")
+
+    @staticmethod
+    def _attributed_start(node) -> int:
+        """Start of a definition including the Rust attributes before it (``#[derive(PartialEq)]`` is a sibling
+        node in tree-sitter-rust; a helper enum without its derive no longer compiles against ``==``)."""
+        start, prev = node.start_byte, node.prev_named_sibling
+        while prev is not None and prev.type == "attribute_item":
+            start, prev = prev.start_byte, prev.prev_named_sibling
+        return start
 
     @staticmethod
     def _missing(node) -> bool:
