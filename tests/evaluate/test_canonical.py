@@ -55,6 +55,9 @@ def test_humanevalfix_python_canonical_is_1(tmp_path):
 # (the figures in docs/evaluation.md; the sandbox's compile cache makes reruns fast).
 FULL = os.environ.get("CODEJA_EVAL_FULL") == "1"
 PACK_FAILS = {"humanevalfix-js": {"JavaScript/162"}}  # npm js-md5 is not in Debian (docs/evaluation.md)
+# Go/95's reference stops after the second key of a map, and Go randomises map order: it fails about 1 run in 6
+# (measured 6 of 40). Not an assembly problem, and not fixable without editing the reference (docs/evaluation.md).
+PACK_FLAKY = {"humanevalfix-go": {"Go/95"}}
 
 
 @pytest.mark.slow
@@ -71,7 +74,7 @@ def test_humanevalfix_canonical_passes(tmp_path, name):
     for sid in ("none@1", "codeja@2"):
         per_task = res["by_sanitizer"][sid]["per_task"]
         failed = {t for t, v in per_task.items() if v["n"] and not v["passed"]}
-        assert failed == expected_fail, (sid, sorted(failed))
+        assert expected_fail <= failed <= expected_fail | PACK_FLAKY.get(name, set()), (sid, sorted(failed))
 
 
 @pytest.mark.slow
