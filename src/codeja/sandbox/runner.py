@@ -63,6 +63,8 @@ def classify(ex: Execution, limits: Limits) -> str:
         return "memory"
     if ex.signal == signal.SIGXCPU:
         return "timeout"  # the CPU-time limit
+    if ex.signal == signal.SIGKILL and limits.cpu_s and ex.cpu_s >= 0.95 * limits.cpu_s:
+        return "timeout"  # the hard CPU-time limit (busy threads reach it before the soft SIGXCPU is handled)
     if ex.signal == signal.SIGKILL and ex.peak_memory_mb >= 0.9 * limits.memory_mb:
         return "memory"
     if ex.signal is not None:
