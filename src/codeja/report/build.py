@@ -61,8 +61,8 @@ def stage_records(run: Path) -> list[dict[str, Any]]:
     return out
 
 
-def comparison(run: Path) -> dict | None:
-    for rec in stage_records(run):
+def comparison(recs: list[dict[str, Any]]) -> dict | None:
+    for rec in recs:
         if rec["kind"] == "eval" and (rec["dir"] / "comparison.json").exists():
             return read_json(rec["dir"] / "comparison.json")
     return None
@@ -81,7 +81,7 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def loss_curves(run: Path) -> str | None:
+def loss_curves(recs: list[dict[str, Any]]) -> str | None:
     """One figure: training loss per step for every training stage (and eval losses where logged)."""
     import matplotlib
 
@@ -89,7 +89,7 @@ def loss_curves(run: Path) -> str | None:
     import matplotlib.pyplot as plt
 
     series = []
-    for rec in stage_records(run):
+    for rec in recs:
         m = rec["dir"] / "metrics.jsonl"
         if rec["kind"].startswith("train.") and m.exists():
             rows = _read_jsonl(m)
@@ -291,7 +291,7 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
     doc.heading(f"{title_prefix}Stages")
     doc.table(["stage", "kind", "status", "wall time (s)"],
               [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s"))] for r in recs])
-    comp = comparison(run)
+    comp = comparison(recs)
     if comp:
         doc.heading(f"{title_prefix}Scores per model and benchmark")
         doc.para("pass@1 (exact match / char-F1 for QA) with bootstrap 95% confidence intervals; n = tasks scored. "
@@ -311,7 +311,7 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
         diffs = comp.get("manifest_differences") or []
         if diffs:
             doc.para("Manifest differences between models that can move a score: " + "; ".join(map(str, diffs)))
-    curves = loss_curves(run)
+    curves = loss_curves(recs)
     if curves:
         doc.heading(f"{title_prefix}Loss curves")
         doc.images([("loss.png", curves)])
@@ -340,7 +340,7 @@ def write_report(run_dir: str | Path) -> str:
         doc.heading("Ablation: every variant side by side")
         header, rows = None, []
         for v, path in runs.items():
-            comp = comparison(path)
+            comp = comparison(stage_records(path))
             if not comp:
                 continue
             h, rs = score_table(comp)
