@@ -14,21 +14,28 @@ back to back, and a row's ratio is the median over rounds of (plain time / row t
 gives CPU time (``time.process_time``, this process only, one thread) and wall time medians. ``ctx-full`` re-encodes
 whole pieces (the paper's pseudocode); ``w=N`` rows re-encode N tokens around each cut instead of the default 8.
 
-Measured (full run, 2-core shared machine, CPU us per sample, ratio to plain in the same run), before = the transform
-that decoded every FIM'd segment whole and seeded numpy per sample (default window 16), after = this code:
+Each round uses a new epoch (new document order, new FIM draws), so no sample is built twice, as in training.
 
-    context  row            before            after
-    2048     plain          30.2              29.4
-    2048     context 0.5    653.8  (0.05x)    215.4  (0.13x)   same window 16: 635.5 -> 277.8
-    2048     context 0.9    1076.5 (0.03x)    339.3  (0.09x)
-    2048     document 0.9   2032.9 (0.01x)    456.7  (0.07x)
-    8192     plain          39.7              41.6
-    8192     context 0.5    1067.0 (0.04x)    399.1  (0.11x)   same window 16: 1053.6 -> 541.9
-    8192     context 0.9    1940.6 (0.02x)    607.3  (0.07x)
+Measured 2026-11-28 (full run, 2-core shared machine, CPU us per sample, ratio to plain in the same run):
 
-The 0.8x target is not met: what is left is the Rust tokenizer re-encoding the windows around the two cuts (about
-half of the FIM cost at window 8; ~0.5 us per character on this machine) and ~100 us of Python bookkeeping per FIM'd
-document, against plain packing that is a 30 us memory-mapped slice.
+    context  row            us       vs plain
+    2048     plain          37.1
+    2048     context 0.5    227.4    0.15x     (w=2: 0.19x, w=1: 0.20x, whole pieces: 0.01x)
+    2048     context 0.9    350.6    0.10x
+    2048     document 0.9   497.3    0.08x
+    8192     plain          55.1
+    8192     context 0.5    376.5    0.13x
+    8192     context 0.9    552.0    0.09x
+
+The 0.8x target is not met, and the last lines of the output say why: one call of the tokenizer's Rust
+implementation on a 2-3 character text costs 13-18 us here (a third of it the regex pre-tokenizer), and each
+FIM'd document needs four (two cuts, each splitting its window into two texts). With nothing else to do at all,
+context FIM at rate 0.5 could reach plain / (plain + FIM docs x 4 x encode) = about 0.5x. Remembering encoded
+texts (exact: encoding is a pure function of the text) helps too little: after 400k random cuts over the CPython
+standard library, 80 % of 1-token, 65 % of 3-token and 56 % of 5-token windows had been seen before. Only the
+1-token window with that cache, and no other cost at all, gets near 0.8x (0.83x), and a 1-token window tokenizes
+3-5 % of cuts differently from re-encoding the whole piece, against 0.2-0.5 % for 3-17 tokens (measured on code and
+on JHumanEval's Japanese prompts with this tokenizer and SmolLM2's).
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ ROWS = [
     ("context 0.9", dict(mode="context", fim_rate=0.9)),
     ("ctx 0.5 w=16", dict(mode="context", fim_rate=0.5, reencode_window=16)),
     ("ctx 0.5 w=4", dict(mode="context", fim_rate=0.5, reencode_window=4)),
+    ("ctx 0.5 w=2", dict(mode="context", fim_rate=0.5, reencode_window=2)),
     ("ctx 0.5 w=1", dict(mode="context", fim_rate=0.5, reencode_window=1)),
     ("ctx-full 0.5", dict(mode="context", fim_rate=0.5, reencode_window=0)),
 ]
@@ -114,6 +122,9 @@ def time_rows(prefix, hf, seq_len: int, n: int, rounds: int) -> list[dict]:
     for r in range(rounds):
         idx = [(r * n + k) % size for k in range(n)]
         for name, ds in datasets:
+            # a new epoch per round: new document order and new FIM draws, so no sample is ever built twice (as in
+            # training) and the re-encode cache only hits texts that genuinely recur
+            ds.set_epoch(r + 1)
             c0, w0 = time.process_time(), time.perf_counter()
             for i in idx:
                 ds[i]
@@ -135,6 +146,46 @@ def time_rows(prefix, hf, seq_len: int, n: int, rounds: int) -> list[dict]:
     return out
 
 
+def tokenizer_costs(prefix, hf, n: int = 300) -> list[tuple[str, float]]:
+    """CPU us of one re-encode call (what each cut of context FIM pays) on windows of the corpus' own tokens.
+
+    A window of ``2w + 1`` tokens around a cut is split there into two texts, each encoded by one call of the
+    tokenizer's Rust implementation (``TokenCodec.encode``); the regex pre-tokenizer alone is timed as well.
+    """
+    from codeja.fim.codec import TokenCodec
+    from codeja.fim.packing import PackedCorpus
+
+    codec = TokenCodec(hf)
+    corpus = PackedCorpus(prefix, 2048, shuffle=False)
+    rnd = random.Random(0)
+    out = []
+    for w in (0, 1, 2, 8):
+        texts = []
+        while len(texts) < n:
+            tokens, _, _ = corpus.read(rnd.randrange(len(corpus)))
+            t = rnd.randrange(w, len(tokens) - w - 1)
+            raw = codec.decode_bytes(tokens[t - w:t + w + 1])
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:  # a window edge inside a character; the transform widens such windows
+                continue
+            if len(text) > 1:
+                cut = rnd.randrange(1, len(text))
+                texts += [text[:cut], text[cut:]]
+        pre = codec._encoder.pre_tokenizer
+        c0 = time.process_time()
+        for x in texts:
+            codec.encode(x)
+        enc = (time.process_time() - c0) / len(texts) * 1e6
+        c0 = time.process_time()
+        for x in texts:
+            pre.pre_tokenize_str(x)
+        regex = (time.process_time() - c0) / len(texts) * 1e6
+        chars = statistics.mean(map(len, texts))
+        out.append((f"{2 * w + 1:>2} tokens split in two ({chars:4.1f} chars per text)", enc, regex))
+    return out
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller corpus and fewer samples (under a minute)")
@@ -147,14 +198,27 @@ def main(argv: list[str]) -> int:
               f"{n} samples (2k; a quarter at 8k) x {rounds} interleaved rounds per row, one core")
         print(f"{'context':>7} {'mode':<13} {'cpu us':>8} {'samples/s':>10} {'tokens/s':>12} {'vs plain':>9} "
               f"{'wall us':>8} {'vs plain':>9} {'FIM docs':>9}")
+        bounds = []
         for seq_len in (2048, 8192):
-            for row in time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(10, n // 4), rounds):
+            rows = time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(10, n // 4), rounds)
+            bounds.append((seq_len, rows[0]["cpu_us"], next(r["fim_docs"] for r in rows if r["row"] == "context 0.5")))
+            for row in rows:
                 rate = 1e6 / row["cpu_us"]
                 print(f"{seq_len:>7} {row['row']:<13} {row['cpu_us']:>8.1f} {rate:>10,.0f} {rate * seq_len:>12,.0f} "
                       f"{row['ratio_cpu']:>8.2f}x {row['wall_us']:>8.1f} {row['ratio_wall']:>8.2f}x "
                       f"{row['fim_docs']:>9.2f}")
         print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
               "round; FIM docs: documents FIM'd per sample")
+        print("\none tokenizer call per text (every cut of a FIM'd document encodes two):")
+        costs = tokenizer_costs(prefix, hf, 100 if args.quick else 300)
+        for name, enc, regex in costs:
+            print(f"  window of {name}: encode {enc:6.1f} us (pre-tokenizer regex alone {regex:5.1f} us)")
+        # Two cuts per FIM'd document, each splitting its window into two texts to encode. With the smallest window
+        # and no other cost at all, context FIM at rate 0.5 could still be no faster than this:
+        for seq_len, plain, docs in bounds:
+            ceiling = plain / (plain + docs * 4 * costs[0][1])
+            print(f"ceiling for context 0.5 at {seq_len}: plain {plain:.1f} us / (plain + {docs:.2f} FIM docs x 4 "
+                  f"encodes x {costs[0][1]:.1f} us) = {ceiling:.2f}x, with nothing but the tokenizer calls")
     return 0
 
 
