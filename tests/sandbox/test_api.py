@@ -163,3 +163,38 @@ def test_rlimit_fallback_warns_and_still_limits(monkeypatch):
     assert r.status == "ok" and r.isolation == "rlimit" and r.stdout == "hi\n"
     r = run("while True:\n    pass\n", "python", limits=Limits(wall_s=1, cpu_s=1))
     assert r.status == "timeout"
+
+
+def test_infra_failures_are_run_again(monkeypatch):
+    """A sandbox that failed (not the program) is retried; the result says how many runs it took."""
+    from codeja.sandbox import runner
+    from codeja.sandbox.types import SandboxResult
+
+    calls = []
+
+    def flaky(job, isolation):
+        calls.append(job.key)
+        if len(calls) == 1:
+            return SandboxResult(status="killed", detail="the program killed its sandbox (the zygote)", key=job.key)
+        return SandboxResult(status="ok", exit_code=0, key=job.key)
+
+    monkeypatch.setattr(runner, "_run_job", flaky)
+    [r] = run_many([Job("print(1)", "python", key="a")], workers=1)
+    assert (r.status, r.attempts, calls) == ("ok", 2, ["a", "a"])
+
+    broken = lambda job, isolation: SandboxResult(status="sandbox-error", detail="bwrap: cannot start", key=job.key)  # noqa: E731
+    monkeypatch.setattr(runner, "_run_job", broken)
+    [r] = run_many([Job("print(1)", "python")], workers=1, infra_retries=3)
+    assert (r.status, r.attempts) == ("sandbox-error", 4)
+
+    # the program's own failures are never retried
+    monkeypatch.setattr(runner, "_run_job", lambda job, isolation: SandboxResult(status="killed", signal=11))
+    [r] = run_many([Job("print(1)", "python")], workers=1)
+    assert (r.status, r.attempts) == ("killed", 1)
+
+
+@needs_bwrap
+def test_program_that_kills_its_zygote_is_killed_every_time():
+    r = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "python")
+    assert r.status == "killed" and r.infra_failure and r.attempts == 3, (r.status, r.detail, r.attempts)
+    assert run("print('next')\n", "python").stdout == "next\n"  # the worker's fresh zygote works

@@ -52,11 +52,6 @@ def build_test_programs(text: str, inst: Instruction, default_language: str = "p
     return [f"{code}\n\n{test.rstrip()}\n{_check_call(test, inst.entry_point, lang)}" for test in inst.tests or []]
 
 
-def _infra_failure(result) -> bool:
-    """The sandbox, not the response's code, failed: rerun rather than count it against the response."""
-    return result.status == "sandbox-error" or (result.status == "killed" and "sandbox" in (result.detail or ""))
-
-
 @dataclass
 class ExecutionRunner:
     """Runs (instruction, response) test programs through ``codeja.sandbox.run_many``; one job per test."""
@@ -64,7 +59,7 @@ class ExecutionRunner:
     timeout_s: float = 10.0
     workers: int | None = None
     default_language: str = "python"
-    infra_retries: int = 2  # reruns of jobs the sandbox itself failed (not the program): see _infra_failure
+    infra_retries: int = 2  # reruns of jobs the sandbox itself failed (SandboxResult.infra_failure)
 
     def run(self, items: list[tuple[Instruction, dict[str, Any]]], progress: bool = False) -> None:
         """Fill ``record["execution"] = {"passed", "total", "pass_rate", "statuses"}`` where missing.
@@ -83,13 +78,7 @@ class ExecutionRunner:
             owners.append(n)
         if not jobs:
             return
-        results = run_many(jobs, workers=self.workers)
-        for _ in range(self.infra_retries):
-            again = [i for i, r in enumerate(results) if _infra_failure(r)]
-            if not again:
-                break
-            for i, r in zip(again, run_many([jobs[i] for i in again], workers=self.workers)):
-                results[i] = r
+        results = run_many(jobs, workers=self.workers, infra_retries=self.infra_retries)
         missing = [r for r in results if r.status == "toolchain-missing"]
         if missing:
             from codeja.errors import CodejaError

@@ -10,7 +10,10 @@ rs = run_many([Job(src, "cpp", key=i) for i, src in enumerate(programs)], progre
 Statuses: ``ok`` (exit 0), ``failed`` (non-zero exit, compile error), ``timeout`` (wall or CPU limit),
 ``memory`` (allocation failed under the memory limit), ``output-limit`` (stdout or stderr over the cap),
 ``killed`` (ended by a signal), ``toolchain-missing`` (the compiler / interpreter is not installed: never a model
-failure), ``sandbox-error`` (codeja could not run it).
+failure), ``sandbox-error`` (codeja could not run it). ``run_many`` runs a job again (twice at most by default) when
+the sandbox rather than the program failed: ``sandbox-error``, or a Python zygote that vanished without a reply
+(``SandboxResult.infra_failure``; ``attempts`` says how many runs it took), so a correct program is not scored as
+``killed`` because the machine was saturated.
 
 How programs are isolated: see :mod:`codeja.sandbox.isolation` (bubblewrap namespaces, read-only system, private
 /box and /tmp, no network, per-slot uid, rlimits, watchdog). Python runs in pre-started sandboxed zygotes that

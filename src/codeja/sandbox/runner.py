@@ -312,8 +312,12 @@ def _run_job(job: Job, isolation: str) -> SandboxResult:
 
 
 def run_many(jobs: Sequence[Job], *, workers: int | None = None, progress: bool = False,
-             require_isolation: bool = False) -> list[SandboxResult]:
-    """Run many programs on a pool of ``workers`` (default: the CPU count); results come back in job order."""
+             require_isolation: bool = False, infra_retries: int = 2) -> list[SandboxResult]:
+    """Run many programs on a pool of ``workers`` (default: the CPU count); results come back in job order.
+
+    A job whose result is an infrastructure failure (``SandboxResult.infra_failure``) is run again, up to
+    ``infra_retries`` times; ``attempts`` on the result says how many runs it took.
+    """
     isolation = choose_isolation(require_isolation)
     for j in jobs:  # fail fast on caller errors, before anything runs
         get_language(j.language)
@@ -327,6 +331,11 @@ def run_many(jobs: Sequence[Job], *, workers: int | None = None, progress: bool 
 
     def one(job):
         r = _run_job(job, isolation)
+        attempts = 1
+        while r.infra_failure and attempts <= infra_retries:
+            r = _run_job(job, isolation)
+            attempts += 1
+        r.attempts = attempts
         if bar is not None:
             bar.update(1)
         return r

@@ -62,6 +62,15 @@ class SandboxResult:
     key: object = None
     detail: str = ""  # a human-readable note for sandbox-error / toolchain-missing / memory heuristics
     limits: dict = field(default_factory=dict)  # the resolved limits used
+    attempts: int = 1  # runs it took: >1 when the sandbox itself failed and the program was run again
+
+    @property
+    def infra_failure(self) -> bool:
+        """The sandbox failed, not (necessarily) the program: it could not start, or its Python zygote vanished
+        without a reply. A program that kills its own zygote looks the same, so such results are run again in a
+        fresh sandbox (see ``run_many``): a hostile program is ``killed`` every time, a correct one that met a
+        transient failure (seen on a saturated machine) passes the next time."""
+        return self.status == "sandbox-error" or (self.status == "killed" and "sandbox" in self.detail)
 
     @property
     def passed(self) -> bool:
