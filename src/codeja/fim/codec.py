@@ -219,6 +219,10 @@ class TokenCodec:
         # scalar lookups (a few per document) are faster on lists than on numpy arrays
         self.starts_cont_list = self.starts_cont.tolist()
         self.ends_ascii_list = ((last < 0x80) & (lens > 0)).tolist()  # the id's bytes end with a whole character
+        space = np.zeros(256, dtype=bool)
+        space[[0x09, 0x0A, 0x0D, 0x20]] = True
+        self.starts_space_list = (space[first] & (lens > 0)).tolist()
+        self.ends_space_list = (space[last] & (lens > 0)).tolist()
 
     def __getstate__(self) -> dict:
         return {"name": self.name, "_spec_json": self._spec_json}

@@ -44,12 +44,12 @@ class FIMConfig(StrictModel):
         "(trimmed UTF-8 fragments, merges at cuts) rarely needs padding.",
     )
     reencode_window: int = Field(
-        8, ge=0,
-        description="Re-encode only this many tokens on each side of a cut (extended to character boundaries) and "
-        "keep the corpus tokens elsewhere; byte-exact either way. 0 re-encodes the whole prefix/middle/suffix "
-        "like the paper's pseudocode (slower, identical text). Re-encoding is most of context FIM's cost and grows "
-        "with the window; measured agreement with whole-piece re-encoding: 8 and 16 tokens 99.7-100 %, 4 tokens "
-        "99.7-99.8 % (byte-level BPE, SentencePiece; see benchmarks/bench_fim.py).",
+        1, ge=0,
+        description="Re-encode only this many tokens on each side of a cut, widened to the nearest word starts "
+        "(whitespace after non-whitespace, at most 16 tokens further) and character boundaries, and keep the corpus "
+        "tokens elsewhere; 0 re-encodes the whole prefix/middle/suffix like the paper's pseudocode (slower). Both are "
+        "byte-exact; measured with 1-16 tokens, 100 % of FIM'd documents get the same ids as whole-piece "
+        "re-encoding (code and Japanese, byte-level BPE; `python benchmarks/bench_fim.py --windows 3000`).",
     )
     min_doc_chars: int = Field(1, ge=0, description="Documents (segments) with fewer characters are never FIM'd.")
     fragment_separator: Optional[str] = Field(

@@ -15,9 +15,10 @@ Algorithm (Bavarian et al. 2022, Sections 3 and 3.2, Appendices C and D), contex
 4. Rejoin, trim the tail to the requested length; if shorter (rare: the caller reads a margin of extra tokens),
    pad and report how many positions are padding so the caller masks them *by position*.
 
-Only the tokens next to a cut are decoded and re-encoded (``reencode_window``; 0 re-encodes whole pieces): the rest
-of each piece keeps the corpus' own ids, which makes the transform cheap and is byte-exact either way. Re-encoding
-(the tokenizer's regex pre-tokenizer and BPE, per character) is then most of what context FIM costs. All randomness comes
+Only the tokens next to a cut are decoded and re-encoded (``reencode_window`` tokens, widened to word starts; 0
+re-encodes whole pieces): the rest of each piece keeps the corpus' own ids, which makes the transform cheap, is
+byte-exact either way and, with the widening, gives the ids whole-piece re-encoding gives (see ``_word_edge``).
+Re-encoding (one tokenizer call per text, most of it the regex pre-tokenizer) is then most of what context FIM costs. All randomness comes
 from the generator the caller passes (:class:`SampleRandom` or a ``numpy.random.Generator``), derived from
 (seed, epoch, sample index).
 """
@@ -44,6 +45,7 @@ def _join(parts: list) -> np.ndarray:
     """Concatenate id arrays and id lists into one int64 array."""
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else _EMPTY
 
+_EDGE_SEARCH = 16  # tokens a re-encode window's edge may move to reach a word start (see _word_edge)
 _EDGE_TOKENS = 5  # tokens read at each segment edge to find partial UTF-8 characters (utf8_tail_end needs 5 bytes)
 
 
@@ -279,8 +281,8 @@ class FIMTransform:
 
         The region (the segment less ``lead`` bytes before its first character and ``trail`` bytes of an incomplete
         last character) is cut at its start, at characters ``cuts`` and at its end. Each cut inside the bytes gets a
-        window of ``reencode_window`` tokens on both sides, widened until both ends are character boundaries;
-        overlapping windows merge. Outside windows the corpus ids are reused as they are. Pieces 0 and 4 (the
+        window of ``reencode_window`` tokens on both sides, widened to word starts (:meth:`_word_edge`) and then
+        until both ends are character boundaries; overlapping windows merge. Outside windows the corpus ids are reused as they are. Pieces 0 and 4 (the
         partial characters at the edges) are dropped and never encoded.
         """
         n = len(seg)
@@ -297,6 +299,7 @@ class FIMTransform:
                 windows.append([None, None, [c]])  # at the very start or end: a token boundary, nothing to re-encode
                 continue
             lo_t, hi_t = max(0, t - w), min(n, t + w + 1)
+            lo_t, hi_t = self._word_edge(seg, lo_t, -1), self._word_edge(seg, hi_t, 1)
             while lo_t > 0 and cont[seg[lo_t]]:
                 lo_t -= 1
             while hi_t < n and cont[seg[hi_t]]:
@@ -339,6 +342,21 @@ class FIMTransform:
         for (p, k), ids in zip(slots, encode(texts)):
             pieces[p][k] = ids  # a list: np.concatenate converts it
         return pieces[1], pieces[2], pieces[3]
+
+    def _word_edge(self, seg: np.ndarray, x: int, step: int) -> int:
+        """Move window edge ``x`` (a token index) by ``step`` to the nearest word start, at most ``_EDGE_SEARCH`` tokens.
+
+        A word start is a token beginning with whitespace after one that does not end with it. Pre-tokenizers
+        split there, and what lies on either side is matched without looking across it; elsewhere a window that
+        is encoded alone can come out differently: a whitespace run cut off from the word after it becomes one
+        token (regex ``\\s+(?!\\S)`` at the end of the text) where the corpus has two.
+        """
+        n, ws, es = len(seg), self.codec.starts_space_list, self.codec.ends_space_list
+        for _ in range(_EDGE_SEARCH):
+            if x <= 0 or x >= n or (ws[seg[x]] and not es[seg[x - 1]]):
+                break
+            x += step
+        return x
 
     def _placeholder_clash(self, seg: np.ndarray, text_bytes: bytes) -> bool:
         """The document literally contains a private-use character we use for special tokens: don't FIM it."""
