@@ -240,6 +240,10 @@ class TokenCodec:
             return self._encode_with_specials(text)
         return self._plain(self._encoder.encode(text, add_special_tokens=False).ids)
 
+    def encode_plain(self, text: str) -> list[int]:
+        """:meth:`encode` for a text known to hold no placeholder character (skips that check)."""
+        return self._plain(self._encoder.encode(text, add_special_tokens=False).ids)
+
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         if not texts:
             return []

@@ -338,8 +338,10 @@ class FIMTransform:
         if pos < n:
             pieces[cur].append(seg[pos:])
         # plain: the segment has no 0xF3 byte, so no placeholder character can be in the texts
-        encode = self.codec.encode_batch_plain if plain else self.codec.encode_batch
-        for (p, k), ids in zip(slots, encode(texts)):
+        # One call per text, not encode_batch: a batch goes to the tokenizer's thread pool, which for a few short
+        # texts costs twice the CPU time (measured: 4 texts, 54 us alone, 122 us CPU with TOKENIZERS_PARALLELISM on)
+        encode = self.codec.encode_plain if plain else self.codec.encode
+        for (p, k), ids in zip(slots, map(encode, texts)):
             pieces[p][k] = ids  # a list: np.concatenate converts it
         return pieces[1], pieces[2], pieces[3]
 
