@@ -49,7 +49,8 @@ class FIMConfig(StrictModel):
         "(whitespace after non-whitespace, at most 16 tokens further) and character boundaries, and keep the corpus "
         "tokens elsewhere; 0 re-encodes the whole prefix/middle/suffix like the paper's pseudocode (slower). Both are "
         "byte-exact; measured with 1-16 tokens, 100 % of FIM'd documents get the same ids as whole-piece "
-        "re-encoding (code and Japanese, byte-level BPE; `python benchmarks/bench_fim.py --windows 3000`).",
+        "re-encoding (code and Japanese with byte-level BPE: `python benchmarks/bench_fim.py --windows 3000`; "
+        "SentencePiece: tests/fim/test_transform.py).",
     )
     min_doc_chars: int = Field(1, ge=0, description="Documents (segments) with fewer characters are never FIM'd.")
     fragment_separator: Optional[str] = Field(
