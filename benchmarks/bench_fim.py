@@ -15,27 +15,27 @@ gives CPU time (``time.process_time``, this process only, one thread) and wall t
 whole pieces (the paper's pseudocode); ``w=N`` rows re-encode N tokens around each cut instead of the default 1.
 
 Each round uses a new epoch (new document order, new FIM draws), so no sample is built twice, as in training.
+``--windows N`` also FIMs N documents with each window size and with whole-piece re-encoding and compares the ids.
 
-Measured 2026-11-28 (full run, 2-core shared machine, CPU us per sample, ratio to plain in the same run):
+Measured 2026-11-28 (``--windows 3000``, 2-core shared machine, CPU us per sample, ratio to plain in the same run):
 
-    context  row            us       vs plain
-    2048     plain          37.1
-    2048     context 0.5    227.4    0.15x     (w=2: 0.19x, w=1: 0.20x, whole pieces: 0.01x)
-    2048     context 0.9    350.6    0.10x
-    2048     document 0.9   497.3    0.08x
-    8192     plain          55.1
-    8192     context 0.5    376.5    0.13x
-    8192     context 0.9    552.0    0.09x
+    context  row                    us       vs plain
+    2048     plain                  27.4
+    2048     context 0.5 (w=1)      166.1    0.17x     (w=8: 0.13x, whole pieces: 0.01x)
+    2048     context 0.9            244.8    0.11x
+    2048     document 0.9           343.4    0.08x
+    8192     plain                  42.5
+    8192     context 0.5            304.1    0.14x
+    8192     context 0.9            441.2    0.10x
+    windows of 1-16 tokens: 100.00 % of 3000 FIM'd documents get the ids of whole-piece re-encoding
 
-The 0.8x target is not met, and the last lines of the output say why: one call of the tokenizer's Rust
-implementation on a 2-3 character text costs 13-18 us here (a third of it the regex pre-tokenizer), and each
-FIM'd document needs four (two cuts, each splitting its window into two texts). With nothing else to do at all,
-context FIM at rate 0.5 could reach plain / (plain + FIM docs x 4 x encode) = about 0.5x. Remembering encoded
-texts (exact: encoding is a pure function of the text) helps too little: after 400k random cuts over the CPython
-standard library, 80 % of 1-token, 65 % of 3-token and 56 % of 5-token windows had been seen before. Only the
-1-token window with that cache, and no other cost at all, gets near 0.8x (0.83x), and a 1-token window tokenizes
-3-5 % of cuts differently from re-encoding the whole piece, against 0.2-0.5 % for 3-17 tokens (measured on code and
-on JHumanEval's Japanese prompts with this tokenizer and SmolLM2's).
+The 0.8x target is not met, and the output says why: the tokenizer calls alone (4 texts of ~13 characters per
+FIM'd document, one Rust ``encode`` each: 55 us, half of it the regex pre-tokenizer) cap context FIM at rate 0.5 at
+plain / (plain + FIM docs x 55 us) = 0.42x, before any other work. Remembering encoded texts (exact: encoding is a
+pure function of the text) would not lift that cap far: only 13.7 % of the texts recur within 3000 documents, and
+after 400k random cuts over the CPython standard library (a throwaway experiment, not kept) 80 % of 1-token
+windows had been seen before but only 65 % of 3-token ones, while windows smaller than a word give other ids than
+whole-piece re-encoding for 3-5 % of the cuts.
 """
 
 from __future__ import annotations
@@ -145,44 +145,45 @@ def time_rows(prefix, hf, seq_len: int, n: int, rounds: int) -> list[dict]:
     return out
 
 
-def tokenizer_costs(prefix, hf, n: int = 300) -> list[tuple[str, float]]:
-    """CPU us of one re-encode call (what each cut of context FIM pays) on windows of the corpus' own tokens.
+def recording(codec) -> list[str]:
+    """Make ``codec`` note every text the transform encodes; returns the list they are appended to."""
+    texts: list[str] = []
+    for name in ("encode", "encode_plain"):
+        def wrapped(text, _encode=getattr(codec, name)):
+            texts.append(text)
+            return _encode(text)
+        setattr(codec, name, wrapped)
+    return texts
 
-    A window of ``2w + 1`` tokens around a cut is split there into two texts, each encoded by one call of the
-    tokenizer's Rust implementation (``TokenCodec.encode``); the regex pre-tokenizer alone is timed as well.
-    """
-    from codeja.fim.codec import TokenCodec
-    from codeja.fim.packing import PackedCorpus
 
-    codec = TokenCodec(hf)
-    corpus = PackedCorpus(prefix, 2048, shuffle=False)
-    rnd = random.Random(0)
-    out = []
-    for w in (0, 1, 2, 8):
-        texts = []
-        while len(texts) < n:
-            tokens, _, _ = corpus.read(rnd.randrange(len(corpus)))
-            t = rnd.randrange(w, len(tokens) - w - 1)
-            raw = codec.decode_bytes(tokens[t - w:t + w + 1])
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:  # a window edge inside a character; the transform widens such windows
-                continue
-            if len(text) > 1:
-                cut = rnd.randrange(1, len(text))
-                texts += [text[:cut], text[cut:]]
-        pre = codec._encoder.pre_tokenizer
-        c0 = time.process_time()
-        for x in texts:
-            codec.encode(x)
-        enc = (time.process_time() - c0) / len(texts) * 1e6
-        c0 = time.process_time()
-        for x in texts:
-            pre.pre_tokenize_str(x)
-        regex = (time.process_time() - c0) / len(texts) * 1e6
-        chars = statistics.mean(map(len, texts))
-        out.append((f"{2 * w + 1:>2} tokens split in two ({chars:4.1f} chars per text)", enc, regex))
-    return out
+def reencode_cost(prefix, hf, docs: int) -> tuple[float, float, float, float]:
+    """What the default transform's tokenizer calls cost: texts per FIM'd document, characters per text, CPU us per
+    FIM'd document for encoding them (one call each, as the transform does) and the regex pre-tokenizer's part."""
+    import numpy as np
+
+    from codeja.fim.config import FIMConfig
+    from codeja.fim.dataset import build_sampler
+    from codeja.fim.transform import SampleStats
+
+    sampler = build_sampler(prefix, hf, FIMConfig(fim_rate=1.0))
+    tr, corpus = sampler.transform, sampler.corpus
+    texts = recording(tr.codec)
+    rng = np.random.default_rng(1)
+    for _ in range(docs):
+        tokens, _, _ = corpus.read(int(rng.integers(len(corpus))))
+        eods = np.flatnonzero(tokens == tr.eod)
+        tr.fim_document(tokens[:eods[0]] if len(eods) and eods[0] > 0 else tokens, rng.random(2), False, SampleStats())
+    del tr.codec.encode, tr.codec.encode_plain  # stop recording (the class's methods again)
+    encode, pre = tr.codec.encode_plain, tr.codec._encoder.pre_tokenizer
+    c0 = time.process_time()
+    for t in texts:
+        encode(t)
+    enc = (time.process_time() - c0) * 1e6 / docs
+    c0 = time.process_time()
+    for t in texts:
+        pre.pre_tokenize_str(t)
+    regex = (time.process_time() - c0) * 1e6 / docs
+    return len(texts) / docs, statistics.mean(map(len, texts)), enc, regex
 
 
 def window_study(prefix, hf, draws: int, windows=(1, 2, 4, 8, 16)) -> list[tuple[int, float, float]]:
@@ -207,22 +208,14 @@ def window_study(prefix, hf, draws: int, windows=(1, 2, 4, 8, 16)) -> list[tuple
     out = []
     for w in windows:
         tr = build_sampler(prefix, hf, FIMConfig(fim_rate=1.0, reencode_window=w)).transform
-        seen: set[str] = set()
-        counts = [0, 0]  # texts encoded, of which seen before
-
-        def recording(encode):
-            def wrapped(texts):
-                for t in texts:
-                    counts[0] += 1
-                    counts[1] += t in seen
-                    seen.add(t)
-                return encode(texts)
-            return wrapped
-
-        tr.codec.encode_batch = recording(tr.codec.encode_batch)
-        tr.codec.encode_batch_plain = recording(tr.codec.encode_batch_plain)
+        texts = recording(tr.codec)
         same = sum(np.array_equal(tr.fim_document(seg, u, False, SampleStats()), ref) for seg, u, ref in cases)
-        out.append((w, same / len(cases), counts[1] / max(1, counts[0])))
+        seen: set[str] = set()
+        again = 0
+        for t in texts:
+            again += t in seen
+            seen.add(t)
+        out.append((w, same / len(cases), again / max(1, len(texts))))
     return out
 
 
@@ -251,16 +244,12 @@ def main(argv: list[str]) -> int:
                       f"{row['fim_docs']:>9.2f}")
         print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
               "round; FIM docs: documents FIM'd per sample")
-        print("\none tokenizer call per text (every cut of a FIM'd document encodes two):")
-        costs = tokenizer_costs(prefix, hf, 100 if args.quick else 300)
-        for name, enc, regex in costs:
-            print(f"  window of {name}: encode {enc:6.1f} us (pre-tokenizer regex alone {regex:5.1f} us)")
-        # Two cuts per FIM'd document, each splitting its window into two texts to encode. With the smallest window
-        # and no other cost at all, context FIM at rate 0.5 could still be no faster than this:
-        for seq_len, plain, docs in bounds:
-            ceiling = plain / (plain + docs * 4 * costs[0][1])
-            print(f"ceiling for context 0.5 at {seq_len}: plain {plain:.1f} us / (plain + {docs:.2f} FIM docs x 4 "
-                  f"encodes x {costs[0][1]:.1f} us) = {ceiling:.2f}x, with nothing but the tokenizer calls")
+        per_doc, chars, enc, regex = reencode_cost(prefix, hf, 100 if args.quick else 500)
+        print(f"\ntokenizer calls of context FIM: {per_doc:.2f} texts per FIM'd document, {chars:.1f} characters each, "
+              f"{enc:.1f} us per FIM'd document (regex pre-tokenizer alone {regex:.1f} us)")
+        for seq_len, plain, docs in bounds:  # with no other cost at all, context FIM at 0.5 could reach this
+            print(f"ceiling for context 0.5 at {seq_len}: plain {plain:.1f} us / (plain + {docs:.2f} FIM docs x "
+                  f"{enc:.1f} us) = {plain / (plain + docs * enc):.2f}x, with nothing but the tokenizer calls")
         if args.windows:
             print(f"\nre-encode window vs whole pieces, {args.windows} FIM'd documents:")
             for w, same, again in window_study(prefix, hf, args.windows):
