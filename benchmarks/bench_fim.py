@@ -20,22 +20,23 @@ Each round uses a new epoch (new document order, new FIM draws), so no sample is
 Measured 2026-11-28 (``--windows 3000``, 2-core shared machine, CPU us per sample, ratio to plain in the same run):
 
     context  row                    us       vs plain
-    2048     plain                  27.4
-    2048     context 0.5 (w=1)      166.1    0.17x     (w=8: 0.13x, whole pieces: 0.01x)
-    2048     context 0.9            244.8    0.11x
-    2048     document 0.9           343.4    0.08x
-    8192     plain                  42.5
-    8192     context 0.5            304.1    0.14x
-    8192     context 0.9            441.2    0.10x
+    2048     plain                  28.0
+    2048     context 0.5 (w=1)      167.5    0.17x     (w=8: 0.12x, whole pieces: 0.01x)
+    2048     context 0.9            266.6    0.10x
+    2048     document 0.9           346.0    0.08x
+    8192     plain                  43.7
+    8192     context 0.5            313.2    0.15x
+    8192     context 0.9            455.0    0.10x
     windows of 1-16 tokens: 100.00 % of 3000 FIM'd documents get the ids of whole-piece re-encoding
 
 The 0.8x target is not met, and the output says why: the tokenizer calls alone (4 texts of ~13 characters per
-FIM'd document, one Rust ``encode`` each: 55 us, half of it the regex pre-tokenizer) cap context FIM at rate 0.5 at
-plain / (plain + FIM docs x 55 us) = 0.42x, before any other work. Remembering encoded texts (exact: encoding is a
-pure function of the text) would not lift that cap far: only 13.7 % of the texts recur within 3000 documents, and
-after 400k random cuts over the CPython standard library (a throwaway experiment, not kept) 80 % of 1-token
-windows had been seen before but only 65 % of 3-token ones, while windows smaller than a word give other ids than
-whole-piece re-encoding for 3-5 % of the cuts.
+FIM'd document, one Rust ``encode`` each: 54 us, 35 us of it the regex pre-tokenizer) cap context FIM at rate 0.5
+at plain / (plain + FIM docs x 54 us) = 0.43x, before any other work. Without the regex (pre-token boundaries known,
+the BPE model called per chunk: 12 us) the cap would be 0.77x, still with nothing else to do. Remembering encoded
+texts (exact: encoding is a pure function of the text) would not lift the cap far: only 13.7 % of the texts recur
+within 3000 documents, and after 400k random cuts over the CPython standard library (a throwaway experiment, not
+kept) 80 % of 1-token windows had been seen before but only 65 % of 3-token ones, while windows smaller than a word
+give other ids than whole-piece re-encoding for 3-5 % of the cuts.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def recording(codec) -> list[str]:
 
 def reencode_cost(prefix, hf, docs: int) -> tuple[float, float, float, float]:
     """What the default transform's tokenizer calls cost: texts per FIM'd document, characters per text, CPU us per
-    FIM'd document for encoding them (one call each, as the transform does) and the regex pre-tokenizer's part."""
+    FIM'd document for encoding them (one call each, as the transform does), for the regex pre-tokenizer alone, and
+    for the BPE model alone on the pre-tokenizer's chunks (byte-level BPE only)."""
     import numpy as np
 
     from codeja.fim.config import FIMConfig
@@ -180,10 +182,15 @@ def reencode_cost(prefix, hf, docs: int) -> tuple[float, float, float, float]:
         encode(t)
     enc = (time.process_time() - c0) * 1e6 / docs
     c0 = time.process_time()
-    for t in texts:
-        pre.pre_tokenize_str(t)
+    chunks = [[c for c, _ in pre.pre_tokenize_str(t)] for t in texts]
     regex = (time.process_time() - c0) * 1e6 / docs
-    return len(texts) / docs, statistics.mean(map(len, texts)), enc, regex
+    # what stored pre-token boundaries would leave: the BPE model alone on each chunk (same ids for these texts)
+    model = tr.codec._encoder.model
+    c0 = time.process_time()
+    for cs in chunks:
+        [tok.id for c in cs for tok in model.tokenize(c)]
+    bpe = (time.process_time() - c0) * 1e6 / docs
+    return len(texts) / docs, statistics.mean(map(len, texts)), enc, regex, bpe
 
 
 def window_study(prefix, hf, draws: int, windows=(1, 2, 4, 8, 16)) -> list[tuple[int, float, float]]:
@@ -244,12 +251,14 @@ def main(argv: list[str]) -> int:
                       f"{row['fim_docs']:>9.2f}")
         print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
               "round; FIM docs: documents FIM'd per sample")
-        per_doc, chars, enc, regex = reencode_cost(prefix, hf, 100 if args.quick else 500)
+        per_doc, chars, enc, regex, bpe = reencode_cost(prefix, hf, 100 if args.quick else 500)
         print(f"\ntokenizer calls of context FIM: {per_doc:.2f} texts per FIM'd document, {chars:.1f} characters each, "
-              f"{enc:.1f} us per FIM'd document (regex pre-tokenizer alone {regex:.1f} us)")
+              f"{enc:.1f} us per FIM'd document (regex pre-tokenizer alone {regex:.1f} us; the BPE model alone on "
+              f"its chunks {bpe:.1f} us)")
         for seq_len, plain, docs in bounds:  # with no other cost at all, context FIM at 0.5 could reach this
             print(f"ceiling for context 0.5 at {seq_len}: plain {plain:.1f} us / (plain + {docs:.2f} FIM docs x "
-                  f"{enc:.1f} us) = {plain / (plain + docs * enc):.2f}x, with nothing but the tokenizer calls")
+                  f"{enc:.1f} us) = {plain / (plain + docs * enc):.2f}x with nothing but the tokenizer calls; "
+                  f"{plain / (plain + docs * bpe):.2f}x with the BPE model alone")
         if args.windows:
             print(f"\nre-encode window vs whole pieces, {args.windows} FIM'd documents:")
             for w, same, again in window_study(prefix, hf, args.windows):
