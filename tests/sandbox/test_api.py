@@ -182,7 +182,9 @@ def test_infra_failures_are_run_again(monkeypatch):
     [r] = run_many([Job("print(1)", "python", key="a")], workers=1)
     assert (r.status, r.attempts, calls) == ("ok", 2, ["a", "a"])
 
-    broken = lambda job, isolation: SandboxResult(status="sandbox-error", detail="bwrap: cannot start", key=job.key)  # noqa: E731
+    def broken(job, isolation):
+        return SandboxResult(status="sandbox-error", detail="bwrap: cannot start", key=job.key)
+
     monkeypatch.setattr(runner, "_run_job", broken)
     [r] = run_many([Job("print(1)", "python")], workers=1, infra_retries=3)
     assert (r.status, r.attempts) == ("sandbox-error", 4)

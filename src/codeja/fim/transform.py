@@ -18,9 +18,9 @@ Algorithm (Bavarian et al. 2022, Sections 3 and 3.2, Appendices C and D), contex
 Only the tokens next to a cut are decoded and re-encoded (``reencode_window`` tokens, widened to word starts; 0
 re-encodes whole pieces): the rest of each piece keeps the corpus' own ids, which makes the transform cheap, is
 byte-exact either way and, with the widening, gives the ids whole-piece re-encoding gives (see ``_word_edge``).
-Re-encoding (one tokenizer call per text, most of it the regex pre-tokenizer) is then most of what context FIM costs. All randomness comes
-from the generator the caller passes (:class:`SampleRandom` or a ``numpy.random.Generator``), derived from
-(seed, epoch, sample index).
+Re-encoding (one tokenizer call per text, most of it the regex pre-tokenizer) is then most of what context FIM
+costs. All randomness comes from the generator the caller passes (:class:`SampleRandom` or a
+``numpy.random.Generator``), derived from (seed, epoch, sample index).
 """
 
 from __future__ import annotations
@@ -282,8 +282,8 @@ class FIMTransform:
         The region (the segment less ``lead`` bytes before its first character and ``trail`` bytes of an incomplete
         last character) is cut at its start, at characters ``cuts`` and at its end. Each cut inside the bytes gets a
         window of ``reencode_window`` tokens on both sides, widened to word starts (:meth:`_word_edge`) and then
-        until both ends are character boundaries; overlapping windows merge. Outside windows the corpus ids are reused as they are. Pieces 0 and 4 (the
-        partial characters at the edges) are dropped and never encoded.
+        until both ends are character boundaries; overlapping windows merge. Outside windows the corpus ids are
+        reused as they are. Pieces 0 and 4 (the partial characters at the edges) are dropped and never encoded.
         """
         n = len(seg)
         w = self.cfg.reencode_window
@@ -337,16 +337,16 @@ class FIMTransform:
             pos = R
         if pos < n:
             pieces[cur].append(seg[pos:])
-        # plain: the segment has no 0xF3 byte, so no placeholder character can be in the texts
-        # One call per text, not encode_batch: a batch goes to the tokenizer's thread pool, which for a few short
-        # texts costs twice the CPU time (measured: 4 texts, 54 us alone, 122 us CPU with TOKENIZERS_PARALLELISM on)
+        # plain: the segment has no 0xF3 byte, so no placeholder character can be in the texts. One call per text,
+        # not encode_batch: a batch goes to the tokenizer's thread pool, which for a few short texts costs twice the
+        # CPU time (4 texts: 54 us alone, 122 us CPU with TOKENIZERS_PARALLELISM on)
         encode = self.codec.encode_plain if plain else self.codec.encode
         for (p, k), ids in zip(slots, map(encode, texts)):
             pieces[p][k] = ids  # a list: np.concatenate converts it
         return pieces[1], pieces[2], pieces[3]
 
     def _word_edge(self, seg: np.ndarray, x: int, step: int) -> int:
-        """Move window edge ``x`` (a token index) by ``step`` to the nearest word start, at most ``_EDGE_SEARCH`` tokens.
+        """Move window edge ``x`` (a token index) by ``step`` to the nearest word start, ``_EDGE_SEARCH`` at most.
 
         A word start is a token beginning with whitespace after one that does not end with it. Pre-tokenizers
         split there, and what lies on either side is matched without looking across it; elsewhere a window that
