@@ -2,6 +2,8 @@
 
 * ``bpe_tok``: a byte-level BPE (tokenizers library) trained on code + Japanese text, with StarCoder FIM tokens.
   Rare kanji never appear in its training text, so they are split into single bytes.
+* ``llama3_tok``: the same byte-level BPE behind Llama-3's pre-tokenizer (a ``Split`` regex: digits in threes,
+  punctuation that keeps its newlines, whitespace rules), as in Llama-3's tokenizer.json.
 * ``sp_tok``: a SentencePiece unigram model trained here with ``byte_fallback=True`` (rare kanji become
   ``<0xNN>`` pieces) and the default dummy prefix, loaded through ``AutoTokenizer`` like a real Japanese LLM's.
 """
@@ -24,6 +26,29 @@ def bpe_tok(tmp_path_factory):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(training_text(), trainer)
     out = tmp_path_factory.mktemp("bpe")
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(out)
+    return AutoTokenizer.from_pretrained(out)
+
+
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@pytest.fixture(scope="session")
+def llama3_tok(tmp_path_factory):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<|endoftext|>", *FIM],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(training_text(), trainer)
+    out = tmp_path_factory.mktemp("llama3")
     PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(out)
     return AutoTokenizer.from_pretrained(out)
 

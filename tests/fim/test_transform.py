@@ -108,18 +108,22 @@ def test_effective_rate_inside_binomial_interval(bpe_tok):
     assert lo <= 0.5 <= hi
 
 
+@pytest.mark.parametrize("tok_name", ["bpe_tok", "llama3_tok", "sp_tok"])
 @pytest.mark.parametrize("window", [1, 4])
-def test_window_and_full_reencoding_give_same_ids(any_tok, window):
+def test_window_and_full_reencoding_give_same_ids(request, tok_name, window):
     """Re-encoding a window around each cut gives the ids of re-encoding whole pieces, not only the same text.
 
     The documents have blank-line runs before code (``\\s+(?!\\S)`` makes "\\n\\n\\n" one token when a window ends
-    inside the run, two in context) and long Japanese runs without spaces.
+    inside the run, two in context), long Japanese runs without spaces, and for Llama-3's pre-tokenizer long digit
+    runs (grouped in threes from their start) and indented lines after punctuation that keeps its newline.
     """
-    codec, tw = make(any_tok, fim_rate=1.0, reencode_window=window)
-    _, tf = make(any_tok, fim_rate=1.0, reencode_window=0)
+    tok = request.getfixturevalue(tok_name)
+    codec, tw = make(tok, fim_rate=1.0, reencode_window=window)
+    _, tf = make(tok, fim_rate=1.0, reencode_window=0)
     docs = [("def f(x):\n    # 日本語の説明 " + RARE_KANJI + "\n    return x\n\n\n") * 4,
             "x = 1\n\n\n\ndef g():\n        pass\n   \n\t\n" * 6,
-            "".join(JAPANESE) * 4]
+            "".join(JAPANESE) * 4,
+            "total = f(a.b(c)[0],\n            g(h)))\n            ))\n    n = 5090734455.22 * 12345678\n" * 5]
     for doc in docs:
         seg = np.asarray(codec.encode(doc), dtype=np.int64)
         for k in range(40):

@@ -45,7 +45,7 @@ def _join(parts: list) -> np.ndarray:
     """Concatenate id arrays and id lists into one int64 array."""
     return np.concatenate(parts).astype(np.int64, copy=False) if parts else _EMPTY
 
-_EDGE_SEARCH = 16  # tokens a re-encode window's edge may move to reach a word start (see _word_edge)
+_EDGE_SEARCH = 64  # tokens a re-encode window's edge may move to reach a word start (see _word_edge)
 _EDGE_TOKENS = 5  # tokens read at each segment edge to find partial UTF-8 characters (utf8_tail_end needs 5 bytes)
 
 
