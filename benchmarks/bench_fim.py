@@ -20,19 +20,19 @@ Each round uses a new epoch (new document order, new FIM draws), so no sample is
 Measured 2026-11-28 (``--windows 3000``, 2-core shared machine, CPU us per sample, ratio to plain in the same run):
 
     context  row                    us       vs plain
-    2048     plain                  28.0
-    2048     context 0.5 (w=1)      167.5    0.17x     (w=8: 0.12x, whole pieces: 0.01x)
-    2048     context 0.9            266.6    0.10x
-    2048     document 0.9           346.0    0.08x
-    8192     plain                  43.7
-    8192     context 0.5            313.2    0.15x
-    8192     context 0.9            455.0    0.10x
+    2048     plain                  27.8
+    2048     context 0.5 (w=1)      159.6    0.18x     (w=8: 0.13x, whole pieces: 0.01x)
+    2048     context 0.9            246.4    0.11x
+    2048     document 0.9           328.0    0.08x
+    8192     plain                  43.6
+    8192     context 0.5            302.7    0.14x
+    8192     context 0.9            432.2    0.10x
     windows of 1-16 tokens: 100.00 % of 3000 FIM'd documents get the ids of whole-piece re-encoding
 
 The 0.8x target is not met, and the output says why: the tokenizer calls alone (4 texts of ~13 characters per
-FIM'd document, one Rust ``encode`` each: 54 us, 35 us of it the regex pre-tokenizer) cap context FIM at rate 0.5
-at plain / (plain + FIM docs x 54 us) = 0.43x, before any other work. Without the regex (pre-token boundaries known,
-the BPE model called per chunk: 12 us) the cap would be 0.77x, still with nothing else to do. Remembering encoded
+FIM'd document, one Rust ``encode`` each: 51 us, 32 us of it the regex pre-tokenizer) cap context FIM at rate 0.5
+at plain / (plain + FIM docs x 51 us) = 0.44x, before any other work. Without the regex (pre-token boundaries known,
+the BPE model called per chunk: 12 us) the cap would be 0.78x, still with nothing else to do. Remembering encoded
 texts (exact: encoding is a pure function of the text) would not lift the cap far: only 13.7 % of the texts recur
 within 3000 documents, and after 400k random cuts over the CPython standard library (a throwaway experiment, not
 kept) 80 % of 1-token windows had been seen before but only 65 % of 3-token ones, while windows smaller than a word
