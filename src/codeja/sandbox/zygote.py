@@ -68,6 +68,7 @@ class PythonZygote:
         self.uid, self.box_mb = uid, box_mb
         self.proc: subprocess.Popen | None = None
         self._buf = b""
+        self._eof = False
         self.starts = 0
 
     # -- life cycle ------------------------------------------------------------------------------------------
@@ -129,7 +130,9 @@ class PythonZygote:
             raise ZygoteDied(f"the Python zygote failed before running the program: {log}")
         line = self._read_line(request["limits"]["wall_s"] + GRACE_S)
         if line is None:
-            hung = self.alive()
+            # end of file: the zygote died (bwrap itself may take a moment longer to exit, so asking whether the
+            # process is alive would race); no reply before the deadline with the process alive: it hung
+            hung = not self._eof and self.alive()
             self.close()  # kills the whole sandbox, grandchildren included
             return {"exit_code": None, "signal": signal.SIGKILL, "timed_out": hung,
                     "wall_s": round(time.monotonic() - t0, 4), "cpu_s": 0.0, "peak_memory_mb": 0.0,
@@ -150,6 +153,8 @@ class PythonZygote:
             return ""
 
     def _read_line(self, timeout: float) -> bytes | None:
+        """The next line from the zygote; None at the deadline or at end of file (then ``self._eof`` is set)."""
+        self._eof = False
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
@@ -161,6 +166,7 @@ class PythonZygote:
                 return None
             chunk = os.read(fd, 1 << 20)
             if not chunk:
+                self._eof = True
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
