@@ -50,6 +50,17 @@ def write_jsonl(path: Path, docs: list[str]) -> Path:
     return path
 
 
+def make(tok, **kw):
+    """A TokenCodec for ``tok`` and a FIMTransform with its resolved sentinels and ``FIMConfig(**kw)``."""
+    from codeja.fim.codec import TokenCodec
+    from codeja.fim.config import FIMConfig
+    from codeja.fim.sentinels import resolve_sentinels
+    from codeja.fim.transform import FIMTransform
+
+    codec = TokenCodec(tok)
+    return codec, FIMTransform(codec, resolve_sentinels(tok), FIMConfig(**kw))
+
+
 def build_corpus(tmp: Path, tok, docs: list[str], name: str = "corpus") -> str:
     from codeja.fim.config import TokenizeConfig
     from codeja.fim.tokenize import tokenize_corpus

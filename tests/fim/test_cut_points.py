@@ -7,23 +7,16 @@ import pickle
 
 import numpy as np
 import pytest
-from fim_helpers import RARE_KANJI
+from fim_helpers import RARE_KANJI, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeja.fim.codec import SLOW_PATH_FLAG, TokenCodec, utf8_bounds
-from codeja.fim.config import FIMConfig
-from codeja.fim.sentinels import resolve_sentinels
-from codeja.fim.transform import FIMTransform, SampleRandom, SampleStats, sample_random
+from codeja.fim.transform import SampleRandom, SampleStats, sample_random
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DOC = st.lists(st.sampled_from(["def f(x):\n", "    return x\n", "日本語の説明。", "変数", RARE_KANJI[:3], "𠮷",
                                 "'<fim_prefix>'", "  ", "\t", "a", "é"]), min_size=1, max_size=30).map("".join)
-
-
-def make(tok, **kw):
-    codec = TokenCodec(tok)
-    return codec, FIMTransform(codec, resolve_sentinels(tok), FIMConfig(**kw))
 
 
 def psm_pieces(codec, tr, out) -> tuple[str, str, str]:

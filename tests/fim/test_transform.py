@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fim_helpers import JAPANESE, RARE_KANJI
+from fim_helpers import JAPANESE, RARE_KANJI, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,11 +17,6 @@ from codeja.fim.transform import FIMTransform, SampleStats, sample_rng
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DOC = st.lists(st.sampled_from(["def f(x):\n", "    return x\n", "日本語の説明。", "変数", RARE_KANJI[:3], "𠮷",
                                 "'<fim_prefix>'", "  ", "\t", "a", "é"]), min_size=1, max_size=30).map("".join)
-
-
-def make(tok, **kw):
-    codec = TokenCodec(tok)
-    return codec, FIMTransform(codec, resolve_sentinels(tok), FIMConfig(**kw))
 
 
 def context(codec, sent, docs):
