@@ -13,7 +13,9 @@ it adds BOS/EOS and parses literal ``<fim_prefix>`` or ``<|endoftext|>`` inside 
 * ``encode(text)`` runs a private copy of the backend tokenizer with special-token matching off
   (``encode_special_tokens``), no post-processor (no BOS/EOS) and the SentencePiece dummy prefix disabled, so
   ``decode_bytes(encode(s)) == s.encode()`` for every string the vocabulary can represent, and
-  ``encode(a) + encode(b)`` decodes to ``a + b``.
+  ``encode(a) + encode(b)`` decodes to ``a + b``. One exception, inherent to SentencePiece-style vocabularies: a
+  literal ``▁`` (U+2581) in the text is the same piece as a space, so it decodes as a space (the corpus written by
+  ``codeja tokenize`` already holds it that way, so FIM of that corpus stays byte-exact).
 
 The tokenize stage encodes the corpus with the same ``encode`` so that the FIM transform re-encodes pieces exactly
 the way the corpus was encoded.
