@@ -121,22 +121,24 @@ def main() -> int:
         progress=False,
     )
 
+    def cpt_config(name: str, seed: int | None = None) -> CPTConfig:
+        """The cpt run of data mode ``name``: same model, corpus, steps and batch for every mode."""
+        cfg = {
+            "model": model,
+            "data": str(prefix),
+            "max_steps": a.steps,
+            "per_device_batch_size": a.batch,
+            "fim": {**MODES[name], "seq_len": a.seq_len},
+            "validation": {"docs": 0},
+        }
+        return CPTConfig.model_validate(cfg if seed is None else {**cfg, "seed": seed})
+
     speeds: dict[str, list[float]] = {m: [] for m in MODES}
     data_ms: dict[str, float] = {}
     for r in range(a.rounds):
         order = list(MODES) if r % 2 == 0 else list(reversed(MODES))
         for name in order:
-            cfg = CPTConfig.model_validate(
-                {
-                    "model": model,
-                    "data": str(prefix),
-                    "max_steps": a.steps,
-                    "per_device_batch_size": a.batch,
-                    "fim": {**MODES[name], "seq_len": a.seq_len},
-                    "validation": {"docs": 0},
-                    "seed": r,
-                }
-            )
+            cfg = cpt_config(name, seed=r)
             if name not in data_ms:
                 data_ms[name] = data_ms_per_sample(cfg, tokenizer, 200)
             out = tmp / f"run-{r}-{MODES[name]['mode']}"
@@ -148,19 +150,7 @@ def main() -> int:
                 file=sys.stderr,
             )
 
-    last_cfgs = [
-        CPTConfig.model_validate(
-            {
-                "model": model,
-                "data": str(prefix),
-                "max_steps": a.steps,
-                "per_device_batch_size": a.batch,
-                "fim": {**MODES[name], "seq_len": a.seq_len},
-                "validation": {"docs": 0},
-            }
-        )
-        for name in MODES
-    ]
+    last_cfgs = [cpt_config(name) for name in MODES]
     paired, ratios = paired_ratio(model, last_cfgs, tokenizer, pairs=max(4, a.steps))
     base = statistics.median(speeds[list(MODES)[0]])
     print(
