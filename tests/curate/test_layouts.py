@@ -82,6 +82,7 @@ def test_stack_v2_cli_error_is_one_line(tmp_path, capsys):
     assert "no text field 'content'" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_stack_v2_blobs_per_language_folders_curate_tokenize_cpt(tmp_path, tiny_random_model_dir, tokenizer):
     from codeja.train.config import CPTConfig
     from codeja.train.cpt import train_cpt
