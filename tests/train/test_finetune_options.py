@@ -25,8 +25,8 @@ def _write(path, rows):
 
 
 def _sft(model, data, **kw) -> SFTConfig:
-    base = dict(model=str(model), data=str(data), max_steps=1, per_device_batch_size=2, max_length=128,
-                optim={"learning_rate": 1e-3, "warmup_ratio": 0.0})
+    base = {"model": str(model), "data": str(data), "max_steps": 1, "per_device_batch_size": 2, "max_length": 128,
+            "optim": {"learning_rate": 1e-3, "warmup_ratio": 0.0}}
     base.update(kw)
     return SFTConfig.model_validate(base)
 
@@ -92,10 +92,10 @@ def test_sft_lora_adapter_only(tiny_random_model_dir, tmp_path):
 def test_dpo_lora_on_standard_implicit_pairs(tiny_random_model_dir, tmp_path):
     """Standard (string) pairs with an implicit prompt, LoRA: the reference is the policy with adapters off."""
     rows = [{"chosen": f"Q: {q}\nA: {a}", "rejected": f"Q: {q}\nA: I do not know."} for q, a in QA]
-    cfg = DPOConfig.model_validate(dict(
-        model=str(tiny_random_model_dir), data=str(_write(tmp_path / "pairs.jsonl", rows)), max_steps=2,
-        per_device_batch_size=2, max_length=128, lora={"enabled": True, "r": 4},
-        optim={"learning_rate": 1e-3, "warmup_ratio": 0.0}))
+    cfg = DPOConfig.model_validate({
+        "model": str(tiny_random_model_dir), "data": str(_write(tmp_path / "pairs.jsonl", rows)), "max_steps": 2,
+        "per_device_batch_size": 2, "max_length": 128, "lora": {"enabled": True, "r": 4},
+        "optim": {"learning_rate": 1e-3, "warmup_ratio": 0.0}})
     s = train_dpo(cfg, tmp_path / "out")
     assert s["steps"] == 2 and s["pairs_trained"] == 4 and s["conversational"] is False
     assert s["reward_accuracy"] is not None and s["lora_saved"] == "merged"

@@ -26,7 +26,8 @@ _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 _EPOCHS = typer.Option(None, "--epochs", help="Passes over the data, instead of --max-steps (sets num_train_epochs=).")
 _LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
-_FT_DATA_HELP = "a JSONL file, a Hub dataset id owner/name[@revision], a save_to_disk folder or a data file"
+_FT_DATA_HELP = ("a JSONL file, a Hub dataset id owner/name (pinned: owner/name@revision), a save_to_disk folder or a "
+                 "data file")
 
 
 def _overrides(set_: list[str] | None, **flags) -> list[str]:
@@ -140,7 +141,7 @@ def sft_cmd(
     ),
     output: Path = _OUTPUT,
     max_steps: Optional[int] = _STEPS,
-    epochs: Optional[float] = _EPOCHS,
+    epochs: float | None = _EPOCHS,
     use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
@@ -168,7 +169,7 @@ def dpo_cmd(
     ),
     output: Path = _OUTPUT,
     max_steps: Optional[int] = _STEPS,
-    epochs: Optional[float] = _EPOCHS,
+    epochs: float | None = _EPOCHS,
     use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:

@@ -295,7 +295,7 @@ class FineTuneBase(TrainBase):
         return data
 
     @model_validator(mode="after")
-    def _steps_or_epochs(self) -> "FineTuneBase":
+    def _steps_or_epochs(self) -> FineTuneBase:
         if self.max_steps is not None and self.num_train_epochs is not None:
             raise ValueError(
                 f"max_steps ({self.max_steps}) and num_train_epochs ({self.num_train_epochs}) are mutually "

@@ -26,9 +26,10 @@ standard. Extra keys (``meta``, ``id``, ...) are dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from codeja.errors import InputError
 from codeja.hub_datasets import HubOptions, load, parse_ref
