@@ -94,7 +94,8 @@ def test_stack_v2_blobs_per_language_folders_curate_tokenize_cpt(tmp_path, tiny_
     assert stats["balanced"] and stats["in"] == len(ids["python"]) + 1  # the Go folder is not read
     q = [r["metadata"]["quarantine"] for r in _rows(out / "quarantine")]
     assert len(q) == 1 and q[0]["line"] == 7 and q[0]["file"] == "Python/train-00000-of-00001.parquet"
-    assert q[0]["reason"].startswith(f"content file {ids['missing']}.gz: No such file")
+    assert q[0]["reason"] == f"missing content file: {ids['missing']}.gz (No such file or directory)"
+    assert stats["quarantined"]["reasons"] == {"missing content file": 1}
     kept = {r["id"]: r for r in _rows(out / "kept")}
     assert set(kept) <= set(ids["python"]) and len(kept) >= 4
     first = kept.get(ids["python"][0])
@@ -129,9 +130,29 @@ def test_stack_v2_all_languages_and_content_from_a_table(tmp_path):
     stats, out = _curate(tmp_path, src, ["executor.tasks=2", "executor.workers=2"])
     assert stats["balanced"] and stats["in"] == len(texts) + 1
     q = [r["metadata"]["quarantine"]["reason"] for r in _rows(out / "quarantine")]
-    assert q == [f"content: no row with blob_id={ids['missing']} in {tmp_path / 'contents.parquet'}"]
+    assert q == [f"no content row: blob_id={ids['missing']} not in {tmp_path / 'contents.parquet'}"]
     kept = {r["id"]: r["metadata"]["language"] for r in _rows(out / "kept")}
     assert kept.get(ids["go"][0]) == "go" and "python" in kept.values()
+
+
+def test_content_files_that_cannot_be_read_are_quarantined_with_reasons(tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "blobs" / "py").mkdir(parents=True)
+    (tmp_path / "blobs" / "py" / "a").write_bytes(b"x = '\xff'\n" * 5)  # not UTF-8
+    (tmp_path / "blobs" / "py" / "b").write_bytes(gzip.compress(b"x = 1\n" * 5))
+    (tmp_path / "blobs" / "py" / "c").write_bytes(b"x = 2\n" * 5)
+    pq.write_table(pa.table({"blob_id": ["a", "b", "c"], "language": ["py", "py", None],
+                             "src_encoding": ["UTF-8", "x-no-such-charset", "UTF-8"]}), tmp_path / "ids.parquet")
+    src = (f"  - {{name: s, kind: parquet, path: {tmp_path / 'ids.parquet'}, layout: stack-v2,"
+           f" content: {{path: {tmp_path / 'blobs'}, file_template: '{{language}}/{{blob_id}}'}}}}\n")
+    stats, out = _curate(tmp_path, src)
+    assert stats["in"] == 3 and stats["kept"]["docs"] + stats["removed_total"] == 0
+    assert stats["quarantined"]["reasons"] == {"undecodable content": 1, "unknown encoding": 1,
+                                               "missing content file": 1}  # row 3: 'None/c'
 
 
 def test_code_in_another_column(tmp_path):
@@ -291,3 +312,13 @@ def test_mapping_errors_name_file_field_and_what_exists(tmp_path):
         _curate(tmp_path, f"  - {{name: a, kind: hf, path: {root}}}\n")
     with pytest.raises(ConfigError, match="layout"):
         _curate(tmp_path, f"  - {{name: a, kind: parquet, path: {data}, layout: the-pile}}\n")
+
+
+def test_nothing_left_for_dedup_is_not_a_crash(tmp_path):
+    """Every row quarantined (the field exists, the texts are empty): dedup has nothing to read and is skipped; the
+    run ends with its accounting instead of datatrove's 'No files found' traceback."""
+    path = tmp_path / "empty.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "content": " "}) + "\n" for i in range(3)), encoding="utf-8")
+    stats, out = _curate(tmp_path, f"  - {{name: e, kind: jsonl, path: {path}}}\n", ["dedup.enabled=true"])
+    assert stats["in"] == 3 and stats["quarantined"]["docs"] == 3 and stats["kept"]["docs"] == 0
+    assert stats["balanced"] and stats["quarantined"]["reasons"] == {"field 'content'": 3}

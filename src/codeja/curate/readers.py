@@ -93,14 +93,14 @@ class _RecordMapper:
         key_field = c.key_field or self.src.id_field
         key = obj.get(key_field)
         if key is None or key == "":
-            return None, f"missing key field '{key_field}' (content is joined on it)"
+            return None, f"missing key field: '{key_field}' (content is joined on it)"
         if c.kind != "files":
             text = (self._content or {}).get(str(key))
-            return (text, None) if text is not None else (None, f"content: no row with {c.id_field}={key} in {c.path}")
+            return (text, None) if text is not None else (None, f"no content row: {c.id_field}={key} not in {c.path}")
         try:
             name = c.file_template.format(key=key, **obj)
         except (KeyError, IndexError, ValueError) as e:
-            return None, f"content.file_template '{c.file_template}': {type(e).__name__}: {e}"
+            return None, f"bad content.file_template: '{c.file_template}' ({type(e).__name__}: {e})"
         path = Path(c.path) / name
         try:
             with open(path, "rb") as f:
@@ -109,16 +109,16 @@ class _RecordMapper:
                 with (gzip.open(f) if head == b"\x1f\x8b" else contextlib.nullcontext(f)) as g:
                     data = g.read(self.max_doc_bytes + 1)
         except OSError as e:
-            return None, f"content file {name}: {e.strerror or type(e).__name__}"
+            return None, f"missing content file: {name} ({e.strerror or type(e).__name__})"
         if len(data) > self.max_doc_bytes:
             return None, f"document too large: more than {self.max_doc_bytes} bytes (content file {name})"
         encoding = (obj.get(c.encoding_field) if c.encoding_field else None) or "utf-8"
         try:
             return data.decode(encoding), None
         except LookupError:
-            return None, f"content file {name}: unknown encoding '{encoding}' (field '{c.encoding_field}')"
+            return None, f"unknown encoding: '{encoding}' (field '{c.encoding_field}', content file {name})"
         except UnicodeDecodeError as e:
-            return None, f"content file {name}: invalid {encoding} at byte {e.start}"
+            return None, f"undecodable content: content file {name} is not valid {encoding} (byte {e.start})"
 
     def _from_record(self, obj: dict, filepath: str, line: int, raw: str) -> Document:
         text, problem = self._text(obj)
