@@ -5,8 +5,9 @@ through :func:`load`, so one spelling works everywhere:
 
 * ``owner/name`` or ``owner/name@revision``: a Hub dataset through ``datasets.load_dataset``. The revision is
   pinned before loading: a 40-hex commit is used as is; a branch or tag (default ``main``) is resolved to its
-  commit (online: the Hub API; offline: the local cache's ``refs/``), so the whole run reads one commit and the
-  manifest records which (:meth:`HubSource.describe`).
+  commit through the Hub API, so the whole run reads one commit and the manifest records which
+  (:meth:`HubSource.describe`). Offline, ``datasets`` reads its latest cached copy whatever the revision: the
+  source is recorded as unpinned, with the data's fingerprint.
 * a folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``: ``datasets.load_from_disk``.
 * any other local folder or a ``.parquet`` / ``.json`` / ``.jsonl`` / ``.csv`` / ``.arrow`` file: ``load_dataset``
   with the matching builder (offline, nothing downloads).
@@ -17,6 +18,7 @@ Offline first: nothing reaches the network unless the user names a hub id, and a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +59,7 @@ class HubSource:
     path: str  # hub id, or the local path
     opts: HubOptions
     commit: str | None = None  # the pinned Hub commit, when known
-    pinned_by: str = ""  # how the commit was found: given, hub, cache, or "" (unpinned)
+    pinned_by: str = ""  # how the commit was found: given, hub, or "" (unpinned)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -96,26 +98,9 @@ def parse_ref(text: str, opts: HubOptions | None = None) -> HubSource | None:
     return HubSource(text, "hub", m["id"], opts.model_copy(update={"revision": rev}))
 
 
-def looks_like_hub_id(text: str) -> bool:
-    src = parse_ref(text)
-    return src is not None and src.kind == "hub"
-
-
-def _cached_commit(repo_id: str, revision: str) -> str | None:
-    """The commit a branch or tag points to in the local Hub cache (``refs/<revision>``), if downloaded before."""
-    from huggingface_hub import constants
-
-    ref = Path(constants.HF_HUB_CACHE) / f"datasets--{repo_id.replace('/', '--')}" / "refs" / revision
-    try:
-        sha = ref.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return sha if _COMMIT.match(sha) else None
-
-
 def pin_revision(src: HubSource) -> HubSource:
     """Resolve a hub source's branch or tag to a commit (see the module doc); local sources are returned as is."""
-    if src.kind != "hub":
+    if src.kind != "hub" or src.commit:  # local, or pinned already (tasks reuse the launcher's commit)
         return src
     from codeja.models.resolve import hub_offline
 
@@ -123,18 +108,22 @@ def pin_revision(src: HubSource) -> HubSource:
     if _COMMIT.match(rev):
         src.commit, src.pinned_by = rev, "given"
     elif hub_offline():
-        src.commit = _cached_commit(src.path, rev)
-        src.pinned_by = "cache" if src.commit else ""
+        pass  # datasets then reads its latest cached copy whatever the revision: unpinned, and recorded as such
     else:
-        from huggingface_hub import HfApi
-
         try:
-            src.commit = HfApi().dataset_info(src.path, revision=rev).sha
-            src.pinned_by = "hub"
-        except Exception as e:  # noqa: BLE001 - not found, gated, no network: say which, let loading decide
-            raise InputError(f"Hub dataset '{src.path}' at revision '{rev}': {type(e).__name__}: "
-                             f"{str(e).splitlines()[0] if str(e) else ''}", path=src.ref) from None
+            src.commit, src.pinned_by = _hub_commit(src.path, rev), "hub"
+        except Exception as e:  # noqa: BLE001 - not found, gated, no network: say which
+            raise InputError(f"Hub dataset '{src.path}' at revision '{rev}': {type(e).__name__}: {_first_line(e)}",
+                             path=src.ref) from None
     return src
+
+
+@functools.lru_cache(maxsize=None)
+def _hub_commit(repo_id: str, revision: str) -> str:
+    """Asked once per process, so the input check, the manifest and the tasks all see the same commit."""
+    from huggingface_hub import HfApi
+
+    return HfApi().dataset_info(repo_id, revision=revision).sha
 
 
 def load(src: HubSource):
@@ -184,5 +173,4 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-__all__ = ["HubOptions", "HubSource", "column_names", "is_data_file_name", "load", "looks_like_hub_id",
-           "parse_ref", "pin_revision"]
+__all__ = ["HubOptions", "HubSource", "column_names", "is_data_file_name", "load", "parse_ref", "pin_revision"]

@@ -253,35 +253,41 @@ def test_hf_folder_of_data_files_and_limit(tmp_path):
 
 
 def test_hub_id_is_pinned_to_a_commit(tmp_path, monkeypatch):
-    """A hub id with a branch is resolved to its commit (here from the offline cache's refs/), the commit is what
-    datasets.load_dataset gets and what the manifest records."""
+    """A hub id with a branch is resolved to its commit once (the Hub API, stubbed here), the commit is what
+    datasets.load_dataset gets in every task and what the manifest records."""
     import datasets
-    from huggingface_hub import constants
+    import huggingface_hub
 
     from codeja import hub_datasets
 
     sha = "0123456789abcdef0123456789abcdef01234567"
-    refs = tmp_path / "hub" / "datasets--someorg--jp-web" / "refs"
-    refs.mkdir(parents=True)
-    (refs / "v1.0").write_text(sha)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    calls = []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    asked, calls = [], []
+
+    class FakeApi:
+        def dataset_info(self, repo_id, revision=None):
+            asked.append((repo_id, revision))
+            return type("Info", (), {"sha": sha})()
 
     def fake_load_dataset(path, name=None, **kw):
         calls.append((path, name, kw))
         return datasets.Dataset.from_list(fineweb2_rows(2))
 
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    hub_datasets._hub_commit.cache_clear()
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     ref = hub_datasets.parse_ref("someorg/jp-web@v1.0")
     assert (ref.kind, ref.path, ref.opts.revision) == ("hub", "someorg/jp-web", "v1.0")
     src = "  - {name: web, kind: hf, path: someorg/jp-web@v1.0, layout: fineweb2, hub: {config: jpn_Jpan}}\n"
     stats, out = _curate(tmp_path, src, NO_LANGID)
     assert stats["in"] == 2
+    assert asked == [("someorg/jp-web", "v1.0")]  # once: the check, the manifest and the tasks share it
     assert calls and all(c[0] == "someorg/jp-web" and c[1] == "jpn_Jpan" and c[2]["revision"] == sha for c in calls)
     pinned = json.loads((out / "work" / "inputs" / "web.hub.json").read_text())
-    assert pinned["commit"] == sha and pinned["pinned_by"] == "cache" and pinned["revision"] == "v1.0"
-    # not in the cache and offline: unpinned, loading then fails with one clear error
-    assert hub_datasets.pin_revision(hub_datasets.parse_ref("someorg/other")).pinned_by == ""
+    assert pinned["commit"] == sha and pinned["pinned_by"] == "hub" and pinned["revision"] == "v1.0"
+    # offline, datasets reads its latest cached copy: recorded as unpinned
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_datasets.pin_revision(hub_datasets.parse_ref("someorg/other")).describe()["pinned_by"] == "unpinned"
 
 
 def test_hub_id_offline_not_cached_is_a_clear_error(tmp_path):
