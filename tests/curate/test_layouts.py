@@ -316,6 +316,8 @@ def test_mapping_errors_name_file_field_and_what_exists(tmp_path):
         _curate(tmp_path, f"  - {{name: a, kind: jsonl, path: {data}}}\n")
     with pytest.raises(ConfigError, match="kind: hf needs domain"):
         _curate(tmp_path, f"  - {{name: a, kind: hf, path: {root}}}\n")
+    with pytest.raises(ConfigError, match="hub: applies to kind: hf"):
+        _curate(tmp_path, f"  - {{name: a, kind: parquet, path: {data}, hub: {{split: test}}}}\n")
     with pytest.raises(ConfigError, match="layout"):
         _curate(tmp_path, f"  - {{name: a, kind: parquet, path: {data}, layout: the-pile}}\n")
 

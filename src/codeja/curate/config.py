@@ -110,6 +110,10 @@ class SourceConfig(StrictModel):
             raise ValueError("kind: hf needs domain: code or text (or a layout that sets it)")
         if self.content is not None and self.kind == "files":
             raise ValueError("content: applies to record sources (jsonl, parquet, webtext, hf), not kind: files")
+        if self.kind != "hf" and "hub" in self.model_fields_set:
+            raise ValueError(f"hub: applies to kind: hf, not kind: {self.kind}")
+        if self.kind == "hf" and self.subsets:
+            raise ValueError("subsets: applies to folders of files; for kind: hf use hub: {data_dir: ...}")
         return self
 
     @property
