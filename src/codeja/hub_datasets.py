@@ -118,7 +118,7 @@ def pin_revision(src: HubSource) -> HubSource:
     return src
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hub_commit(repo_id: str, revision: str) -> str:
     """Asked once per process, so the input check, the manifest and the tasks all see the same commit."""
     from huggingface_hub import HfApi

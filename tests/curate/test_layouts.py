@@ -149,7 +149,7 @@ def test_content_files_that_cannot_be_read_are_quarantined_with_reasons(tmp_path
                              "src_encoding": ["UTF-8", "x-no-such-charset", "UTF-8"]}), tmp_path / "ids.parquet")
     src = (f"  - {{name: s, kind: parquet, path: {tmp_path / 'ids.parquet'}, layout: stack-v2,"
            f" content: {{path: {tmp_path / 'blobs'}, file_template: '{{language}}/{{blob_id}}'}}}}\n")
-    stats, out = _curate(tmp_path, src)
+    stats, _ = _curate(tmp_path, src)
     assert stats["in"] == 3 and stats["kept"]["docs"] + stats["removed_total"] == 0
     assert stats["quarantined"]["reasons"] == {"undecodable content": 1, "unknown encoding": 1,
                                                "missing content file": 1}  # row 3: 'None/c'
@@ -327,6 +327,6 @@ def test_nothing_left_for_dedup_is_not_a_crash(tmp_path):
     run ends with its accounting instead of datatrove's 'No files found' traceback."""
     path = tmp_path / "empty.jsonl"
     path.write_text("".join(json.dumps({"id": i, "content": " "}) + "\n" for i in range(3)), encoding="utf-8")
-    stats, out = _curate(tmp_path, f"  - {{name: e, kind: jsonl, path: {path}}}\n", ["dedup.enabled=true"])
+    stats, _ = _curate(tmp_path, f"  - {{name: e, kind: jsonl, path: {path}}}\n", ["dedup.enabled=true"])
     assert stats["in"] == 3 and stats["quarantined"]["docs"] == 3 and stats["kept"]["docs"] == 0
     assert stats["balanced"] and stats["quarantined"]["reasons"] == {"field 'content'": 3}
