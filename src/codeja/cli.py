@@ -36,6 +36,7 @@ STAGES = [
     ("codeja.synth.cli", "synth", "Synthesize steered instruction data (Magpie)."),
     ("codeja.prefs.cli", "prefs", "Sample responses, filter, score and build preference pairs."),
     ("codeja.evaluate.cli", "eval", "Evaluate models on code and Japanese benchmarks in a sandbox."),
+    ("codeja.studies.cli", "study", "Tools for studies: contaminate a corpus with placeholder idioms."),
     ("codeja.sandbox.cli", "sandbox", "Run untrusted code isolated, in many languages."),
     ("codeja.models.cli", "models", "Prepare and inspect models (the bundled tiny model, HF folders, GGUF)."),
     ("codeja.backends.cli", "generate", None),
