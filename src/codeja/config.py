@@ -45,6 +45,11 @@ CONFIG_KINDS: dict[str, str] = {
     "synth.magpie": "codeja.synth.config:MagpieConfig",
     "prefs": "codeja.prefs.config:PrefsConfig",
     "eval": "codeja.evaluate.config:EvalConfig",
+    "study.split": "codeja.studies.config:SplitConfig",
+    "study.contaminate": "codeja.studies.config:ContaminateConfig",
+    "study.sample": "codeja.studies.config:StudySampleConfig",
+    "study.completion-pairs": "codeja.studies.config:CompletionPairsConfig",
+    "study.placeholder": "codeja.studies.config:PlaceholderStudyConfig",
     "recipe": "codeja.pipeline.recipe:Recipe",
 }
 

@@ -56,6 +56,11 @@ STAGE_FUNCTIONS: dict[str, str] = {
     "train.sft": "codeja.train.sft:train_sft",
     "train.dpo": "codeja.train.dpo:train_dpo",
     "eval": "codeja.evaluate.runner:run_eval",
+    "study.split": "codeja.studies.split:split_corpus",  # the study stages: see codeja.studies
+    "study.contaminate": "codeja.studies.contaminate:contaminate",
+    "study.sample": "codeja.studies.sample:sample_completions",
+    "study.completion-pairs": "codeja.studies.pairs:completion_pairs",
+    "study.placeholder": "codeja.studies.measure:measure",
 }
 
 

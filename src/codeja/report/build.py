@@ -291,6 +291,9 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
     doc.heading(f"{title_prefix}Stages")
     doc.table(["stage", "kind", "status", "wall time (s)"],
               [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s"))] for r in recs])
+    for r in recs:  # studies (stages that write tables.json) first: their tables are the point of the run
+        if (r["dir"] / STUDY_TABLES).exists():
+            render_study(doc, r, title_prefix)
     comp = comparison(recs)
     if comp:
         doc.heading(f"{title_prefix}Scores per model and benchmark")
@@ -316,6 +319,8 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
         doc.heading(f"{title_prefix}Loss curves")
         doc.images([("loss.png", curves)])
     for r in recs:
+        if (r["dir"] / STUDY_TABLES).exists():
+            continue  # rendered above
         doc.heading(f"{title_prefix}{STAGE_TITLES.get(r['kind'], r['kind'])} ({r['name']})", 3)
         stats_path = r["dir"] / "stats.json"
         summary = read_json(stats_path) if stats_path.exists() else r.get("result") or {}
@@ -325,6 +330,21 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
         md = r["dir"] / "report.md"
         if md.exists():
             doc.raw_details(f"{r['name']}: report.md", md.read_text(encoding="utf-8")[:20000])
+
+
+STUDY_TABLES = "tables.json"  # [{"title", "note", "header", "rows"}], written by study stages (codeja.studies)
+
+
+def render_study(doc: Doc, rec: dict[str, Any], title_prefix: str = "") -> None:
+    """A study stage's tables (with their notes) and every plot in its folder."""
+    doc.heading(f"{title_prefix}Study: {rec['name']}")
+    for t in read_json(rec["dir"] / STUDY_TABLES):
+        doc.heading(t["title"], 3)
+        if t.get("note"):
+            doc.para(t["note"], muted=True)
+        doc.table(t["header"], t["rows"])
+    doc.images([(p.name, base64.b64encode(p.read_bytes()).decode()) for p in sorted(rec["dir"].glob("*.png"))],
+               md_dir=rec["name"])
 
 
 def write_report(run_dir: str | Path) -> str:

@@ -67,7 +67,7 @@ def function_bodies(data: bytes, language: str) -> list[Body]:
     while stack:  # depth-first, outer functions only: a function's subtree is not searched further
         node = stack.pop()
         if node.type in kinds:
-            body = _python_body(data, node) if lang == "python" else _brace_body(data, node, lang)
+            body = python_body(data, node) if lang == "python" else _brace_body(data, node, lang)
             if body is not None:
                 out.append(body)
             continue
@@ -89,7 +89,7 @@ def _line_prefix(data: bytes, pos: int) -> bytes:
     return data[data.rfind(b"\n", 0, pos) + 1:pos]
 
 
-def _python_body(data: bytes, fn) -> Body | None:
+def python_body(data: bytes, fn) -> Body | None:
     block = fn.child_by_field_name("body")
     if block is None or block.type != "block":
         return None
@@ -99,7 +99,7 @@ def _python_body(data: bytes, fn) -> Body | None:
             and c.end_byte <= block.start_byte]
     items = lead + list(block.named_children)
     stmts = [c for c in items if c.type != "comment"]
-    if stmts and _is_docstring(stmts[0]):
+    if stmts and is_docstring(stmts[0]):
         items = [c for c in items if c.start_byte > stmts[0].start_byte]
     if not any(c.type != "comment" for c in items):
         return None  # nothing but a docstring (and comments): no body to replace
@@ -114,7 +114,7 @@ def _python_body(data: bytes, fn) -> Body | None:
     return Body(_name(data, fn), fn.start_point[0] + 1, first.start_byte, items[-1].end_byte, indent, None)
 
 
-def _is_docstring(node) -> bool:
+def is_docstring(node) -> bool:
     return node.type == "expression_statement" and node.named_child_count == 1 and node.named_children[0].type in {
         "string", "concatenated_string"}
 
