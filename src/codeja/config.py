@@ -213,7 +213,7 @@ def load_config(
     A top-level ``stage:`` key, if present, must equal ``stage`` and is removed before validation.
     """
     data: dict[str, Any] = dict(base or {})
-    source = str(path) if path else "<defaults>"
+    source = str(path) if path else ("<command line>" if overrides else "<defaults>")
     if path:
         data.update(read_yaml(path))
     named = data.pop("stage", None)
