@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
-from codeja.errors import CodejaError
+from codeja.errors import CodejaError, ConfigError
 
 
 def _torch():
@@ -261,6 +261,7 @@ class TransformersBackend(Backend):
 
 
 def _check_params(params: SamplingParams) -> None:
+    """Bad decoding settings are a ConfigError (exit 2); callers check before loading a model."""
     problems = []
     if params.n < 1:
         problems.append(f"n must be >= 1 (got {params.n})")
@@ -273,4 +274,4 @@ def _check_params(params: SamplingParams) -> None:
     if params.repetition_penalty <= 0:
         problems.append(f"repetition_penalty must be > 0 (got {params.repetition_penalty})")
     if problems:
-        raise CodejaError("invalid sampling parameters: " + "; ".join(problems))
+        raise ConfigError("invalid sampling parameters: " + "; ".join(problems))

@@ -17,11 +17,13 @@ app = typer.Typer(help="Continued pretraining (with FIM), SFT and DPO.", no_args
 
 _CONFIG = typer.Argument(None, help="Stage config YAML (optional; defaults run the tiny model on a CPU).")
 _SET = typer.Option(None, "--set", help="Override a config key: a.b=value (repeatable).")
-_MODEL = typer.Option(None, "--model", help="Model: 'tiny', an HF folder or a hub id (sets model=).")
+_MODEL = typer.Option(None, "--model", "-m", help="Model: 'tiny', an HF folder or a hub id (sets model=).")
 _DATA = typer.Option(None, "--data", help="Training data (sets data=).")
-_OUTPUT = typer.Option(
-    ..., "--output", "-o", help="Output folder: manifest, metrics, loss.png, checkpoints, model/."
-)
+def _output(phase: str):
+    return typer.Option(Path(f"runs/{phase}"), "--output", "-o",
+                        help="Output folder: manifest, metrics, loss.png, checkpoints, model/.")
+
+
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 
@@ -32,6 +34,13 @@ def _overrides(set_: list[str] | None, **flags) -> list[str]:
         if value is not None:
             out.append(f"{key}={value}")
     return out
+
+
+def _preflight(kind: str, cfg) -> None:
+    """Model resolvable, data present with the right fields, GPU / Megatron-LM where asked: before loading."""
+    from codeja.pipeline.preflight import check_stage, raise_on_errors
+
+    raise_on_errors(check_stage(kind, cfg))
 
 
 def _quiet_stdout():
@@ -72,7 +81,7 @@ def cpt_cmd(
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="Indexed-dataset prefix from `codeja tokenize`."),
-    output: Path = _OUTPUT,
+    output: Path = _output("cpt"),
     max_steps: Optional[int] = _STEPS,
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
@@ -93,6 +102,8 @@ def cpt_cmd(
         ),
         stage="train.cpt",
     )
+    if not dry_run:
+        _preflight("train.cpt", cfg)
     if cfg.engine == "megatron":
         from codeja.train.megatron import run_megatron
 
@@ -122,7 +133,7 @@ def sft_cmd(
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="messages JSONL."),
-    output: Path = _OUTPUT,
+    output: Path = _output("sft"),
     max_steps: Optional[int] = _STEPS,
     as_json: bool = _JSON,
 ) -> None:
@@ -134,6 +145,7 @@ def sft_cmd(
     cfg = load_config(
         config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.sft"
     )
+    _preflight("train.sft", cfg)
     with _quiet_stdout():
         summary = train_sft(cfg, output)
     _print(summary, as_json)
@@ -145,7 +157,7 @@ def dpo_cmd(
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="pairs JSONL (prompt / chosen / rejected)."),
-    output: Path = _OUTPUT,
+    output: Path = _output("dpo"),
     max_steps: Optional[int] = _STEPS,
     as_json: bool = _JSON,
 ) -> None:
@@ -157,6 +169,7 @@ def dpo_cmd(
     cfg = load_config(
         config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.dpo"
     )
+    _preflight("train.dpo", cfg)
     with _quiet_stdout():
         summary = train_dpo(cfg, output)
     _print(summary, as_json)
