@@ -76,7 +76,7 @@ BAD_VALUES = [
     (["synth", "magpie", "--rows", "0"], "rows: input should be greater than or equal to 1"),
     (["synth", "magpie", "--task-types", "nonsense"], "unknown task type"),
     (["prefs", "run", "missing.yaml"], "config file not found"),
-    (["train", "sft", "--data", "missing.jsonl"], "data: missing.jsonl: not found"),
+    (["train", "sft", "--data", "missing.jsonl"], "data: missing.jsonl: file not found"),
     (["train", "cpt", "--max-steps", "0"], "max_steps: input should be greater than or equal to 1"),
     (["train", "dpo", "--set", "learning_rat=1"], "unknown key"),
     (["tokenize", "--input", "missing.jsonl", "-m", "tiny", "--workers", "0"], "workers"),

@@ -41,7 +41,7 @@ def test_a_real_run_stops_before_the_first_stage(capsys, tmp_path):
         " backend: vlm}}\n", encoding="utf-8")
     assert main(["run", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert "missing.jsonl: not found" in err and "unknown backend 'vlm'" in err
+    assert "missing.jsonl: file not found" in err and "unknown backend 'vlm'" in err
     assert not (tmp_path / "run" / "sft").exists()  # nothing ran
 
 

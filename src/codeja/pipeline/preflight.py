@@ -127,7 +127,7 @@ class _Checker:
             return
         p = Path(str(path)).expanduser()
         if not p.exists():
-            self.add("error", f"{what}: {p}: not found")
+            self.add("error", f"{what}: {p}: file not found")
             return
         if not fields or not p.is_file() or ".jsonl" not in p.name:
             self.add("ok", f"{what}: {p}")
