@@ -7,7 +7,9 @@ The workload is the eval stage's: HumanEval prompts in completion mode, greedy, 
 generation ending at EOS or a stop string as in a real run (so the transformers backend pays for the rows of a
 batch that finished early, as it does in a run). Both backends use the same weights (the tiny model in bf16; the
 llama.cpp side runs the GGUF codeja exports from that checkpoint, weights unchanged) and the same thread count.
-Cases are interleaved per repeat; medians are reported. Needs llama-cpp-python (make setup-test).
+Cases are interleaved per repeat; medians are reported, of wall time and of process CPU time (all threads): on a
+shared, loaded machine the CPU time is the steadier figure (run with --threads 1 there: engines that spin-wait
+for their worker threads collapse when the cores are oversubscribed). Needs llama-cpp-python (make setup-test).
 
 "same text" is the share of prompts whose greedy completion is identical to transformers at batch 1. Batch 8 vs
 batch 1 inside transformers is printed too: left padding alone moves bf16 logits, so that row shows how much two
@@ -65,24 +67,29 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = {"transformers batch 8": run(hf, 8), "transformers batch 1": run(hf, 1), "llamacpp": run(lc)}
     walls: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
     outs: dict[str, list] = {}
-    run(lc)()  # warm-up: GGUF export (cached), first-call allocations
-    run(hf, 8)()
+    warm = SamplingParams(max_new_tokens=4)
+    lc.complete(prompts[:1], warm)  # warm-up: first-call allocations
+    hf.complete(prompts[:2], warm)
     for _ in range(repeats):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             outs[name] = fn()
             walls[name].append(time.perf_counter() - t0)
+            cpus[name].append(time.process_time() - c0)
     ref = outs["transformers batch 1"]
     print(f"model={args.model} dtype={hf.model.dtype} prompts={len(prompts)} max_new_tokens={new_tokens} "
           f"threads={threads} repeats={repeats} gguf={lc.gguf_path.name}")
-    print(f"{'case':<22} {'wall med s':>10} {'tokens':>7} {'tok/s':>7} {'vs tf b8':>8} {'same text':>10}")
-    base = statistics.median(walls["transformers batch 8"])
+    print(f"{'case':<22} {'wall med s':>10} {'cpu med s':>9} {'tokens':>7} {'tok/s wall':>10} {'tok/cpu-s':>9} "
+          f"{'cpu vs tf b8':>12} {'same text':>10}")
+    base = statistics.median(cpus["transformers batch 8"])
     for name in cases:
-        w = statistics.median(walls[name])
+        w, c = statistics.median(walls[name]), statistics.median(cpus[name])
         toks = sum(g.completion_tokens for g in outs[name])
         same = sum(a.text == b.text for a, b in zip(outs[name], ref))
-        print(f"{name:<22} {w:>10.2f} {toks:>7d} {toks / w:>7.1f} {base / w:>7.2f}x {same:>5d}/{len(ref)}")
+        print(f"{name:<22} {w:>10.2f} {c:>9.2f} {toks:>7d} {toks / w:>10.1f} {toks / c:>9.1f} {base / c:>11.2f}x "
+              f"{same:>5d}/{len(ref)}")
     first_diff = [_first_diff(a.text, b.text) for a, b in zip(outs["llamacpp"], ref) if a.text != b.text]
     if first_diff:
         print("llamacpp vs transformers b1, first differing character of the differing completions: "

@@ -168,11 +168,7 @@ class TransformersBackend(Backend):
 
         if self.model is None:
             raise CodejaError("this backend was closed")
-        _check_params(params)
-        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        empty = [i for i, x in enumerate(encoded) if not x]
-        if empty:
-            raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
+        encoded = encode_prompts(self.tokenizer, prompts, params)
         sampling = params.temperature > 0
         # Greedy decoding gives the same text for every sample: decode each prompt once, copy it n times.
         rows = [(i, j) for i in range(len(prompts)) for j in range(params.n if sampling else 1)]
@@ -258,6 +254,16 @@ class TransformersBackend(Backend):
         for special in self.tokenizer.all_special_tokens:
             text = text.replace(special, "")
         return text, matched
+
+
+def encode_prompts(tokenizer, prompts: list[str], params: SamplingParams) -> list[list[int]]:
+    """Token ids of each prompt as written (no special tokens added), after checking the sampling settings."""
+    _check_params(params)
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    empty = [i for i, x in enumerate(encoded) if not x]
+    if empty:
+        raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
+    return encoded
 
 
 def _check_params(params: SamplingParams) -> None:

@@ -104,16 +104,12 @@ class LlamaCppBackend(Backend):
     # -- internals -------------------------------------------------------------------------------------------
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
-        from codeja.backends.hf import _check_params
+        from codeja.backends.hf import encode_prompts
         from codeja.log import GenerationProgress
 
         if self.llm is None:
             raise CodejaError("this backend was closed")
-        _check_params(params)
-        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        empty = [i for i, x in enumerate(encoded) if not x]
-        if empty:
-            raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
+        encoded = encode_prompts(self.tokenizer, prompts, params)
         too_long = [i for i, x in enumerate(encoded) if len(x) >= self.n_ctx]
         if too_long:
             raise CodejaError(f"prompt {too_long[0]} has {len(encoded[too_long[0]])} tokens, more than the context "
