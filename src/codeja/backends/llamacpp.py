@@ -119,17 +119,18 @@ class LlamaCppBackend(Backend):
         with GenerationProgress(len(prompts) * (params.n if sampling else 1), show=self.progress) as bar:
             for i, ids in enumerate(encoded):
                 if sampling:
-                    gens = [self._one(ids, params, derive_seed(params.seed, i, j)) for j in range(params.n)]
-                    for g in gens:
-                        bar.update(1, g.completion_tokens)
+                    gens = []
+                    for j in range(params.n):
+                        gens.append(self._one(ids, params, derive_seed(params.seed, i, j), bar))
+                        bar.update(1, gens[-1].completion_tokens)
                 else:
-                    g = self._one(ids, params, 0)
+                    g = self._one(ids, params, 0, bar)
                     bar.update(1, g.completion_tokens)
                     gens = [Generation(**g.as_dict()) for _ in range(params.n)]
                 out.append(gens)
         return out
 
-    def _one(self, ids: list[int], params: SamplingParams, seed: int) -> Generation:
+    def _one(self, ids: list[int], params: SamplingParams, seed: int, bar=None) -> Generation:
         """Decode one sequence; ends like the transformers backend (EOS counted as a token, stop strings cut)."""
         eos = set(self.eos_ids)
         stops = [s for s in params.stop if s]
@@ -142,6 +143,8 @@ class LlamaCppBackend(Backend):
         for tok in self.llm.generate(ids, temp=params.temperature, top_p=params.top_p, top_k=0, min_p=0.0,
                                      repeat_penalty=params.repetition_penalty, reset=True):
             toks.append(tok)
+            if bar is not None:
+                bar.step(1)
             if tok in eos:
                 ended = True
                 break
