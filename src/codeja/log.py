@@ -67,7 +67,7 @@ class GenerationProgress:
     def close(self) -> None:
         self.bar.close()
 
-    def __enter__(self) -> "GenerationProgress":
+    def __enter__(self) -> GenerationProgress:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -90,7 +90,7 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("argv,message", BAD_VALUES, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_bad_values_are_one_line_errors(argv, message, capsys, monkeypatch, tmp_path):
-    import codeja.backends as backends
+    from codeja import backends
 
     monkeypatch.chdir(tmp_path)
 
