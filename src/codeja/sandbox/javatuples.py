@@ -122,7 +122,8 @@ def _tuple_class(n: int) -> str:
     m.append(f"    public {name}({params}) {{\n        super({', '.join(vals)});\n"
              + "".join(f"        this.{f} = {v};\n" for f, v in zip(fields, vals)) + "    }")
     m.append(f"    public static {gen} {name}{gen} with({params}) {{ return {of(ts, vals)}; }}")
-    from_list = f"        final List<X> l = take(iterable, index, SIZE, exact);\n        return {of(['X'] * n, [f'l.get({i})' for i in range(n)])};"
+    from_list = ("        final List<X> l = take(iterable, index, SIZE, exact);\n"
+                 f"        return {of(['X'] * n, [f'l.get({i})' for i in range(n)])};")
     m.append(f"    public static <X> {name}<{xs}> fromArray(final X[] array) {{\n"
              f"        if (array == null) throw new IllegalArgumentException(\"Array cannot be null\");\n"
              f"        return fromIterable(Arrays.asList(array), 0, true);\n    }}")

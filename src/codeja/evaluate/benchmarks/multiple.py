@@ -83,8 +83,16 @@ PROBES: dict[str, tuple[str, str, str]] = {  # suffix -> (task_id, passing compl
     "scala": (_ADD, "        x + y\n", "        x - y\n"),
     "swift": (_ADD, "    return x + y\n", "    return x - y\n"),
 }
-PROBES["java-ja"] = PROBES["java"]
-PROBES["cpp-ja"] = PROBES["cpp"]
+# A body that compiles whatever the task's types and fails when run: the known-wrong sample of every task
+STUBS = {"js": '  throw new Error("stub");\n}\n', "ts": '  throw new Error("stub");\n}\n',
+         "java": "        throw new UnsupportedOperationException();\n", "cpp": '    throw "stub";\n',
+         "go": '\tpanic("stub")\n}\n', "rs": "    unimplemented!()\n", "sh": "    return 1\n",
+         "cs": "        throw new NotImplementedException();\n", "d": "{\n    assert(0);\n}\n",
+         "jl": '    error("stub")\nend\n', "lua": "    error('stub')\nend\n",
+         "php": "    throw new Exception('stub');\n}\n", "pl": "    die 'stub';\n}\n", "r": "    stop('stub')\n}\n", "rb": "    raise 'stub'\nend\n",
+         "rkt": "  (error 'stub))\n", "scala": "        ???\n", "swift": '    fatalError("stub")\n'}
+for _ja in ("java", "cpp"):
+    PROBES[f"{_ja}-ja"], STUBS[f"{_ja}-ja"] = PROBES[_ja], STUBS[_ja]
 
 
 def data_file(lang: str) -> Path:
@@ -138,7 +146,8 @@ class MultiPLE(Benchmark):
         for r in records:
             closer = next((c for c in CLOSERS if r["tests"].startswith(c)), "")
             tasks.append(Task(task_id=r["name"], prompt=r["prompt"], language=language, test=r["tests"],
-                              entry_point=entry_point(r["prompt"], language), test_close=closer, meta={"stop": list(r["stop_tokens"])}))
+                              entry_point=entry_point(r["prompt"], language), test_close=closer,
+                              meta={"stop": list(r["stop_tokens"])}))
         options = {"lang": lang, **({"prompt_lang": "ja"} if japanese else {})}
         bench = cls(tasks, source, limit=limit, options=options)
         bench.name = f"multiple-{lang}"
@@ -159,6 +168,11 @@ class MultiPLE(Benchmark):
             if any(m in text for m in markers) if markers else text:
                 return False
         return True
+
+    def wrong_samples(self) -> list[dict]:
+        """A known-wrong sample per task (``STUBS``: compiles, then fails when run), for ``codeja eval selfcheck``."""
+        stub = STUBS[self.options["lang"]]
+        return [{"task_id": t.task_id, "completion": stub} for t in self.tasks]
 
     def probe_samples(self) -> list[dict]:
         """Two samples of one task, in the layout ``score`` reads: ``expect`` says whether each must pass.
