@@ -2,8 +2,8 @@
 
 Default wall-clock limits follow MultiPL-E's evaluators (``evaluation/src/eval_*.py``): run 15 s for most
 languages, 5 s for JavaScript and Rust binaries, 30 s for Go, and 15 s compile steps. Memory is limited through
-RLIMIT_AS, except for the JVM, V8 and Mono which reserve huge address ranges they never touch: those get a heap
-flag (where they have one) plus RLIMIT_DATA (which counts only committed private memory).
+RLIMIT_AS, except for the JVM and V8 which reserve huge address ranges they never touch: those get a heap flag
+plus RLIMIT_DATA (which counts only committed private memory).
 
 Toolchains are looked up in the system paths (``/usr/bin``...) and, for Rust, in ``~/.cargo/bin`` as a last
 resort; a missing one gives the status ``toolchain-missing`` and names the Debian package that provides it
