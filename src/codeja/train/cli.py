@@ -26,6 +26,10 @@ def _output(phase: str):
 
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
+_EPOCHS = typer.Option(None, "--epochs", help="Passes over the data, instead of --max-steps (sets num_train_epochs=).")
+_LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
+_FT_DATA_HELP = ("a JSONL file, a Hub dataset id owner/name (pinned: owner/name@revision), a save_to_disk folder or a "
+                 "data file")
 
 
 def _overrides(set_: list[str] | None, **flags) -> list[str]:
@@ -41,6 +45,17 @@ def _preflight(kind: str, cfg) -> None:
     from codeja.pipeline.preflight import check_stage, raise_on_errors
 
     raise_on_errors(check_stage(kind, cfg))
+
+
+def _finetune_flags(max_steps: int | None, epochs: float | None, use_lora: bool) -> dict:
+    """--max-steps, --epochs and --lora as overrides. --epochs clears a max_steps the config file sets (the flag
+    wins); given together with --max-steps both stay, and the config says they exclude each other."""
+    flags: dict = {"max_steps": max_steps}
+    if epochs is not None:
+        flags.update(max_steps=max_steps if max_steps is not None else "null", num_train_epochs=epochs)
+    if use_lora:
+        flags["lora.enabled"] = "true"
+    return flags
 
 
 def _quiet_stdout():
@@ -132,18 +147,23 @@ def sft_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="messages JSONL."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"SFT data (messages, prompt/completion, text, ShareGPT, Alpaca): {_FT_DATA_HELP}."
+    ),
     output: Path = _output("sft"),
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer) on messages JSONL, loss on assistant turns."""
+    """Supervised fine-tuning (TRL SFTTrainer); loss on assistant turns (conversations) or completions."""
     from codeja.config import load_config
     from codeja.train.config import SFTConfig
     from codeja.train.sft import train_sft
 
     cfg = load_config(
-        config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.sft"
+        config, SFTConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.sft",
     )
     _preflight("train.sft", cfg)
     with _quiet_stdout():
@@ -156,18 +176,23 @@ def dpo_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="pairs JSONL (prompt / chosen / rejected)."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"Pairs (prompt/chosen/rejected, or chosen/rejected): {_FT_DATA_HELP}."
+    ),
     output: Path = _output("dpo"),
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Preference optimisation (TRL DPOTrainer) on prompt/chosen/rejected pairs."""
+    """Preference optimisation (TRL DPOTrainer) on chosen/rejected pairs."""
     from codeja.config import load_config
     from codeja.train.config import DPOConfig
     from codeja.train.dpo import train_dpo
 
     cfg = load_config(
-        config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.dpo"
+        config, DPOConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.dpo",
     )
     _preflight("train.dpo", cfg)
     with _quiet_stdout():
