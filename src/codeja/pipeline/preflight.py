@@ -170,9 +170,57 @@ def _first_record(path: Path) -> dict | str:
 # ---------------------------------------------------------------------------------------------------------------
 # per stage kind
 
-SFT_LAYOUTS = (("messages",), ("prompt", "completion"), ("text",), ("conversations",), ("instruction", "output"))
-PAIR_LAYOUTS = (("chosen", "rejected"),)
 INSTRUCTION_LAYOUTS = (("messages",), ("prompt",))
+
+
+def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
+    """SFT / DPO data: a JSONL's first row must parse as the stage parses it (after the ``columns`` renames); a
+    dataset folder, data file or hub id is checked when it is loaded (a hub id may need the network)."""
+    from codeja.errors import InputError
+    from codeja.hub_datasets import parse_ref
+    from codeja.train.data import detect_sft_format, parse_pair, parse_sft_row
+
+    if ref in (None, ""):
+        return
+    if (up := _pending(ref)) is not None:
+        c.add("pending", f"data: from stage {up}")
+        return
+    text = str(ref)
+    if not (text.lower().endswith((".jsonl", ".jsonl.gz")) or (Path(text).is_file() and parse_ref(text) is None)):
+        before = len(c.findings)
+        src = c.guard(parse_ref, text, _get(cfg, "hub"))
+        if len(c.findings) > before:  # parse_ref raised; reported
+            return
+        if src is None:
+            c.add("error", f"data: {text}: file not found (nor a dataset folder or hub id owner/name)")
+        else:
+            c.add("ok", f"data: {text} (a dataset; read when the stage loads it)")
+        return
+    p = Path(text).expanduser()
+    if not p.is_file():
+        c.add("error", f"data: {p}: file not found")
+        return
+    first = _first_record(p)
+    if isinstance(first, str):
+        c.add("error", f"data: {p}: {first}")
+        return
+    columns = _get(cfg, "columns") or {}
+    obj = {columns.get(k, k): v for k, v in first.items()}
+    try:
+        if kind == "train.sft":
+            fmt = _get(cfg, "data_format") or "auto"
+            fmt = detect_sft_format(obj) if fmt == "auto" else fmt
+            if fmt is None:
+                raise InputError(f"no SFT format matches the fields {', '.join(obj) or '(none)'} (messages, "
+                                 "conversations, prompt+completion, instruction+output, text; or map them with "
+                                 "columns)", path=str(p), line=1)
+            parse_sft_row(obj, fmt, str(p), 1)
+        else:
+            parse_pair(obj, str(p), 1)
+    except InputError as e:
+        c.add("error", f"data: {e}")
+        return
+    c.add("ok", f"data: {p}")
 
 
 def _train(c: _Checker, cfg: Any, kind: str) -> None:
@@ -185,9 +233,8 @@ def _train(c: _Checker, cfg: Any, kind: str) -> None:
             for ext in (".bin", ".idx"):
                 c.file("data", f"{data}{ext}")
     else:
-        layouts = SFT_LAYOUTS if kind == "train.sft" else PAIR_LAYOUTS
-        for path in [cfg.data, *(_get(cfg, "extra_data") or [])]:
-            c.file("data", path, fields=layouts)
+        for ref in [cfg.data, *(_get(cfg, "extra_data") or [])]:
+            _finetune_data(c, cfg, kind, ref)
         c.model("ref_model", _get(cfg, "ref_model"))
     if getattr(cfg, "precision", None) == "fp16":
         c.gpu_needed("precision fp16")
