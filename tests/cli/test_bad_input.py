@@ -84,6 +84,7 @@ BAD_VALUES = [
     (["run", "missing.yaml"], "config file not found"),
     (["models", "info", "no/such-model"], "not in the local cache"),
     (["sandbox", "run", "missing.py", "--lang", "cobol"], "cobol"),
+    (["sandbox", "run", "prog.py", "--lang", "python", "--timeout", "-1"], "--timeout -1.0: must be > 0"),
     (["config", "validate", "missing.yaml"], "config file not found"),
 ]
 
