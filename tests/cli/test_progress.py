@@ -49,3 +49,24 @@ def test_a_skipped_stage_says_so(tmp_path, capsys):
     assert run.skipped
     err = capsys.readouterr().err
     assert f"demo: {tmp_path / 'out'} is complete with the same config and inputs; skipped" in err
+
+
+def test_trainer_bars_are_labelled_and_log_dicts_stay_off_stdout(capfd, monkeypatch):
+    from types import SimpleNamespace
+
+    from codeja.log import VERBOSE_ENV, trainer_progress_class
+
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)
+    cb = trainer_progress_class()()
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=2, global_step=0)
+    cb.on_train_begin(None, state, None)
+    cb.on_log(None, state, None, logs={"loss": 1.5, "grad_norm": 0.3})
+    state.global_step = 2
+    cb.on_step_end(None, state, None)
+    cb.on_train_end(None, state, None)
+    for _ in range(3):  # the evaluation after training: the cpt stage's held-out loss
+        cb.on_prediction_step(None, state, None, eval_dataloader=[0, 1, 2])
+    cb.on_evaluate(None, state, None)
+    out = capfd.readouterr()
+    assert "train:" in out.err and "loss 1.5" in out.err and "held-out eval:" in out.err and "3/3" in out.err
+    assert "grad_norm" not in out.out + out.err  # the dict itself only with --verbose
