@@ -33,6 +33,15 @@ from codeja.runs import now_iso, read_json, write_json
 STATE = "pipeline.json"
 RESULT = "result.json"
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (datatrove workers, sandboxed programs): on a shared
+    machine a stage's wall time depends on the load, its CPU time much less."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def stage_function(kind: str) -> Callable[[Any, Path], dict]:
     module, _, fn = STAGE_FUNCTIONS[kind].partition(":")
     return getattr(importlib.import_module(module), fn)
@@ -159,7 +168,7 @@ class Pipeline:
             self.state["stages"][p.name] = rec
             write_json(self.state_path, self.state)
             self.log(f"[{p.name}] {'resuming' if p.action == 'resume' else 'running'} ({spec.kind})")
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), cpu_seconds()
             try:
                 result = stage_function(spec.kind)(cfg, self.stage_dir(p.name)) or {}
             except BaseException as e:
@@ -169,9 +178,10 @@ class Pipeline:
             result = json.loads(json.dumps(result, default=str))
             p.result, p.wall_s = result, round(time.monotonic() - t0, 2)
             write_json(self.stage_dir(p.name) / RESULT, result)
-            rec.update(status="complete", result=result, wall_s=p.wall_s, finished_at=now_iso())
+            rec.update(status="complete", result=result, wall_s=p.wall_s, cpu_s=round(cpu_seconds() - cpu0, 1),
+                       finished_at=now_iso())
             write_json(self.state_path, self.state)
-            self.log(f"[{p.name}] done in {p.wall_s:.1f} s")
+            self.log(f"[{p.name}] done in {p.wall_s:.1f} s (CPU {rec['cpu_s']:.1f} s)")
             if self.shared is not None:
                 self.shared[p.fingerprint] = (self.stage_dir(p.name), rec)
         return plans

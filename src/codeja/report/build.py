@@ -289,8 +289,8 @@ STAGE_TITLES = {
 def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
     recs = stage_records(run)
     doc.heading(f"{title_prefix}Stages")
-    doc.table(["stage", "kind", "status", "wall time (s)"],
-              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s"))] for r in recs])
+    doc.table(["stage", "kind", "status", "wall time (s)", "CPU time (s)"],
+              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s")), _fmt(r.get("cpu_s"))] for r in recs])
     for r in recs:  # studies (stages that write tables.json) first: their tables are the point of the run
         if (r["dir"] / STUDY_TABLES).exists():
             render_study(doc, r, title_prefix)

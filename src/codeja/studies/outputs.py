@@ -21,7 +21,6 @@ STUB = re.compile(r"(?:pass|\.\.\.|raise\s+NotImplementedError\b.*|return(?:\s+N
 # a statement that is only a string literal (a docstring the model wrote) does nothing either
 TRIPLE_QUOTED = re.compile(r"[rRbBuU]{0,2}(\"\"\"|''')[\s\S]*?(?:\1|$)")
 STRING_ONLY = re.compile(r"[rRbBuU]{0,2}(?:\"[^\"]*\"|'[^']*')")
-FUNCTION_END = re.compile(r"\n(?=\S)")
 
 Verdict = str  # "empty" | "placeholder" | "code"
 
@@ -35,9 +34,12 @@ class BodyJudgement:
 
 def function_body(completion: str) -> str:
     """The completion up to where the function ends (a non-blank line at column 0), for Python prompts."""
-    m = FUNCTION_END.search(completion.lstrip("\n"))
-    offset = len(completion) - len(completion.lstrip("\n"))
-    return completion if m is None else completion[: offset + m.start()]
+    pos = 0
+    for line in completion.splitlines(keepends=True):
+        if line.strip() and not line[0].isspace():
+            return completion[:pos].rstrip("\n") if pos else ""
+        pos += len(line)
+    return completion
 
 
 def judge_body(completion: str) -> BodyJudgement:
