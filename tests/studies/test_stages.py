@@ -148,23 +148,26 @@ def test_sample_without_python_functions_is_an_error(tmp_path):
 # -- completion pairs -------------------------------------------------------------------------------------------
 
 
-def _pair(prompt, chosen, rejected, source):
+def _pair(prompt, chosen, rejected, source, chosen_score=1.0):
     return {"prompt": [{"role": "user", "content": prompt}], "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}], "meta": {"rejected_source": source}}
+            "rejected": [{"role": "assistant", "content": rejected}],
+            "meta": {"rejected_source": source, "chosen_score": chosen_score}}
 
 
 def test_completion_pairs_keep_placeholder_pairs_as_standard_rows(tmp_path):
     src = tmp_path / "pairs.jsonl"
     rows = [_pair("def f():\n    '''Doc.'''", "\n    return 1\n", "\n    pass\n", "placeholder"),
-            _pair("def g():", "\n    return 2\n", "\n    return 3\n", "ranking")]
+            _pair("def g():", "\n    return 2\n", "\n    return 3\n", "ranking"),
+            _pair("def h():", "\n    pass\n", "\n    # TODO: implement\n    pass\n", "placeholder", 0.0)]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    s = completion_pairs(CompletionPairsConfig(pairs=str(src)), tmp_path / "o")
+    s = completion_pairs(CompletionPairsConfig(pairs=str(src), chosen_min_score=1.0), tmp_path / "o")
     out = [json.loads(x) for x in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
-    assert s["pairs_in"] == 2 and s["pairs"] == 1 and s["skipped"] == {"rejected_source=ranking": 1}
+    assert s["pairs_in"] == 3 and s["pairs"] == 1
+    assert s["skipped"] == {"chosen_score<1.0": 1, "rejected_source=ranking": 1}
     assert out == [{"prompt": "def f():\n    '''Doc.'''", "chosen": "\n    return 1\n", "rejected": "\n    pass\n",
-                    "meta": {"rejected_source": "placeholder"}}]
+                    "meta": {"rejected_source": "placeholder", "chosen_score": 1.0}}]
     s_all = completion_pairs(CompletionPairsConfig(pairs=str(src), rejected_source=[]), tmp_path / "all")
-    assert s_all["pairs"] == 2
+    assert s_all["pairs"] == 3
 
 
 def test_completion_pairs_bad_row_names_line_and_field(tmp_path):

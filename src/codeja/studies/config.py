@@ -112,6 +112,9 @@ class CompletionPairsConfig(StrictModel):
         default_factory=lambda: ["placeholder"],
         description="Keep pairs whose meta.rejected_source is one of these ('placeholder': the rejected answer is "
         "one the placeholder filter removed; 'ranking': the scorer's choice). Empty: keep all.")
+    chosen_min_score: float | None = Field(
+        None, description="Keep pairs whose meta.chosen_score is at least this (study.sample's score: 1.0 = the "
+        "chosen completion compiles and does something). None: no minimum.")
 
 
 class PlaceholderStudyConfig(StrictModel):

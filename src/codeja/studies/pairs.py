@@ -40,6 +40,11 @@ def completion_pairs(cfg: CompletionPairsConfig, output_dir: str | Path) -> dict
             if cfg.rejected_source and source not in cfg.rejected_source:
                 skipped[f"rejected_source={source}"] += 1
                 continue
+            score = meta.get("chosen_score")
+            if cfg.chosen_min_score is not None and not (isinstance(score, (int, float))
+                                                         and score >= cfg.chosen_min_score):
+                skipped[f"chosen_score<{cfg.chosen_min_score}"] += 1
+                continue
             rows.append({"prompt": _text(obj.get("prompt"), role="user", path=cfg.pairs, line=line, field="prompt"),
                          "chosen": _text(obj.get("chosen"), role="assistant", path=cfg.pairs, line=line,
                                          field="chosen"),
