@@ -30,6 +30,7 @@ class Execution:
     timed_out: bool
     output_exceeded: bool
     start_error: str = ""
+    oom_killed: bool = False  # the program's cgroup went over its memory limit (filled in by the runner)
 
 
 def _decode_status(status: int, via_bwrap: bool) -> tuple[int | None, int | None]:
@@ -43,13 +44,17 @@ def _decode_status(status: int, via_bwrap: bool) -> tuple[int | None, int | None
 
 
 def execute(argv: list[str], *, stdin: bytes | None, wall_s: float, output_bytes: int, env: dict[str, str],
-            cwd: str | None = None, uid: int | None = None, via_bwrap: bool = True) -> Execution:
-    """Run ``argv`` to completion or until the wall clock / output cap; never raises for the program's sake."""
+            cwd: str | None = None, uid: int | None = None, via_bwrap: bool = True,
+            pass_fds: tuple[int, ...] = ()) -> Execution:
+    """Run ``argv`` to completion or until the wall clock / output cap; never raises for the program's sake.
+
+    ``pass_fds``: descriptors the command inherits (bwrap's file contents and filter, cgroup handles).
+    """
     t0 = time.monotonic()
     try:
         p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
-                             start_new_session=True, close_fds=True, user=uid, group=uid,
+                             start_new_session=True, close_fds=True, pass_fds=pass_fds, user=uid, group=uid,
                              extra_groups=[] if uid is not None else None)
     except OSError as e:
         return Execution(None, None, b"", b"", False, False, 0.0, 0.0, 0.0, False, False, start_error=str(e))

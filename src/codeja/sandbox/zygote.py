@@ -1,10 +1,14 @@
-"""Harness side of the Python zygote (see ``_zygote_server.py``): start it in bwrap, send jobs, watch it.
+"""Harness side of the Python zygote (see ``_zygote_server.py``): start it in bwrap, send jobs, verify replies.
 
 The zygote pays bwrap + interpreter start-up once per worker slot; each program is then a fork inside the
-sandbox (about 2 ms instead of about 80 ms for a fresh ``bwrap python3``). The harness still owns the watchdog:
-if a reply does not come within the wall limit plus a grace period, or the zygote dies (a program may kill it:
-same uid), the whole bwrap is killed, the sample is reported as ``timeout`` / ``killed``, and a fresh zygote is
-started for the next sample.
+sandbox (a few ms instead of about 80 ms for a fresh ``bwrap python3``). The harness still owns the watchdog:
+every write and read on the zygote's pipes has a deadline; if a reply does not come within the wall limit plus a
+grace period, or the zygote dies (a program may kill its supervisor: same uid), the whole bwrap is killed, the
+sample is reported as ``timeout`` / ``killed``, and a fresh zygote is started for the next sample.
+
+Each reply must carry the nonce sent for its request, which is sent only after the program was forked (so the
+program never held it), and must be the only thing on the pipe: anything else means the sandbox is not what
+we started, so it is killed and the sample run again (``killed`` with "sandbox" in the detail).
 """
 
 from __future__ import annotations
@@ -12,22 +16,34 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
 import select
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-from codeja.sandbox.isolation import full_bwrap_argv, minimal_env
+from codeja.sandbox.cgroups import SlotCgroup
+from codeja.sandbox.isolation import bwrap_argv, join_cgroup_argv, minimal_env, seccomp_fd
 from codeja.sandbox.languages import find_tool
 
 _SERVER = (Path(__file__).with_name("_zygote_server.py")).read_text(encoding="utf-8")
 GRACE_S = 3.0  # the zygote enforces wall_s itself; the harness only steps in when the zygote is stuck
+PIPE_S = 30.0  # deadline for a request write, an ack, or the zygote's start
+LOG_CAP = 64 << 20  # the zygote's log (its stderr) is a host file: its processes may not write more
 
 
 class ZygoteDied(Exception):
     pass
+
+
+def _synthetic(detail: str, *, timed_out: bool, wall_s: float) -> dict:
+    """The reply for a program whose sandbox was killed before it replied (or whose reply did not verify)."""
+    return {"exit_code": None, "signal": signal.SIGKILL, "timed_out": timed_out, "wall_s": round(wall_s, 4),
+            "cpu_s": 0.0, "peak_memory_mb": 0.0, "stdout": "", "stderr": "", "stdout_truncated": False,
+            "stderr_truncated": False, "leftover": 0, "clean": True, "detail": detail}
 
 
 # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that forked it exits. Zygotes
@@ -64,8 +80,8 @@ def spawn_from_stable_thread(fn):
 class PythonZygote:
     """One long-lived sandboxed Python that forks per program. Not thread-safe: one per worker slot."""
 
-    def __init__(self, uid: int | None, box_mb: int = 256):
-        self.uid, self.box_mb = uid, box_mb
+    def __init__(self, uid: int | None, tmpfs_mb: int = 256, cgroup: SlotCgroup | None = None):
+        self.uid, self.tmpfs_mb, self.cgroup = uid, tmpfs_mb, cgroup
         self.proc: subprocess.Popen | None = None
         self._buf = b""
         self._eof = False
@@ -74,26 +90,37 @@ class PythonZygote:
     # -- life cycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
         python = find_tool("python3")
-        argv = full_bwrap_argv(workdir=None, env=minimal_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}),
-                               tmpfs_box=True, box_mb=self.box_mb, as_pid_1=False) + [python, "-I", "-c", _SERVER]
-        import tempfile
-
+        resident = self.cgroup.join_fds(resident=True) if self.cgroup else []
+        program = self.cgroup.join_fds(resident=False) if self.cgroup else []
+        sfd = seccomp_fd()
+        # the zygote and its supervisors run under rlimits too (soft: each program sets its own, up to the hard)
+        limits = ["/usr/bin/prlimit", "--core=0", f"--fsize={LOG_CAP}:unlimited", "--nofile=1024:4096", "--"]
+        argv = (join_cgroup_argv(resident) + limits
+                + bwrap_argv(env=minimal_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}),
+                             tmpfs_mb=self.tmpfs_mb, seccomp_fd=sfd, mqueue=True)
+                + [python, "-I", "-c", _SERVER, *map(str, program)])
         self._log = tempfile.TemporaryFile()  # the zygote's own stderr, quoted when it dies
-        self.proc = spawn_from_stable_thread(lambda: subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env={}, start_new_session=True,
-            close_fds=True, user=self.uid, group=self.uid, extra_groups=[] if self.uid is not None else None))
+        try:
+            self.proc = spawn_from_stable_thread(lambda: subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env={},
+                start_new_session=True, close_fds=True, pass_fds=[*resident, *program, *([sfd] if sfd else [])],
+                user=self.uid, group=self.uid, extra_groups=[] if self.uid is not None else None))
+        finally:
+            if sfd is not None:
+                os.close(sfd)
+        os.set_blocking(self.proc.stdin.fileno(), False)
         self._buf = b""
         self.starts += 1
-        hello = self._read_line(30.0)
-        if hello is None or not json.loads(hello).get("ready"):
+        hello = self._read_line(PIPE_S)
+        if hello is None or self._parse(hello) != {"ready": True}:
             self.close()
-            raise ZygoteDied("the Python zygote did not start")
+            raise ZygoteDied(f"the Python zygote did not start: {self._tail_log()}")
 
     def close(self) -> None:
         if self.proc is None:
             return
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # bwrap leads the group; its pid-ns init takes the rest
+            os.killpg(self.proc.pid, signal.SIGKILL)  # bwrap leads the group; the zygote is its pid-ns init
         except (ProcessLookupError, PermissionError):
             pass
         try:
@@ -105,6 +132,8 @@ class PythonZygote:
                 f.close()
             except OSError:
                 pass
+        if self.cgroup is not None:
+            self.cgroup.kill(resident=True)
         self.proc = None
 
     def alive(self) -> bool:
@@ -112,43 +141,74 @@ class PythonZygote:
 
     # -- one program -----------------------------------------------------------------------------------------
     def run(self, request: dict) -> dict:
-        """Send one request; the reply dict, or a synthetic one when the zygote hangs or dies."""
+        """Send one request; the verified reply dict, or a synthetic one when the zygote hangs, dies or lies."""
         if not self.alive():
             self.close()
             self.start()
         t0 = time.monotonic()
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8", "surrogatepass"))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        if not self._send(request, PIPE_S):
             self.close()
-            raise ZygoteDied("the Python zygote went away before the request")
-        ack = self._read_line(30.0)
-        if ack is None or not json.loads(ack).get("forked"):
+            raise ZygoteDied("the Python zygote did not take the request")
+        ack = self._read_line(PIPE_S)
+        if ack is None or self._parse(ack) != {"forked": True}:
             log = self._tail_log()
             self.close()
             raise ZygoteDied(f"the Python zygote failed before running the program: {log}")
+        nonce = secrets.token_hex(16)
+        if not self._send({"nonce": nonce}, PIPE_S):
+            self.close()
+            return _synthetic("the sandbox stopped reading its pipe and was killed", timed_out=False,
+                              wall_s=time.monotonic() - t0)
         line = self._read_line(request["limits"]["wall_s"] + GRACE_S)
         if line is None:
-            # end of file: the zygote died (bwrap itself may take a moment longer to exit, so asking whether the
-            # process is alive would race); no reply before the deadline with the process alive: it hung
+            # end of file: the supervisor died (bwrap itself may take a moment longer to exit, so asking whether
+            # the process is alive would race); no reply before the deadline with the process alive: it hung
             hung = not self._eof and self.alive()
             self.close()  # kills the whole sandbox, grandchildren included
-            return {"exit_code": None, "signal": signal.SIGKILL, "timed_out": hung,
-                    "wall_s": round(time.monotonic() - t0, 4), "cpu_s": 0.0, "peak_memory_mb": 0.0,
-                    "stdout": "", "stderr": "", "stdout_truncated": False, "stderr_truncated": False,
-                    "leftover": 0, "clean": True,
-                    "detail": "the sandbox was stuck and was killed" if hung else
-                              "the program killed its sandbox (the zygote)"}
-        reply = json.loads(line)
+            return _synthetic("the sandbox was stuck and was killed" if hung else
+                              "the program killed its sandbox (the zygote's supervisor)", timed_out=hung,
+                              wall_s=time.monotonic() - t0)
+        reply = self._parse(line)
+        if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce or self._buf:
+            self.close()
+            return _synthetic("the sandbox's reply did not verify (not the nonce of this request, or more than "
+                              "one reply): the sandbox was killed", timed_out=False, wall_s=time.monotonic() - t0)
         if not reply.get("clean", True):
-            self.close()  # processes it could not kill die with the sandbox
+            self.close()  # processes or files it could not remove die with the sandbox
         return reply
+
+    @staticmethod
+    def _parse(line: bytes):
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def _send(self, obj: dict, timeout: float) -> bool:
+        """Write one line to the zygote before the deadline; False when it does not take it (stuck or gone)."""
+        data = memoryview((json.dumps(obj) + "\n").encode("utf-8", "surrogatepass"))
+        fd = self.proc.stdin.fileno()
+        deadline = time.monotonic() + timeout
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _, w, _ = select.select([], [fd], [], left)
+            if not w:
+                return False
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                return False
+        return True
 
     def _tail_log(self) -> str:
         try:
-            self._log.seek(0)
-            return self._log.read()[-2000:].decode("utf-8", "replace")
+            self._log.seek(0, os.SEEK_END)
+            self._log.seek(max(0, self._log.tell() - 2000))
+            return self._log.read().decode("utf-8", "replace")
         except (OSError, AttributeError, ValueError):
             return ""
 
