@@ -1,26 +1,26 @@
-"""The Python zygote: runs INSIDE a bwrap sandbox, as its pid 1, and forks a fresh supervisor per program.
+"""The Python zygote: runs INSIDE a bwrap sandbox, as its pid 1, and forks one child per program.
 
-This file is executed by the sandboxed interpreter (``python3 -I -c <this source> <cgroup fds>``); it imports
-nothing from codeja. Three kinds of process, so that no program sees another's data or can forge a reply:
+This file is executed by the sandboxed interpreter (``python3 -I -c <this source> <tmpfs MB> <request fd> <cgroup
+fds>``); it imports nothing from codeja. The zygote imports what programs commonly need and then, per program:
 
-- **the zygote** (pid 1) imports what programs commonly need, then only forks supervisors and reaps. It never
-  reads a request or builds a reply, so each supervisor (and each program) starts from a state that held no
-  other program's source, stdin or output.
-- **a supervisor** per program reads ONE request from stdin, writes the program's files into /box and its stdin
-  into a memfd, forks the program, acks ``{"forked": true}``, and only then reads the reply nonce (the harness
-  sends it after the ack, so the program's memory never held it). It waits for the program (wall limit), kills
-  whatever is left in the pid namespace, empties /box, /tmp, /dev/shm, /dev/mqueue and every SysV IPC object,
-  and writes the reply, which carries the nonce. Then it exits and the zygote forks the next one.
-- **the program**: joins the slot's program cgroup (descriptors opened by the harness), sets its session,
-  rlimits, stdio (memfds, invisible in /box) and environment, then executes the source as ``__main__``: what
-  ``python3 main.py`` does, without paying interpreter start-up and site imports again.
+1. forks the program's process *before* anything about the program exists, so the fork holds no other program's
+   data: the zygote itself never reads a request (the program reads its own, from a pipe of its own) and never
+   reads an output (it moves the program's stdout and stderr to the reply with ``sendfile``, kernel to kernel);
+2. reads the control line (the reply nonce, the wall limit, the output cap) from its stdin, which the program
+   closed first thing, so the program never holds the nonce;
+3. waits for the program (wall limit), kills whatever is left in the pid namespace, and writes the reply: one
+   JSON line with the nonce and the sizes, then the stdout and stderr bytes.
 
-Protocol, one JSON object per line: zygote -> ``{"ready": true}`` once; then per program harness -> request,
-supervisor -> ``{"forked": true}``, harness -> ``{"nonce": ...}``, supervisor -> reply with that nonce.
-Every process here is non-dumpable and under the seccomp filter (no ptrace, no process_vm_readv), so a program
-can neither read the supervisor's memory nor make it write. A program can kill its supervisor (same uid); the
-zygote then exits, which ends the sandbox, and the harness sees end of file. As pid 1 the zygote ignores every
-signal sent from inside the namespace.
+The program's process, before it runs anything of the program's: gives up the zygote's pipes, enters a new mount
+and IPC namespace with empty, sized tmpfs at /box, /tmp and /dev/shm and its own POSIX message queues (so no
+file, shared memory segment, semaphore or queue of an earlier program can be there, and all of them vanish with
+it), drops every capability (the zygote keeps CAP_SYS_ADMIN and CAP_SETPCAP, in the sandbox's user namespace
+only, for exactly this), reads its request, joins the slot's program cgroup, writes its files, sets its session,
+rlimits, stdio and environment, and executes the source as ``__main__``: what ``python3 main.py`` does, without paying
+interpreter start-up and site imports again.
+
+Every process here is non-dumpable and under the seccomp filter (no ptrace, no process_vm_readv): a program can
+neither read the zygote's memory nor make it write; as pid 1 the zygote ignores every signal sent from inside.
 """
 
 # Pre-import what benchmark programs commonly import: the fork inherits them for free.
@@ -33,7 +33,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import threading
@@ -41,48 +40,101 @@ import time
 import traceback
 import types
 
-PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
-IPC_RMID = 0
 LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_DUMPABLE, PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 4, 23, 24, 47, 4
+CAP_SETPCAP = 8
+CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
+MS_NOSUID, MS_NODEV = 2, 4
+CAP_VERSION_3 = 0x20080522
 BOX = "/box"
-WIPED = (BOX, "/tmp", "/dev/shm", "/dev/mqueue")
-EXIT_EOF, EXIT_UNCLEAN, EXIT_JOIN = 2, 3, 125
+HEADER = 16  # the request's length, in decimal, before it on the request pipe
+EXIT_SETUP = 125
 
 
-def _read_line(fd):
-    """One line from ``fd``, read unbuffered (nothing past it is consumed); None at end of file."""
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def _fresh_namespaces(tmpfs_mb):
+    """New mount + IPC namespaces with empty file systems, then no capabilities at all (checked)."""
+    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    size = f"size={tmpfs_mb << 20}".encode()
+    for target in (b"/box", b"/tmp", b"/dev/shm"):
+        _check(LIBC.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, size + b",mode=0755"), "mount tmpfs")
+    _check(LIBC.mount(b"mqueue", b"/dev/mqueue", b"mqueue", MS_NOSUID | MS_NODEV, None), "mount mqueue")
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in [c for c in range(last + 1) if c != CAP_SETPCAP] + [CAP_SETPCAP]:  # the one that allows this: last
+        _check(LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop the bounding set")
+    _check(LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    head, data = _CapHeader(CAP_VERSION_3, 0), (_CapData * 2)()
+    _check(LIBC.capset(ctypes.byref(head), data), "capset")
+    _check(LIBC.capget(ctypes.byref(head), data), "capget")
+    if any(d.effective or d.permitted or d.inheritable for d in data) or any(
+            LIBC.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) for cap in range(last + 1)):
+        raise OSError("capabilities left after dropping them")
+
+
+def _read_exactly(fd, n):
+    """Exactly ``n`` bytes from ``fd`` (a pipe never returns more than asked); None at end of file."""
     buf = bytearray()
-    while not buf.endswith(b"\n"):
-        chunk = os.read(fd, 1 << 20)
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
         if not chunk:
             return None
         buf += chunk
-    if buf.index(b"\n") != len(buf) - 1:
-        os._exit(EXIT_UNCLEAN)  # the harness never sends ahead: anything else is not the protocol
     return bytes(buf)
 
 
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _program(req, stdin_fd, out_fd, err_fd, join_w, cgroup_fds):
+def _program(out_fd, err_fd, started_w, req_fd, cgroup_fds, tmpfs_mb):
     code = 1
     try:
+        os.dup2(out_fd, 1)  # first of all: the zygote's control and reply pipes and log are gone
+        os.dup2(err_fd, 2)
+        os.close(0)
         try:
+            _fresh_namespaces(tmpfs_mb)
+            head = _read_exactly(req_fd, HEADER)
+            req = json.loads(_read_exactly(req_fd, int(head))) if head else None
+            if req is None:
+                os._exit(EXIT_SETUP)
             for fd in cgroup_fds:
-                os.write(fd, b"0")  # "me": from here on everything this program does is counted in its cgroup
+                os.write(fd, b"0")  # "me": from here on everything the program does counts in its cgroup
         except OSError as e:
-            os.write(join_w, f"cannot join the program's cgroup: {e}".encode())
-            os._exit(EXIT_JOIN)
+            os.write(2, f"codeja sandbox: cannot set the program up: {e}\n".encode())
+            os._exit(EXIT_SETUP)
+        for name, text in (req.get("files") or {}).items():
+            p = os.path.normpath(os.path.join(BOX, name))
+            if p.startswith(BOX + "/"):  # the harness validated names; never write outside the work dir
+                os.makedirs(os.path.dirname(p), exist_ok=True)
+                with open(p, "w", encoding="utf-8") as f:
+                    f.write(text)
+        source = req.pop("source")
+        with open(os.path.join(BOX, "main.py"), "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(source)
+        if req.get("stdin") is not None:
+            stdin_fd = os.memfd_create("stdin", 0)
+            data = memoryview(req.pop("stdin").encode("utf-8", "surrogatepass"))
+            while data:
+                data = data[os.write(stdin_fd, data):]
+            os.lseek(stdin_fd, 0, os.SEEK_SET)
+            os.dup2(stdin_fd, 0)
+        else:
+            os.dup2(os.open("/dev/null", os.O_RDONLY), 0)
         os.setsid()
         os.chdir(BOX)
-        os.dup2(stdin_fd if stdin_fd is not None else os.open("/dev/null", os.O_RDONLY), 0)
-        os.dup2(out_fd, 1)
-        os.dup2(err_fd, 2)
-        os.closerange(3, 65536)  # the request pipe, cgroup and memfd descriptors, the supervisor's pidfd...
+        os.write(started_w, b"R")  # the program's own code runs from here (before: the sandbox's failure)
+        os.closerange(3, 65536)  # the request pipe, cgroup handles, the start pipe...
         lim = req["limits"]
         cpu = max(1, int(lim["cpu_s"] + 0.999))
         mem = lim["memory_mb"] << 20
@@ -109,7 +161,7 @@ def _program(req, stdin_fd, out_fd, err_fd, join_w, cgroup_fds):
         main.__file__ = path
         main.__builtins__ = __builtins__
         sys.modules["__main__"] = main
-        source = req.pop("source")
+        del req
         code = 0
         try:
             exec(compile(source, path, "exec"), main.__dict__)
@@ -143,17 +195,12 @@ def _program(req, stdin_fd, out_fd, err_fd, join_w, cgroup_fds):
         os._exit(code)
 
 
-def _others(me):
-    return [int(d) for d in os.listdir("/proc") if d.isdigit() and int(d) not in (1, me)]
-
-
 def _sweep():
-    """Kill every process in our pid namespace but the zygote and us; (how many, True when none is left)."""
-    me = os.getpid()
+    """Kill every process in our pid namespace but us (pid 1); (how many, True when none is left)."""
     killed = 0
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
-        pids = _others(me)
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit() and d != "1"]
         if not pids:
             return killed, True
         for pid in pids:
@@ -163,142 +210,83 @@ def _sweep():
             except (ProcessLookupError, PermissionError):
                 pass
         try:
-            while os.waitpid(-1, os.WNOHANG)[0]:  # orphans come to us: we are their subreaper
+            while os.waitpid(-1, os.WNOHANG)[0]:  # as init, every orphan is ours to reap
                 pass
         except ChildProcessError:
             pass
-        time.sleep(0.005)
-    return killed, not _others(me)
+        time.sleep(0.002)
+    return killed, False
 
 
-def _read_capped(fd, cap):
-    size = os.fstat(fd).st_size
-    data = os.pread(fd, cap, 0)
-    return data.decode("utf-8", "replace"), size > cap
+def _send_file(fd, n):
+    """Copy the first ``n`` bytes of ``fd`` to stdout inside the kernel (they never enter our memory)."""
+    offset = 0
+    while offset < n:
+        sent = os.sendfile(1, fd, offset, n - offset)
+        if sent == 0:
+            break
+        offset += sent
 
 
-def _wipe(d):
-    """Empty ``d`` (also what the program made unreadable); True when it is empty."""
-    for name in os.listdir(d):
-        p = os.path.join(d, name)
-        try:
-            if os.path.isdir(p) and not os.path.islink(p):
-                for root, dirs, _files in os.walk(p):
-                    os.chmod(root, 0o700)
-                    for sub in dirs:
-                        os.chmod(os.path.join(root, sub), 0o700)
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
-    return not os.listdir(d)
-
-
-def _wipe_ipc():
-    """Remove every SysV shared memory segment, semaphore set and message queue; True when none is left."""
-    left = 0
-    for kind, remove in (("shm", lambda i: LIBC.shmctl(i, IPC_RMID, None)),
-                         ("sem", lambda i: LIBC.semctl(i, 0, IPC_RMID)),
-                         ("msg", lambda i: LIBC.msgctl(i, IPC_RMID, None))):
-        for attempt in range(2):
-            try:
-                with open(f"/proc/sysvipc/{kind}") as f:
-                    ids = [int(line.split()[1]) for line in f.read().splitlines()[1:] if line.strip()]
-            except OSError:
-                ids = []
-            if attempt:
-                left += len(ids)
-            else:
-                for i in ids:
-                    remove(i)
-    return left == 0
-
-
-def _supervise(cgroup_fds):
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an input over our file-size limit fails, it does not kill us
-    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    line = _read_line(0)
-    if line is None:
-        os._exit(EXIT_EOF)
-    req = json.loads(line)
-    del line
-    for name, text in (req.get("files") or {}).items():
-        p = os.path.normpath(os.path.join(BOX, name))
-        if not p.startswith(BOX + "/"):
-            continue  # the harness validated names; never write outside the work dir
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "w", encoding="utf-8") as f:
-            f.write(text)
-    with open(os.path.join(BOX, "main.py"), "w", encoding="utf-8", errors="surrogatepass") as f:
-        f.write(req["source"])
-    stdin_fd = None
-    if req.get("stdin") is not None:
-        stdin_fd = os.memfd_create("stdin", 0)
-        _write_all(stdin_fd, req.pop("stdin").encode("utf-8", "surrogatepass"))
-        os.lseek(stdin_fd, 0, os.SEEK_SET)
-    out_fd, err_fd = os.memfd_create("stdout", 0), os.memfd_create("stderr", 0)
-    join_r, join_w = os.pipe()
-    t0 = time.monotonic()
+def _one(control, req_fd, cgroup_fds, tmpfs_mb):
+    """Run one program; False at the end of input."""
+    out_fd, err_fd = os.memfd_create("stdout"), os.memfd_create("stderr")
+    started_r, started_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        _program(req, stdin_fd, out_fd, err_fd, join_w, cgroup_fds)
-    os.close(join_w)
-    lim = req["limits"]
-    del req
-    _write_all(1, b'{"forked": true}\n')  # from here on, a dead supervisor is the program's doing
-    nonce_line = _read_line(0)
-    if nonce_line is None:
-        os._exit(EXIT_EOF)
-    nonce = json.loads(nonce_line)["nonce"]
+        _program(out_fd, err_fd, started_w, req_fd, cgroup_fds, tmpfs_mb)
+    os.close(started_w)
+    line = control.readline()
+    if not line:
+        return False
+    ctl = json.loads(line)
+    t0 = time.monotonic()
     pidfd = os.pidfd_open(pid)
-    ready, _, _ = select.select([pidfd], [], [], max(0.0, t0 + lim["wall_s"] - time.monotonic()))
+    ready, _, _ = select.select([pidfd], [], [], ctl["wall_s"])
+    os.close(pidfd)
     timed_out = not ready
     if timed_out:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        os.kill(pid, signal.SIGKILL)
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
     _, status, ru = os.wait4(pid, 0)
     wall = time.monotonic() - t0
     leftover, clean = _sweep()
-    join_error = os.read(join_r, 4096).decode("utf-8", "replace")
-    cap = lim["output_bytes"]
-    so, so_t = _read_capped(out_fd, cap)
-    se, se_t = _read_capped(err_fd, cap)
-    clean = _wipe_ipc() and all([_wipe(d) for d in WIPED]) and clean
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-    reply = {"nonce": nonce, "exit_code": code, "signal": sig, "timed_out": timed_out, "wall_s": round(wall, 4),
+    os.set_blocking(started_r, False)
+    try:
+        started = os.read(started_r, 1) == b"R"
+    except BlockingIOError:
+        started = False
+    os.close(started_r)
+    cap = ctl["output_bytes"]
+    sizes = [os.fstat(fd).st_size for fd in (out_fd, err_fd)]
+    reply = {"nonce": ctl["nonce"], "started": started, "timed_out": timed_out, "wall_s": round(wall, 4),
+             "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
              "cpu_s": round(ru.ru_utime + ru.ru_stime, 4), "peak_memory_mb": round(ru.ru_maxrss / 1024, 1),
-             "stdout": so, "stderr": se, "stdout_truncated": so_t, "stderr_truncated": se_t,
-             "leftover": leftover, "clean": clean, "cgroup_error": join_error}
-    _write_all(1, (json.dumps(reply) + "\n").encode("utf-8", "surrogatepass"))
-    # not clean: exit so that the zygote exits and the harness starts a fresh sandbox
-    os._exit(0 if clean else EXIT_UNCLEAN)
+             "stdout_bytes": min(sizes[0], cap), "stderr_bytes": min(sizes[1], cap),
+             "stdout_truncated": sizes[0] > cap, "stderr_truncated": sizes[1] > cap,
+             "leftover": leftover, "clean": clean}
+    sys.stdout.buffer.write(json.dumps(reply).encode() + b"\n")
+    sys.stdout.buffer.flush()
+    _send_file(out_fd, reply["stdout_bytes"])
+    _send_file(err_fd, reply["stderr_bytes"])
+    os.close(out_fd)
+    os.close(err_fd)
+    return clean  # not clean: end, and the harness starts a fresh sandbox
 
 
 def serve():
     LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # inherited by every fork: no /proc/<pid>/mem, environ, fd
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cgroup_fds = [int(a) for a in sys.argv[1:]]
-    _write_all(1, b'{"ready": true}\n')
-    while True:
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _supervise(cgroup_fds)
-            except BaseException:
-                traceback.print_exc()
-            os._exit(EXIT_UNCLEAN)
-        while True:
-            got, status = os.wait()  # also reaps orphans that reached us after their supervisor ended
-            if got == pid:
-                break
-        if status != 0:
-            return  # end of input, a dead or unclean supervisor: the sandbox ends with us
+    tmpfs_mb, req_fd, *cgroup_fds = (int(a) for a in sys.argv[1:])
+    control = sys.stdin.buffer
+    sys.stdout.buffer.write(b'{"ready": true}\n')
+    sys.stdout.buffer.flush()
+    while _one(control, req_fd, cgroup_fds, tmpfs_mb):
+        pass
 
 
 if __name__ == "__main__":

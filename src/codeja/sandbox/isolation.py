@@ -108,13 +108,15 @@ def _root_binds() -> list[str]:
 
 
 def bwrap_argv(*, env: dict[str, str], tmpfs_mb: int = 256, files=(), ro_binds=(), rw_binds=(), tmpfs=(),
-               seccomp_fd: int | None = None, mqueue: bool = False) -> list[str]:
+               seccomp_fd: int | None = None, mqueue: bool = False, caps: tuple[str, ...] = ()) -> list[str]:
     """The bwrap prefix for one sandboxed command.
 
     Every writable place is a sized tmpfs (RAM, charged to the program's cgroup; never the host's disk): /box
     (the work dir, holding ``files``: (descriptor, path) pairs bwrap copies in), /tmp, /dev/shm and any path in
-    ``tmpfs``. /dev itself is read-only. ``mqueue``: mount the IPC namespace's POSIX message queues at
-    /dev/mqueue, so the zygote can empty them between programs. ``seccomp_fd``: see :func:`seccomp_fd`.
+    ``tmpfs``. /dev itself is read-only. ``mqueue``: a mount point for POSIX message queues at /dev/mqueue.
+    ``seccomp_fd``: see :func:`seccomp_fd`. ``caps``: capabilities the command keeps, inside the sandbox's user
+    namespace only (the Python zygote: CAP_SYS_ADMIN and CAP_SETPCAP, to give each program fresh namespaces;
+    the program's process drops them before it reads its request).
 
     The command is the pid-namespace init (``--as-pid-1``): bwrap's own init would sit in the sandbox as pid 1,
     holding the harness's descriptors, dumpable and without rlimits. As init, (a) bwrap reaps the command
@@ -123,6 +125,8 @@ def bwrap_argv(*, env: dict[str, str], tmpfs_mb: int = 256, files=(), ro_binds=(
     """
     argv = [bwrap_path(), "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
             "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+    for cap in caps:
+        argv += ["--cap-add", cap]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     argv += _root_binds()

@@ -412,9 +412,6 @@ class _Runner:
                 r = once()  # one fresh start; a zygote that cannot start at all is a sandbox error
         except ZygoteDied as e:
             return SandboxResult(status="sandbox-error", detail=str(e), **base)
-        if r.get("cgroup_error"):
-            return SandboxResult(status="sandbox-error", detail=f"{r['cgroup_error']} (set CODEJA_SANDBOX_CGROUP=off "
-                                 "to run without cgroups)", **base)
         ex = Execution(r["exit_code"], r["signal"], r["stdout"].encode(), r["stderr"].encode(), r["stdout_truncated"],
                        r["stderr_truncated"], r["wall_s"], r["cpu_s"], r["peak_memory_mb"], r["timed_out"], False)
         if cg:

@@ -6,9 +6,12 @@ every write and read on the zygote's pipes has a deadline; if a reply does not c
 grace period, or the zygote dies (a program may kill its supervisor: same uid), the whole bwrap is killed, the
 sample is reported as ``timeout`` / ``killed``, and a fresh zygote is started for the next sample.
 
-Each reply must carry the nonce sent for its request, which is sent only after the program was forked (so the
-program never held it), and must be the only thing on the pipe: anything else means the sandbox is not what
-we started, so it is killed and the sample run again (``killed`` with "sandbox" in the detail).
+Two pipes go in: the request pipe, read only by the program's process (its source, stdin, files, limits), and
+the zygote's stdin, which carries one control line per program (the reply nonce, the wall limit, the output
+cap) and which the program closes before anything else, so it never holds the nonce. One pipe comes out: per
+program a JSON line with the nonce, then exactly the stdout and stderr bytes it announces. A reply without this
+request's nonce, or with anything after it, means the sandbox is not what we started: it is killed and the
+sample run again (``killed`` with "sandbox" in the detail).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from codeja.sandbox.languages import find_tool
 
 _SERVER = (Path(__file__).with_name("_zygote_server.py")).read_text(encoding="utf-8")
 GRACE_S = 3.0  # the zygote enforces wall_s itself; the harness only steps in when the zygote is stuck
-PIPE_S = 30.0  # deadline for a request write, an ack, or the zygote's start
+PIPE_S = 30.0  # deadline for a request write or the zygote's start
+SETUP_S = 10.0  # time the zygote may take to clean up after a program, on top of its wall limit
 LOG_CAP = 64 << 20  # the zygote's log (its stderr) is a host file: its processes may not write more
 
 
@@ -93,22 +97,27 @@ class PythonZygote:
         resident = self.cgroup.join_fds(resident=True) if self.cgroup else []
         program = self.cgroup.join_fds(resident=False) if self.cgroup else []
         sfd = seccomp_fd()
-        # the zygote and its supervisors run under rlimits too (soft: each program sets its own, up to the hard)
+        req_r, self._req_w = os.pipe()
+        # the zygote runs under rlimits too (soft: each program sets its own, up to the hard ones); it keeps
+        # CAP_SYS_ADMIN (+ CAP_SETPCAP to drop it) inside the sandbox's user namespace: fresh namespaces per program
         limits = ["/usr/bin/prlimit", "--core=0", f"--fsize={LOG_CAP}:unlimited", "--nofile=1024:4096", "--"]
         argv = (join_cgroup_argv(resident) + limits
                 + bwrap_argv(env=minimal_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}),
-                             tmpfs_mb=self.tmpfs_mb, seccomp_fd=sfd, mqueue=True)
-                + [python, "-I", "-c", _SERVER, *map(str, program)])
+                             tmpfs_mb=self.tmpfs_mb, seccomp_fd=sfd, mqueue=True,
+                             caps=("CAP_SYS_ADMIN", "CAP_SETPCAP"))
+                + [python, "-I", "-c", _SERVER, str(self.tmpfs_mb), str(req_r), *map(str, program)])
         self._log = tempfile.TemporaryFile()  # the zygote's own stderr, quoted when it dies
         try:
             self.proc = spawn_from_stable_thread(lambda: subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env={},
-                start_new_session=True, close_fds=True, pass_fds=[*resident, *program, *([sfd] if sfd else [])],
+                start_new_session=True, close_fds=True,
+                pass_fds=[req_r, *resident, *program, *([sfd] if sfd is not None else [])],
                 user=self.uid, group=self.uid, extra_groups=[] if self.uid is not None else None))
         finally:
-            if sfd is not None:
-                os.close(sfd)
-        os.set_blocking(self.proc.stdin.fileno(), False)
+            for fd in [req_r] + ([sfd] if sfd is not None else []):
+                os.close(fd)
+        for fd in (self.proc.stdin.fileno(), self._req_w):
+            os.set_blocking(fd, False)
         self._buf = b""
         self.starts += 1
         hello = self._read_line(PIPE_S)
@@ -132,6 +141,7 @@ class PythonZygote:
                 f.close()
             except OSError:
                 pass
+        os.close(self._req_w)
         if self.cgroup is not None:
             self.cgroup.kill(resident=True)
         self.proc = None
@@ -146,35 +156,38 @@ class PythonZygote:
             self.close()
             self.start()
         t0 = time.monotonic()
-        if not self._send(request, PIPE_S):
+        nonce = secrets.token_hex(16)
+        body = json.dumps(request).encode("utf-8", "surrogatepass")
+        control = {"nonce": nonce, "wall_s": request["limits"]["wall_s"],
+                   "output_bytes": request["limits"]["output_bytes"]}
+        if not (self._send(self._req_w, b"%15d\n" % len(body) + body, PIPE_S)
+                and self._send(self.proc.stdin.fileno(), json.dumps(control).encode() + b"\n", PIPE_S)):
             self.close()
             raise ZygoteDied("the Python zygote did not take the request")
-        ack = self._read_line(PIPE_S)
-        if ack is None or self._parse(ack) != {"forked": True}:
-            log = self._tail_log()
-            self.close()
-            raise ZygoteDied(f"the Python zygote failed before running the program: {log}")
-        nonce = secrets.token_hex(16)
-        if not self._send({"nonce": nonce}, PIPE_S):
-            self.close()
-            return _synthetic("the sandbox stopped reading its pipe and was killed", timed_out=False,
-                              wall_s=time.monotonic() - t0)
-        line = self._read_line(request["limits"]["wall_s"] + GRACE_S)
+        line = self._read_line(request["limits"]["wall_s"] + GRACE_S + SETUP_S)
         if line is None:
-            # end of file: the supervisor died (bwrap itself may take a moment longer to exit, so asking whether
-            # the process is alive would race); no reply before the deadline with the process alive: it hung
+            # end of file: the zygote died (bwrap itself may take a moment longer to exit, so asking whether the
+            # process is alive would race); no reply before the deadline with the process alive: it hung
             hung = not self._eof and self.alive()
             self.close()  # kills the whole sandbox, grandchildren included
-            return _synthetic("the sandbox was stuck and was killed" if hung else
-                              "the program killed its sandbox (the zygote's supervisor)", timed_out=hung,
-                              wall_s=time.monotonic() - t0)
+            return _synthetic("the sandbox was stuck and was killed" if hung else "the sandbox (the zygote) died",
+                              timed_out=hung, wall_s=time.monotonic() - t0)
         reply = self._parse(line)
-        if not isinstance(reply, dict) or reply.pop("nonce", None) != nonce or self._buf:
+        ok = isinstance(reply, dict) and reply.pop("nonce", None) == nonce
+        out = self._read_exactly(reply.get("stdout_bytes", 0) + reply.get("stderr_bytes", 0), PIPE_S) if ok else None
+        if out is None or self._buf:
             self.close()
-            return _synthetic("the sandbox's reply did not verify (not the nonce of this request, or more than "
-                              "one reply): the sandbox was killed", timed_out=False, wall_s=time.monotonic() - t0)
+            return _synthetic("the sandbox's reply did not verify (not the nonce of this request, not the bytes it "
+                              "announced, or more than one reply): the sandbox was killed", timed_out=False,
+                              wall_s=time.monotonic() - t0)
+        n = reply.pop("stdout_bytes")
+        reply["stdout"] = out[:n].decode("utf-8", "replace")
+        reply["stderr"] = out[n:n + reply.pop("stderr_bytes")].decode("utf-8", "replace")
+        if not reply["started"]:
+            self.close()
+            raise ZygoteDied(f"the Python zygote could not set the program up: {reply['stderr'][-2000:]}")
         if not reply.get("clean", True):
-            self.close()  # processes or files it could not remove die with the sandbox
+            self.close()  # processes it could not kill die with the sandbox
         return reply
 
     @staticmethod
@@ -184,10 +197,9 @@ class PythonZygote:
         except ValueError:
             return None
 
-    def _send(self, obj: dict, timeout: float) -> bool:
-        """Write one line to the zygote before the deadline; False when it does not take it (stuck or gone)."""
-        data = memoryview((json.dumps(obj) + "\n").encode("utf-8", "surrogatepass"))
-        fd = self.proc.stdin.fileno()
+    def _send(self, fd: int, data: bytes, timeout: float) -> bool:
+        """Write to one of the zygote's pipes before the deadline; False when it does not take it all."""
+        data = memoryview(data)
         deadline = time.monotonic() + timeout
         while data:
             left = deadline - time.monotonic()
@@ -231,3 +243,17 @@ class PythonZygote:
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line
+
+    def _read_exactly(self, n: int, timeout: float) -> bytes | None:
+        """The next ``n`` bytes from the zygote; None at the deadline or at end of file."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while len(self._buf) < n:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([fd], [], [], max(left, 0))
+            chunk = os.read(fd, max(n - len(self._buf), 1 << 16)) if r else b""
+            if not chunk:
+                return None
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
