@@ -40,7 +40,7 @@ plus ``bubblewrap`` (isolation) and ``util-linux`` (``prlimit``).
 
 from codeja.sandbox.isolation import IsolationUnavailable, probe_bwrap
 from codeja.sandbox.languages import LANGUAGES, get_language, java_classes, toolchain_available
-from codeja.sandbox.runner import classify, run, run_many, shutdown
+from codeja.sandbox.runner import classify, describe, run, run_many, shutdown
 from codeja.sandbox.types import STATUSES, Job, Limits, SandboxResult
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
            "Limits",
            "SandboxResult",
            "classify",
+           "describe",
            "get_language",
            "java_classes",
            "probe_bwrap",

@@ -94,9 +94,18 @@ def enable_controllers(d: str, controllers: list[str]) -> str:
         return f"cannot enable {'+'.join(controllers)} in {d}: {e.strerror}"
 
 
+def _writable(d: str) -> bool:
+    return os.path.isdir(d) and os.access(d, os.W_OK)
+
+
 def select(mountinfo: str, proc_cgroup: str, *, root: str = "/", env: str | None = None,
-           enable: Callable[[str, list[str]], str] = enable_controllers) -> Selection:
-    """Which resource control this host gives us (see the module docstring); ``root`` prefixes every path."""
+           enable: Callable[[str, list[str]], str] = enable_controllers,
+           writable: Callable[[str], bool] = _writable) -> Selection:
+    """Which resource control this host gives us (see the module docstring).
+
+    ``mountinfo`` and ``proc_cgroup`` are the texts of /proc/self/mountinfo and /proc/self/cgroup; ``root``
+    prefixes every path, ``enable`` and ``writable`` act on the tree (the tests pass fakes).
+    """
     if env is not None and env.strip().lower() in ("off", "0", "no", "rlimit", "none"):
         return Selection("rlimit", reason=f"disabled by CODEJA_SANDBOX_CGROUP={env}")
     mounts = parse_mountinfo(mountinfo)
@@ -119,7 +128,7 @@ def select(mountinfo: str, proc_cgroup: str, *, root: str = "/", env: str | None
             missing = [c for c in V2_NEEDS if c not in have]
             if missing:
                 why.append(f"cgroup v2: {d} offers no {'/'.join(missing)} controller")
-            elif not os.access(d, os.W_OK):
+            elif not writable(d):
                 why.append(f"cgroup v2: {d} is not writable (not delegated to this user)")
             else:
                 on = (_read(os.path.join(d, "cgroup.subtree_control")) or "").split()
@@ -138,7 +147,7 @@ def select(mountinfo: str, proc_cgroup: str, *, root: str = "/", env: str | None
         for c in ("memory", *V1_OPTIONAL):
             if c in opts and c in own and c not in dirs:
                 d = _join(root, mroot, point, own[c])
-                if os.path.isdir(d) and os.access(d, os.W_OK):
+                if writable(d):
                     dirs[c] = d
                 elif c == "memory":
                     why.append(f"cgroup v1: {d} is not writable")

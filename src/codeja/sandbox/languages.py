@@ -423,7 +423,7 @@ LANGUAGE_LIST: list[Language] = [
     Rust("rust", ("rs",), ("rustc",), "rustc cargo librust-{rand,regex,md5,aho-corasick,memchr}-dev",
          Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=60.0).over(_D), "main.rs"),
     Language("bash", ("sh", "shell"), ("bash",), "bash", _D, "main.sh", run=["bash"],
-             end="printf '%s\\n' \"$CODEJA_END\""),
+             end='codeja_rc=$?; [ "$codeja_rc" = 0 ] && printf \'%s\\n\' "$CODEJA_END"; exit "$codeja_rc"'),
 ]
 
 #: name -> Language, aliases included

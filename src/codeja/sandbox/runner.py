@@ -33,6 +33,7 @@ from codeja.sandbox.isolation import (
 )
 from codeja.sandbox.languages import BOX, BUILD, END_ENV, EndMark, Language, Step, get_language
 from codeja.sandbox.process import Execution, execute
+from codeja.sandbox.seccomp import filter_bytes
 from codeja.sandbox.types import Job, Limits, SandboxResult
 from codeja.sandbox.zygote import PythonZygote, ZygoteDied
 
@@ -120,6 +121,24 @@ def resource_control() -> str:
     """"cgroup-v2", "cgroup-v1" or "rlimit": what bounds a program's memory and processes as a whole here."""
     cg = cgroups()
     return cg.mode if cg else "rlimit"
+
+
+def describe() -> dict:
+    """What protects programs on this host, for manifests: isolation, resource control, seccomp, and under
+    ``weaker`` each way this host falls short of the full sandbox (see docs/sandbox.md)."""
+    iso = choose_isolation(False)
+    rc = resource_control()
+    seccomp = iso == "bwrap" and filter_bytes() is not None
+    weaker = []
+    if iso != "bwrap":
+        weaker.append("no bubblewrap: programs run with rlimits and a watchdog only; they can read the caller's files "
+                      "and reach the network")
+    if rc == "rlimit":
+        weaker.append("no cgroup: memory and process limits hold per process only (a program's processes together, "
+                      "its tmpfs files and shared memory are not bounded; peak_memory_mb is its largest process)")
+    if iso == "bwrap" and not seccomp:
+        weaker.append("no seccomp filter for this architecture: ptrace and process_vm_readv are not blocked")
+    return {"isolation": iso, "resource_control": rc, "seccomp": seccomp, "weaker": weaker}
 
 
 class Slot:
