@@ -207,3 +207,20 @@ def test_program_cannot_kill_its_zygote():
     starts = sum(s.zygote.starts for s in runner._all_slots if s.zygote)
     assert run("print('next')\n", "python").stdout == "next\n"
     assert sum(s.zygote.starts for s in runner._all_slots if s.zygote) == starts  # the same zygote served it
+
+
+@needs_bwrap
+def test_python_runs_without_the_zygote_where_it_cannot_start(monkeypatch):
+    """A host where the zygote cannot run (a setuid bwrap refusing --cap-add, mounts denied...): Python programs
+    get a fresh bwrap each, as the other languages do, instead of failing."""
+    from codeja.sandbox import runner
+    from codeja.sandbox import zygote as zygote_mod
+
+    runner.shutdown()
+    monkeypatch.setattr(zygote_mod, "_SERVER", "import sys\nsys.exit(1)\n")
+    monkeypatch.setattr(runner, "_zygote_unusable", None)
+    try:
+        r = run("import sys\nprint(sys.argv[0], input())\n", "python", stdin="x")
+        assert (r.status, r.stdout) == ("ok", "/box/main.py x\n") and "did not start" in runner._zygote_unusable
+    finally:
+        runner.shutdown()

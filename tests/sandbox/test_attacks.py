@@ -310,9 +310,10 @@ LANG_EXITS = [
     ("bash", "f() { result=1; }\n", "f() { exit 0; }\n", "run_test() {\n  f\n  [[ $result = 1 ]]\n}\nrun_test\n"),
     ("cpp", "#include <cstdlib>\nint f() { return 1; }\n", "#include <cstdlib>\nint f() { exit(0); }\n",
      "#include <cassert>\nint main() {\n    assert(f() == 1);\n}\n"),
-    ("java", "class Solution { int f() { return 1; } }\n", "class Solution { int f() { System.exit(0); return 0; } }\n",
-     "public class Main {\n    public static void main(String[] args) {\n"
-     "        if (new Solution().f() != 1) throw new AssertionError();\n    }\n}\n"),
+    ("java", "class Solution { int f() { return 1; } }\n",
+     "class Solution { int f() { System.exit(0); return 0; } }\n",
+     ("public class Main {\n    public static void main(String[] args) {\n"
+      "        if (new Solution().f() != 1) throw new AssertionError();\n    }\n}\n")),
     ("go", "package main\n\nimport \"os\"\n\nfunc f() int { _ = os.Args; return 1 }\n",
      "package main\n\nimport \"os\"\n\nfunc f() int { os.Exit(0); return 0 }\n",
      "\nfunc main() {\n\tif f() != 1 {\n\t\tpanic(\"wrong\")\n\t}\n}\n"),
@@ -322,7 +323,8 @@ LANG_EXITS = [
     ("rust", "fn f() -> i32 { 1 }\n", "fn f() -> i32 { std::process::exit(0) }\n",
      "fn main() {\n    assert_eq!(f(), 1);\n}\n"),
     ("rust", "fn f() -> i32 { 1 }\n", "fn f() -> i32 { std::process::exit(0) }\n",
-     "fn main() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn t() { assert_eq!(f(), 1); }\n}\n"),
+     "fn main() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n"
+     "    #[test]\n    fn t() { assert_eq!(f(), 1); }\n}\n"),
 ]
 
 
@@ -335,7 +337,8 @@ def test_premature_exit_fails_every_language():
     cases = [c for c in LANG_EXITS if toolchain_available(c[0])]
     jobs = []
     for i, (lang, good, bad, test) in enumerate(cases):
-        jobs += [Job(bad + test, lang, key=(i, "bad", False)), Job(bad + test, lang, end_marker=True, key=(i, "bad", True)),
+        jobs += [Job(bad + test, lang, key=(i, "bad", False)),
+                 Job(bad + test, lang, end_marker=True, key=(i, "bad", True)),
                  Job(good + test, lang, end_marker=True, key=(i, "good", True))]
     results = {r.key: r for r in run_many(jobs, workers=2)}
     for i, (lang, *_rest) in enumerate(cases):

@@ -37,8 +37,9 @@ def never(d, controllers):
 
 def test_parsers():
     mounts = parse_mountinfo(HYBRID)
-    assert [(m[1], m[2]) for m in mounts] == [("/sys/fs/cgroup/cpu,cpuacct", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"),
-                                              ("/sys/fs/cgroup/pids", "cgroup"), ("/sys/fs/cgroup/unified", "cgroup2")]
+    assert [(m[1], m[2]) for m in mounts] == [
+        ("/sys/fs/cgroup/cpu,cpuacct", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"), ("/sys/fs/cgroup/pids", "cgroup"),
+        ("/sys/fs/cgroup/unified", "cgroup2")]
     assert {"cpu", "cpuacct"} <= mounts[0][3]
     own = parse_proc_cgroup(HYBRID_SELF)
     assert own == {"pids": "/", "memory": "/job/abc", "cpu": "/", "cpuacct": "/", "": "/"}
@@ -89,7 +90,8 @@ def test_v1_container_subtree_mount(tmp_path):
 
 def test_environment_switch(tmp_path):
     assert select(V2, "0::/\n", env="off").mode == "rlimit"
-    tree(tmp_path, {"/delegated/cgroup.controllers": "memory pids", "/delegated/cgroup.subtree_control": "memory pids"})
+    tree(tmp_path, {"/delegated/cgroup.controllers": "memory pids",
+                    "/delegated/cgroup.subtree_control": "memory pids"})
     sel = select("", "", root=str(tmp_path), env="/delegated", enable=never)
     assert sel.mode == "cgroup-v2" and sel.dirs["unified"] == str(tmp_path / "delegated")
     sel = select(HYBRID, HYBRID_SELF, root=str(tmp_path), env="/nowhere")

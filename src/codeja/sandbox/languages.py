@@ -204,8 +204,8 @@ class Cpp(Compiled):
         if renamed is None:
             return None
         source, params = renamed
-        if params not in ("", "void") and not re.fullmatch(r"int\s+\w+\s*,\s*char\s*(\*\s*\*\s*\w+|\*\s*\w+\s*\[\s*\])",
-                                                          params):
+        argv_params = r"int\s+\w+\s*,\s*char\s*(\*\s*\*\s*\w+|\*\s*\w+\s*\[\s*\])"  # (int argc, char** argv)
+        if params not in ("", "void") and not re.fullmatch(argv_params, params):
             return None
         code = _blank(source)
         start = re.search(r"\bint\s+codeja_main\s*\(", code).end()
@@ -288,7 +288,7 @@ class Java(Compiled):
     def mark_end(self, source):
         """A class ``CodejaEnd`` whose ``main`` calls the program's and then prints the token; it is run instead
         (a ``System.exit(0)`` inside the program's ``main`` never returns to it)."""
-        public, main = java_classes(source)
+        main = java_classes(source)[1]
         if main is None or re.search(r"^\s*package\s", _blank(source), re.MULTILINE):
             return None
         return EndMark(source.rstrip("\n") + f"\n\nclass {JAVA_END_CLASS} {{\n"

@@ -123,6 +123,17 @@ def resource_control() -> str:
     return cg.mode if cg else "rlimit"
 
 
+_zygote_unusable: str | None = None  # why Python cannot use the zygote on this host (None: it can)
+
+
+def _zygote_unusable_because(reason: str) -> None:
+    global _zygote_unusable
+    if _zygote_unusable is None:
+        _zygote_unusable = reason
+        log.warning("codeja.sandbox: the Python zygote cannot run here (%s); Python programs get a fresh bwrap each "
+                    "(slower)", reason)
+
+
 def describe() -> dict:
     """What protects programs on this host, for manifests: isolation, resource control, seccomp, and under
     ``weaker`` each way this host falls short of the full sandbox (see docs/sandbox.md)."""
@@ -334,8 +345,11 @@ class _Runner:
             build.mkdir()
             if self.slot.uid is not None:
                 os.chown(build, self.slot.uid, self.slot.uid)
+            # memory, tmpfs and the wall clock are the program's; compilers need more processes, CPU (threads) and
+            # room for their output files
             climits = replace(limits, processes=max(limits.processes, 512), cpu_s=limits.compile_wall_s * 4,
-                              file_size_mb=max(limits.file_size_mb, 256), output_bytes=max(limits.output_bytes, 1 << 20))
+                              file_size_mb=max(limits.file_size_mb, 256),
+                              output_bytes=max(limits.output_bytes, 1 << 20))
             src_files = {**files, lang.source_name(source): source}
             if self.isolation == "bwrap":
                 # the compiler writes into a tmpfs /build; only what is there at the end is copied to the cache
@@ -380,9 +394,10 @@ class _Runner:
         source = mark.source if mark else job.source
         token = secrets.token_hex(16) if mark is not None and mark.expect is None else None
         env = {END_ENV: token} if token else {}
-        if lang.name == "python" and self.isolation == "bwrap":
+        result = None
+        if lang.name == "python" and self.isolation == "bwrap" and _zygote_unusable is None:
             result = self._run_python_zygote(job, source, env, limits, files, base)
-        else:
+        if result is None:
             result = self._run_steps(lang, job, source, env, limits, files, base)
         if job.end_marker:
             _check_end(result, lang, mark, token)
@@ -412,7 +427,8 @@ class _Runner:
                              wall_s=ex.wall_s, cpu_s=ex.cpu_s, peak_memory_mb=ex.peak_memory_mb, **extra, **base)
 
     def _run_python_zygote(self, job: Job, source: str, env: dict[str, str], limits: Limits,
-                           files: dict[str, str], base: dict) -> SandboxResult:
+                           files: dict[str, str], base: dict) -> SandboxResult | None:
+        """The run through the slot's zygote; None when the zygote cannot run on this host."""
         req = {"source": source, "stdin": job.stdin, "args": [str(a) for a in job.args], "files": files,
                "limits": asdict(limits), "env": minimal_env({**get_language("python").env, **env})}
         zyg = self.slot.python(limits.tmpfs_mb)
@@ -428,9 +444,13 @@ class _Runner:
             try:
                 r = once()
             except ZygoteDied:
-                r = once()  # one fresh start; a zygote that cannot start at all is a sandbox error
+                r = once()  # one fresh start
         except ZygoteDied as e:
-            return SandboxResult(status="sandbox-error", detail=str(e), **base)
+            # twice, and never the program's doing (it fails before any of the program runs): this host cannot
+            # run the zygote (a setuid bwrap refusing --cap-add, mounts denied in user namespaces...). Python then
+            # goes the way of the other languages, a fresh bwrap per program: slower, as safe.
+            _zygote_unusable_because(str(e))
+            return None
         ex = Execution(r["exit_code"], r["signal"], r["stdout"].encode(), r["stderr"].encode(), r["stdout_truncated"],
                        r["stderr_truncated"], r["wall_s"], r["cpu_s"], r["peak_memory_mb"], r["timed_out"], False)
         if cg:
@@ -449,18 +469,22 @@ class _Runner:
 def _check_end(r: SandboxResult, lang: Language, mark: EndMark | None, token: str | None) -> None:
     """Job.end_marker: a run that exited 0 without its end-of-program marker failed; the token leaves stdout."""
     if mark is None:
-        r.detail = "; ".join(filter(None, [r.detail, f"{lang.name}: no end-of-program marker for this program, "
-                                                     "so exit 0 counts (a premature exit would pass)"]))
+        r.detail = _note(r.detail, f"{lang.name}: no end-of-program marker for this program, so exit 0 counts "
+                                   "(a premature exit would pass)")
         return
     if token is not None:
         r.end_reached = token in r.stdout
-        r.stdout = r.stdout.replace(token + "\n", "", 1).replace(token, "", 1)
+        r.stdout = r.stdout.replace(token + "\n" if token + "\n" in r.stdout else token, "", 1)
     else:
         r.end_reached = bool(mark.expect.search(r.stdout))
     if r.status == "ok" and not r.end_reached:
         r.status = "failed"
-        r.detail = "; ".join(filter(None, [r.detail, "the program exited before its end (no end-of-program "
-                                                     "marker: os._exit / sys.exit / exit(0) before the tests finished)"]))
+        r.detail = _note(r.detail, "the program exited before its end (no end-of-program marker: os._exit / "
+                                   "sys.exit / exit(0) before the tests finished)")
+
+
+def _note(detail: str, more: str) -> str:
+    return f"{detail}; {more}" if detail else more
 
 
 def _run_job(job: Job, isolation: str) -> SandboxResult:

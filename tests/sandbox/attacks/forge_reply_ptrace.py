@@ -9,7 +9,6 @@ import ctypes
 import json
 import os
 import platform
-import struct
 import sys
 
 libc = ctypes.CDLL(None, use_errno=True)

@@ -1,11 +1,10 @@
 """Red-team program: use far more memory than the limit, in ways a per-process rlimit does not count.
 
 ``fork N MB``: N processes of MB each; ``tmpfs MB``: a file in /dev/shm; ``memfd MB``; ``sysv MB``: SysV
-shared memory segments of 100 MB, each attached, filled and detached (kept, not mapped). Prints "held <MB>" once everything is in place, then waits a moment
-(so a sampler would see it) and exits 0: only a limit on the program's total stops it.
+shared memory segments of 100 MB, each attached, filled and detached (kept, not mapped). Prints "held <MB>" once
+everything is in place, then waits a moment and exits 0: only a limit on the program's total stops it.
 """
 import ctypes
-import mmap
 import os
 import sys
 import time
