@@ -11,11 +11,12 @@ fds>``); it imports nothing from codeja. The zygote imports what programs common
 3. waits for the program (wall limit), kills whatever is left in the pid namespace, and writes the reply: one
    JSON line with the nonce and the sizes, then the stdout and stderr bytes.
 
-The program's process, before it runs anything of the program's: gives up the zygote's pipes, enters a new mount
+The program's process, before it runs anything of the program's: gives up the zygote's pipes, joins the slot's
+program cgroup, enters a new mount
 and IPC namespace with empty, sized tmpfs at /box, /tmp and /dev/shm and its own POSIX message queues (so no
 file, shared memory segment, semaphore or queue of an earlier program can be there, and all of them vanish with
 it), drops every capability (the zygote keeps CAP_SYS_ADMIN and CAP_SETPCAP, in the sandbox's user namespace
-only, for exactly this), reads its request, joins the slot's program cgroup, writes its files, sets its session,
+only, for exactly this), reads its request, writes its files, sets its session,
 rlimits, stdio and environment, and executes the source as ``__main__``: what ``python3 main.py`` does, without paying
 interpreter start-up and site imports again.
 
@@ -103,13 +104,16 @@ def _program(out_fd, err_fd, started_w, req_fd, cgroup_fds, tmpfs_mb):
         os.dup2(err_fd, 2)
         os.close(0)
         try:
+            # "me": from here on everything this process does counts in the program's cgroup. Moving a process
+            # between cgroups waits for an RCU grace period (milliseconds on a loaded host): done here, while the
+            # harness has not sent the request yet, it is off the program's path.
+            for fd in cgroup_fds:
+                os.write(fd, b"0")
             _fresh_namespaces(tmpfs_mb)
             head = _read_exactly(req_fd, HEADER)
             req = json.loads(_read_exactly(req_fd, int(head))) if head else None
             if req is None:
                 os._exit(EXIT_SETUP)
-            for fd in cgroup_fds:
-                os.write(fd, b"0")  # "me": from here on everything the program does counts in its cgroup
         except OSError as e:
             os.write(2, f"codeja sandbox: cannot set the program up: {e}\n".encode())
             os._exit(EXIT_SETUP)

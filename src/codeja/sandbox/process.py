@@ -8,6 +8,7 @@ whole tree (bwrap waits for its children, so their usage is folded into its own)
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -59,6 +60,13 @@ def execute(argv: list[str], *, stdin: bytes | None, wall_s: float, output_bytes
     except OSError as e:
         return Execution(None, None, b"", b"", False, False, 0.0, 0.0, 0.0, False, False, start_error=str(e))
 
+    # a pipe that holds more than the cap: a program whose writes stop blocking once the pipe is full (node queues
+    # them in memory) still shows that it went over the cap, instead of filling its heap behind a full pipe
+    for stream in (p.stdout, p.stderr):
+        try:
+            fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, max(1 << 16, min(2 * output_bytes, 4 << 20)))
+        except OSError:
+            pass  # over /proc/sys/fs/pipe-max-size for an unprivileged caller: the default size
     exceeded = threading.Event()
     bufs: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
     trunc = {"out": False, "err": False}

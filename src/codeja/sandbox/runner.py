@@ -435,8 +435,9 @@ class _Runner:
         cg = self.slot.cgroup
 
         def once() -> dict:
+            # no cg.kill() here: the next program's process, forked ahead, already waits in the cgroup; the zygote
+            # kills whatever a program leaves in its pid namespace
             if cg:
-                cg.kill()
                 cg.before(limits.memory_mb, limits.processes + PIDS_OVERHEAD)
             return zyg.run(req)
 
@@ -454,7 +455,6 @@ class _Runner:
         ex = Execution(r["exit_code"], r["signal"], r["stdout"].encode(), r["stderr"].encode(), r["stdout_truncated"],
                        r["stderr_truncated"], r["wall_s"], r["cpu_s"], r["peak_memory_mb"], r["timed_out"], False)
         if cg:
-            cg.kill()
             ex = _with_usage(ex, cg.after())
         status = classify(ex, limits)
         if r.get("detail") and not r["timed_out"]:
