@@ -365,3 +365,35 @@ def test_premature_exit_scores_zero_in_evaluation(tmp_path):
         assert v["pass@1"] == 0.0, (sid, v["statuses"])
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["execution"]["sandbox"]["isolation"] == "bwrap"
+
+
+# MultiPL-E's script languages, assembled as `eval` assembles them: (correct body, body exiting 0 early) of add
+MULTIPLE_EXITS = {"lua": ("    return x + y\nend\n", "    os.exit(0)\nend\n"),
+                  "php": ("    return $x + $y;\n}\n", "    exit(0);\n}\n"),
+                  "pl": ("    return $x + $y;\n}\n", "    exit(0);\n}\n"),
+                  "r": ("    x + y\n}\n", "    quit(status = 0)\n}\n"),
+                  "rb": ("    x + y\nend\n", "    exit!(0)\nend\n"),
+                  "rkt": ("  (+ x y))\n", "  (exit 0))\n")}
+
+
+@pytest.mark.slow
+def test_premature_exit_fails_multiple_languages():
+    from codeja.evaluate.benchmarks import get_benchmark
+    from codeja.sandbox import toolchain_available
+
+    jobs = []
+    for key, (good, bad) in MULTIPLE_EXITS.items():
+        bench = get_benchmark(f"multiple-{key}")
+        task = bench.task("HumanEval_53_add")
+        if not toolchain_available(task.language):
+            continue
+        for kind, body in (("good", good), ("bad", bad)):
+            jobs.append(Job(bench.program(task, task.prompt + body, closed=True), task.language, end_marker=True,
+                            key=(key, kind)))
+    assert jobs
+    for r in run_many(jobs, workers=2):
+        key, kind = r.key
+        if kind == "good":
+            assert r.status == "ok" and r.end_reached, (key, r.status, r.stdout[-300:], r.stderr[-300:])
+        else:
+            assert r.status == "failed" and not r.end_reached, (key, r.status, r.stdout[-300:])

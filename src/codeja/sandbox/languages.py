@@ -127,12 +127,15 @@ class Language:
 
     def __init__(self, name: str, aliases: tuple[str, ...], tools: tuple[str, ...], debian: str | None,
                  defaults: Limits, filename: str, run: list[str] | None = None, env: dict[str, str] | None = None,
-                 etc: tuple[str, ...] = (), install: str | None = None, end: str | None = None):
+                 etc: tuple[str, ...] = (), install: str | None = None, end: str | None = None,
+                 end_summary: str | None = None):
         self.name, self.aliases, self.tools, self.debian = name, aliases, tools, debian
         self.defaults, self.filename, self._run, self.env = defaults, filename, run or [], env or {}
         self.etc = etc  # configuration under /etc the toolchain reads (bound read-only into the sandbox)
         self.install = install  # how to install it where Debian has no package (debian=None)
         self.end = end  # a statement printing $CODEJA_END and a newline, appended for Job.end_marker
+        # or: the line a test framework prints once every test ran (a regex), for tests that end with an exit
+        self.end_summary = re.compile(end_summary, re.MULTILINE) if end_summary else None
 
     # -- toolchain -------------------------------------------------------------------------------------------
     def missing_tools(self) -> list[str]:
@@ -172,6 +175,8 @@ class Language:
 
     def mark_end(self, source: str) -> EndMark | None:
         """``source`` made to show that it ran to its end (see :class:`EndMark`); None: this language cannot."""
+        if self.end_summary is not None:
+            return EndMark(source, self.end_summary)
         return EndMark(source.rstrip("\n") + "\n" + self.end + "\n") if self.end else None
 
     def cache_key(self, source: str, files: dict[str, str] | None, step: Step) -> str:
@@ -487,13 +492,18 @@ LANGUAGE_LIST: list[Language] = [
              compile=["ldc2", "-unittest", "--main", "-of={build}/main", "{src}"], run=["{build}/main"]),
     Language("julia", ("jl",), ("julia",), None, Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.jl", run=["julia"],
              install="install Julia (julialang.org) and put `julia` on PATH"),
-    Language("lua", (), ("lua5.3",), "lua5.3 lua-unit", _D, "main.lua", run=["lua5.3"]),
-    Language("php", (), ("php",), "php-cli", _D, "main.php", run=["php"], etc=("/etc/php",)),
-    Language("perl", ("pl",), ("perl",), "perl libtest-deep-perl", _D, "main.pl", run=["perl"]),
+    Language("lua", (), ("lua5.3",), "lua5.3 lua-unit", _D, "main.lua", run=["lua5.3"],
+             end_summary=r"^Ran \d+ tests in [\d.]+ seconds, \d+ successe?s?, 0 failures"),
+    Language("php", (), ("php",), "php-cli", _D, "main.php", run=["php"], etc=("/etc/php",),
+             end='echo getenv("CODEJA_END"), "\\n";'),
+    Language("perl", ("pl",), ("perl",), "perl libtest-deep-perl", _D, "main.pl", run=["perl"],
+             end='print "$ENV{CODEJA_END}\\n";'),
     Language("r", (), ("Rscript",), "r-base-core", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.r", run=["Rscript"],
-             etc=("/etc/R",)),
-    Language("ruby", ("rb",), ("ruby",), "ruby", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.rb", run=["ruby"]),
-    Language("racket", ("rkt",), ("racket",), "racket", _D, "main.rkt", run=["racket"], etc=("/etc/racket",)),
+             etc=("/etc/R",), end='cat(Sys.getenv("CODEJA_END"), "\\n", sep = "")'),
+    Language("ruby", ("rb",), ("ruby",), "ruby", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.rb", run=["ruby"],
+             end_summary=r"^\d+ tests, \d+ assertions, 0 failures, 0 errors"),
+    Language("racket", ("rkt",), ("racket",), "racket", _D, "main.rkt", run=["racket"], etc=("/etc/racket",),
+             end='(displayln (getenv "CODEJA_END"))'),
     Scala("scala", (), ("scalac", "java"), "scala", Limits(compile_wall_s=90.0, processes=256).over(_D), "main.scala",
           compile=["scalac", *(f"-J{f}" for f in JVM_FLAGS), "-encoding", "UTF-8", "-d", "{build}", "{src}"]),
     Compiled("swift", (), ("swiftc",), None, Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=45.0).over(_D),
