@@ -448,10 +448,12 @@ class _Runner:
             except ZygoteDied:
                 r = once()  # one fresh start
         except ZygoteDied as e:
-            # twice, and never the program's doing (it fails before any of the program runs): this host cannot
-            # run the zygote (a setuid bwrap refusing --cap-add, mounts denied in user namespaces...). Python then
-            # goes the way of the other languages, a fresh bwrap per program: slower, as safe.
-            _zygote_unusable_because(str(e))
+            # twice, and never the program's doing (it fails before any of the program runs): this job goes the
+            # way of the other languages, a fresh bwrap. When the zygote cannot start or cannot give a program its
+            # namespaces, this host cannot run it at all (a setuid bwrap refusing --cap-add, mounts denied in user
+            # namespaces...): every later Python job does the same, slower and as safe.
+            if "did not start" in str(e) or "cannot set the program up" in str(e):
+                _zygote_unusable_because(str(e))
             return None
         ex = Execution(r["exit_code"], r["signal"], r["stdout"].encode(), r["stderr"].encode(), r["stdout_truncated"],
                        r["stderr_truncated"], r["wall_s"], r["cpu_s"], r["peak_memory_mb"], r["timed_out"], False)

@@ -183,7 +183,7 @@ class PythonZygote:
         n = reply.pop("stdout_bytes")
         reply["stdout"] = out[:n].decode("utf-8", "replace")
         reply["stderr"] = out[n:n + reply.pop("stderr_bytes")].decode("utf-8", "replace")
-        if not reply["started"]:
+        if not reply.get("started"):
             self.close()
             raise ZygoteDied(f"the Python zygote could not set the program up: {reply['stderr'][-2000:]}")
         if not reply.get("clean", True):
