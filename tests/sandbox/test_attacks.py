@@ -323,8 +323,8 @@ LANG_EXITS = [
     ("rust", "fn f() -> i32 { 1 }\n", "fn f() -> i32 { std::process::exit(0) }\n",
      "fn main() {\n    assert_eq!(f(), 1);\n}\n"),
     ("rust", "fn f() -> i32 { 1 }\n", "fn f() -> i32 { std::process::exit(0) }\n",
-     "fn main() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n"
-     "    #[test]\n    fn t() { assert_eq!(f(), 1); }\n}\n"),
+     ("fn main() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n"
+      "    #[test]\n    fn t() { assert_eq!(f(), 1); }\n}\n")),
 ]
 
 
