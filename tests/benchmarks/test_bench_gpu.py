@@ -173,7 +173,7 @@ def test_a_spent_time_budget_skips_cases_and_still_writes_both_files(bench, tmp_
     ]
     assert {r["status"] for r in rows} == {"skipped"}
     assert [r["error"] for r in rows[:2]] == ["time budget of 0 s spent", "model build: skipped"]
-    assert "| cpt | tiny LoRA |  |  |  |  |  |  |  |  |  | skipped: model build: skipped |" in (
+    assert "| cpt | tiny LoRA +ckpt |  |  |  |  |  |  |  |  |  | skipped: model build: skipped |" in (
         out / "bench_gpu.md"
     ).read_text(encoding="utf-8")
 
@@ -239,5 +239,5 @@ def test_cpu_run_covers_every_section_with_sane_figures(tmp_path, tiny_model_dir
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| section | model | seq | mode |")
     assert len(table) == 1 + len([r for r in rows if r["section"] not in ("build", "generate-load")])
-    assert "| cpt | tiny | 128 | fim | 2 |" in md and "MFU against" in md
+    assert "| cpt | tiny +ckpt | 128 | fim | 2 |" in md and "MFU against" in md
     assert md in proc.stdout  # the table is also printed
