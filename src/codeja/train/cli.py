@@ -24,6 +24,10 @@ _OUTPUT = typer.Option(
 )
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
+_EPOCHS = typer.Option(None, "--epochs", help="Passes over the data, instead of --max-steps (sets num_train_epochs=).")
+_LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
+_FT_DATA_HELP = ("a JSONL file, a Hub dataset id owner/name (pinned: owner/name@revision), a save_to_disk folder or a "
+                 "data file")
 
 
 def _overrides(set_: list[str] | None, **flags) -> list[str]:
@@ -32,6 +36,17 @@ def _overrides(set_: list[str] | None, **flags) -> list[str]:
         if value is not None:
             out.append(f"{key}={value}")
     return out
+
+
+def _finetune_flags(max_steps: int | None, epochs: float | None, use_lora: bool) -> dict:
+    """--max-steps, --epochs and --lora as overrides. --epochs clears a max_steps the config file sets (the flag
+    wins); given together with --max-steps both stay, and the config says they exclude each other."""
+    flags: dict = {"max_steps": max_steps}
+    if epochs is not None:
+        flags.update(max_steps=max_steps if max_steps is not None else "null", num_train_epochs=epochs)
+    if use_lora:
+        flags["lora.enabled"] = "true"
+    return flags
 
 
 def _quiet_stdout():
@@ -121,18 +136,23 @@ def sft_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="messages JSONL."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"SFT data (messages, prompt/completion, text, ShareGPT, Alpaca): {_FT_DATA_HELP}."
+    ),
     output: Path = _OUTPUT,
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer) on messages JSONL, loss on assistant turns."""
+    """Supervised fine-tuning (TRL SFTTrainer); loss on assistant turns (conversations) or completions."""
     from codeja.config import load_config
     from codeja.train.config import SFTConfig
     from codeja.train.sft import train_sft
 
     cfg = load_config(
-        config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.sft"
+        config, SFTConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.sft",
     )
     with _quiet_stdout():
         summary = train_sft(cfg, output)
@@ -144,18 +164,23 @@ def dpo_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="pairs JSONL (prompt / chosen / rejected)."),
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"Pairs (prompt/chosen/rejected, or chosen/rejected): {_FT_DATA_HELP}."
+    ),
     output: Path = _OUTPUT,
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Preference optimisation (TRL DPOTrainer) on prompt/chosen/rejected pairs."""
+    """Preference optimisation (TRL DPOTrainer) on chosen/rejected pairs."""
     from codeja.config import load_config
     from codeja.train.config import DPOConfig
     from codeja.train.dpo import train_dpo
 
     cfg = load_config(
-        config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.dpo"
+        config, DPOConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.dpo",
     )
     with _quiet_stdout():
         summary = train_dpo(cfg, output)
