@@ -63,6 +63,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 JSON_NAME, MD_NAME = "bench_gpu.json", "bench_gpu.md"
+# codeja's LoRA settings (codeja.train.config.LoraConfig: r 16, alpha 32, every linear layer but the LM head);
+# merge off, so a run writes only the small adapter, never the merged weights
+LORA = {"enabled": True, "merge": False}
 SECTIONS = ("cpt", "sft", "dpo", "generate")
 CPT_MODES = {"plain": {"mode": "off", "fim_rate": 0.0}, "fim": {"mode": "context", "fim_rate": 0.5}}
 # Dense bf16 tensor-core peaks from the vendors' datasheets (SXM parts), in FLOP/s; matched on the device
@@ -202,7 +205,6 @@ class Preset:
     gen_batch: int
     precision: str
     budget_s: float  # no case starts after this many seconds (0 = no limit)
-    lora_rank: int = 16
 
 
 PRESETS = {
@@ -248,7 +250,6 @@ PRESETS = {
         gen_batch=4,
         precision="auto",
         budget_s=0,
-        lora_rank=4,
     ),
 }
 
@@ -555,10 +556,10 @@ class Bench:
             self._corpus = str(prefix)
         return self._corpus
 
-    def build_model(self, plan: Plan, folder: Path, *, weights: bool):
+    def build_model(self, plan: Plan, folder: Path, *, weights: bool, adapters: bool = False):
         """The shape, randomly initialised on the device in fp32 (codeja's master weights) and saved as an HF
         folder (config + tokenizer, and bf16 weights when DPO's reference model or the generation backend read
-        them)."""
+        them). ``adapters``: wrapped with codeja's LoRA adapters (for CPT, whose config has no LoRA option)."""
         torch = self.dev.torch
         from transformers import LlamaForCausalLM
 
@@ -574,20 +575,13 @@ class Bench:
             model.config.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         model.config._name_or_path = str(folder)  # where TRL's DPO loads the reference model from
-        if plan.lora:
-            from peft import LoraConfig, get_peft_model
+        if adapters:
+            from peft import get_peft_model
 
-            targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-            model = get_peft_model(
-                model,
-                LoraConfig(
-                    r=self.p.lora_rank,
-                    lora_alpha=2 * self.p.lora_rank,
-                    lora_dropout=0.0,
-                    target_modules=targets,
-                    task_type="CAUSAL_LM",
-                ),
-            )
+            from codeja.train.config import LoraConfig
+            from codeja.train.lora import peft_config
+
+            model = get_peft_model(model, peft_config(LoraConfig(**LORA)))
         return model
 
     def train_config(self, kind: str, plan: Plan, folder: Path, **extra):
@@ -655,9 +649,7 @@ class Bench:
             summary = train_cpt(cfg, run_dir, callbacks=[timer])
         row = self.timed(timer, summary, run_dir)
         shape = SHAPES[plan.shape]
-        flops = train_flops_per_token(
-            shape, model.config.vocab_size, seq_len, lora_params=trainable(model, plan)
-        )
+        flops = train_flops_per_token(shape, model.config.vocab_size, seq_len, lora_params=trainable(model))
         row.update(
             batch=batch,
             data_ms_per_step=round(timer.data_s_per_sample * batch * 1000, 2),
@@ -667,54 +659,44 @@ class Bench:
         )
         return row
 
-    def run_sft(self, plan: Plan, model, folder: Path) -> dict[str, Any]:
+    def run_fine_tune(self, kind: str, plan: Plan, model, folder: Path) -> dict[str, Any]:
+        """One ``train_sft`` / ``train_dpo`` run. LoRA plans use codeja's own ``lora`` option, on a fresh base
+        model (``model`` None): peft injects its adapters into the model it wraps, so a base serves one run."""
+        from codeja.train.dpo import train_dpo
         from codeja.train.sft import train_sft
 
-        n = self.p.sft_batch * (self.p.warmup + self.p.steps)
-        data = write_jsonl(self.work / "sft.jsonl", sft_rows(self.tokenizer, self.docs, n, self.p.sft_length))
-        cfg = self.train_config(
-            "sft",
-            plan,
-            folder,
-            data=str(data),
-            per_device_batch_size=self.p.sft_batch,
-            max_length=self.p.sft_length,
-        )
-        run_dir = self.work / "runs" / f"sft-{plan.shape}-{int(plan.lora)}"
-        timer = step_timer(self.dev, self.p.warmup, self.p.steps)
-        with prebuilt_model(model):
-            summary = train_sft(cfg, run_dir, callbacks=[timer])
-        return {
-            **self.timed(timer, summary, run_dir),
-            "batch": self.p.sft_batch,
-            "rows_trained": summary.get("rows_trained"),
-        }
-
-    def run_dpo(self, plan: Plan, model, folder: Path) -> dict[str, Any]:
-        from codeja.train.dpo import train_dpo
-
-        n = self.p.dpo_batch * (self.p.warmup + self.p.steps)
+        batch = self.p.sft_batch if kind == "sft" else self.p.dpo_batch
+        make_rows = sft_rows if kind == "sft" else dpo_rows
+        n = batch * (self.p.warmup + self.p.steps)
         data = write_jsonl(
-            self.work / "pairs.jsonl", dpo_rows(self.tokenizer, self.docs, n, self.p.sft_length)
+            self.work / f"{kind}.jsonl", make_rows(self.tokenizer, self.docs, n, self.p.sft_length)
         )
+        extra = {"lora": LORA} if plan.lora else {}
         cfg = self.train_config(
-            "dpo",
+            kind,
             plan,
             folder,
             data=str(data),
-            per_device_batch_size=self.p.dpo_batch,
+            per_device_batch_size=batch,
             max_length=self.p.sft_length,
+            **extra,
         )
-        run_dir = self.work / "runs" / f"dpo-{plan.shape}-{int(plan.lora)}"
+        if model is None:
+            model = self.build_model(plan, folder, weights=False)
+        run_dir = self.work / "runs" / f"{kind}-{plan.shape}-{int(plan.lora)}"
         timer = step_timer(self.dev, self.p.warmup, self.p.steps)
         with prebuilt_model(model):
-            summary = train_dpo(cfg, run_dir, callbacks=[timer])
-        return {
+            summary = (train_sft if kind == "sft" else train_dpo)(cfg, run_dir, callbacks=[timer])
+        row = {
             **self.timed(timer, summary, run_dir),
-            "batch": self.p.dpo_batch,
-            "rows_trained": summary.get("pairs_trained"),
-            "reference": "adapters disabled" if plan.lora else "frozen copy loaded from the folder",
+            "batch": batch,
+            "rows_trained": summary.get("rows_trained", summary.get("pairs_trained")),
+            "trainable_parameters": summary.get("trainable_parameters"),
+            "parameters": summary.get("total_parameters"),
         }
+        if kind == "dpo":
+            row["reference"] = "adapters disabled" if plan.lora else "frozen copy loaded from the folder"
+        return row
 
     def run_generate(self, backend, prompts: list[str], batch: int) -> dict[str, Any]:
         from codeja.backends import SamplingParams
@@ -753,10 +735,11 @@ class Bench:
         state: dict[str, Any] = {}
 
         def build() -> dict[str, Any]:
-            state["model"] = model = self.build_model(plan, folder, weights=needs_weights)
+            adapters = plan.lora and "cpt" in training
+            state["model"] = model = self.build_model(plan, folder, weights=needs_weights, adapters=adapters)
             return {
                 "parameters": sum(p.numel() for p in model.parameters()),
-                "trainable_parameters": trainable(model, plan),
+                "trainable_parameters": trainable(model),
                 "vocab_size": model.config.vocab_size,
                 "attn_implementation": model.config._attn_implementation,
                 "weights_saved": needs_weights,
@@ -780,16 +763,14 @@ class Bench:
                     },
                     partial(self.run_cpt, plan, model, folder, seq_len, mode),
                 )
-        if "sft" in training:
-            self.case(
-                {"section": "sft", **base, "seq_len": self.p.sft_length},
-                partial(self.run_sft, plan, model, folder),
-            )
-        if "dpo" in training:
-            self.case(
-                {"section": "dpo", **base, "seq_len": self.p.sft_length},
-                partial(self.run_dpo, plan, model, folder),
-            )
+        if plan.lora:
+            model = None  # it holds the CPT adapters now; each LoRA fine-tuning run builds its own base
+        for kind in ("sft", "dpo"):
+            if kind in training:
+                self.case(
+                    {"section": kind, **base, "seq_len": self.p.sft_length},
+                    partial(self.run_fine_tune, kind, plan, model, folder),
+                )
         del model
         self.dev.reset_peak()
         if "generate" in sections:
@@ -836,10 +817,11 @@ def export_tokenizer(source: str, dest: str | Path) -> Path:
     return dest
 
 
-def trainable(model, plan: Plan) -> int:
-    """Trainable parameters of a LoRA model (its adapters); 0 for full training, as train_flops_per_token
-    takes."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad) if plan.lora else 0
+def trainable(model) -> int:
+    """Trainable parameters of a peft model (its adapters); 0 for full training, as train_flops_per_token takes."""
+    return (
+        sum(p.numel() for p in model.parameters() if p.requires_grad) if hasattr(model, "peft_config") else 0
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -885,9 +867,16 @@ def environment(device: Device, preset: Preset, args: argparse.Namespace) -> dic
         "peak_source": device.peak_source,
         "memory": device.memory_kind,
         "plan": asdict(preset),
+        "lora": _lora_settings(),
         "flops_convention": "PaLM: training 6N + 12 L H Q T per token (N: matmul weights incl. LM head; "
         "attention over the full window; LoRA: 4N_frozen + 6N_adapters + 12 L H Q T; no recompute)",
     }
+
+
+def _lora_settings() -> dict[str, Any]:
+    from codeja.train.config import LoraConfig
+
+    return LoraConfig(**LORA).model_dump(mode="json")
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
