@@ -266,9 +266,7 @@ class Device:
 
         self.torch = torch
         self.cuda = torch.cuda.is_available()
-        self.name = (
-            torch.cuda.get_device_name() if self.cuda else f"CPU ({platform.processor() or 'unknown'})"
-        )
+        self.name = torch.cuda.get_device_name() if self.cuda else f"CPU, {torch.get_num_threads()} threads"
         self.matmul_tflops = self._matmul_tflops()
         datasheet = next((v for k, v in DATASHEET_BF16.items() if self.cuda and k in self.name), None)
         if peak_tflops:
@@ -283,9 +281,8 @@ class Device:
             self.torch.cuda.synchronize()
 
     def reset_peak(self) -> None:
-        if (
-            self.cuda
-        ):  # hand the last case's memory back first (a full gc pass costs seconds on a CPU, for nothing)
+        # hand the last case's memory back first; on a CPU a full gc pass costs seconds for nothing
+        if self.cuda:
             gc.collect()
             self.torch.cuda.empty_cache()
             self.torch.cuda.reset_peak_memory_stats()
@@ -932,7 +929,7 @@ def markdown(doc: dict[str, Any]) -> str:
             f"python {env['python']}, torch {v['torch']}{cuda}, transformers {v['transformers']}, "
             f"trl {v['trl']}, peft {v['peft']}, accelerate {v['accelerate']}; precision "
             f"{env['plan']['precision']}; MFU against {env['peak_tflops']:g} TFLOP/s ({env['peak_source']}; "
-            f"bf16 matmul measured here: {env['matmul_tflops_measured']:g}); memory: {env['memory']}."
+            f"matmul measured here: {env['matmul_tflops_measured']:g}); memory: {env['memory']}."
         ),
         "",
         "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
@@ -941,7 +938,8 @@ def markdown(doc: dict[str, Any]) -> str:
     for r in rows:
         if r["section"] in ("build", "generate-load") and r["status"] == "ok":
             continue
-        shown = dict(r, model=r["model"] + (" +ckpt" if r.get("activation_checkpointing") else ""))
+        ckpt = r.get("activation_checkpointing") and r["section"] in ("cpt", "sft", "dpo")
+        shown = dict(r, model=r["model"] + (" +ckpt" if ckpt else ""))
         if r["status"] != "ok":
             shown["status"] = f"{r['status']}: {r.get('error', '')[:80]}"
         cells = ["" if shown.get(key) is None else fmt.format(shown[key]) for _, key, fmt in COLUMNS]

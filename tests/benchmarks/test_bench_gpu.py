@@ -230,7 +230,9 @@ def test_cpu_run_covers_every_section_with_sane_figures(tmp_path, tiny_model_dir
     for section, model in (("sft", "tiny"), ("dpo", "tiny"), ("dpo", "tiny LoRA")):
         r = next(r for r in rows if r["section"] == section and r["model"] == model)
         assert r["tokens_per_s"] > 0 and r["rows_trained"] > 0 and r["final_loss"] is not None
-        assert (r["trainable_parameters"] < r["parameters"] / 10) == model.endswith("LoRA")  # codeja's lora option
+        assert (r["trainable_parameters"] < r["parameters"] / 10) == model.endswith(
+            "LoRA"
+        )  # codeja's lora option
     gen = {r["mode"]: r for r in rows if r["section"] == "generate"}
     assert set(gen) == {"batch 1", "batch 4"}
     assert gen["batch 4"]["new_tokens"] > 0 and gen["batch 4"]["prompts"] == 4
@@ -240,5 +242,6 @@ def test_cpu_run_covers_every_section_with_sane_figures(tmp_path, tiny_model_dir
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| section | model | seq | mode |")
     assert len(table) == 1 + len([r for r in rows if r["section"] not in ("build", "generate-load")])
-    assert "| cpt | tiny +ckpt | 128 | fim | 2 |" in md and "MFU against" in md
+    assert "| cpt | tiny +ckpt | 128 | fim | 2 |" in md and "| generate | tiny | 24 | batch 4 | 4 |" in md
+    assert "MFU against" in md
     assert md in proc.stdout  # the table is also printed
