@@ -556,7 +556,7 @@ class Bench:
     def build_model(self, plan: Plan, folder: Path, *, weights: bool, adapters: bool = False):
         """The shape, randomly initialised on the device in fp32 (codeja's master weights) and saved as an HF
         folder (config + tokenizer, and bf16 weights when DPO's reference model or the generation backend read
-        them). ``adapters``: wrapped with codeja's LoRA adapters (for CPT, whose config has no LoRA option)."""
+        them). ``adapters``: wrapped in codeja's LoRA adapters (for CPT, whose config has no LoRA option)."""
         torch = self.dev.torch
         from transformers import LlamaForCausalLM
 
@@ -658,7 +658,7 @@ class Bench:
 
     def run_fine_tune(self, kind: str, plan: Plan, model, folder: Path) -> dict[str, Any]:
         """One ``train_sft`` / ``train_dpo`` run. LoRA plans use codeja's own ``lora`` option, on a fresh base
-        model (``model`` None): peft injects its adapters into the model it wraps, so a base serves one run."""
+        model (``model`` None): peft puts its adapters into the model it wraps, so a base serves one run."""
         from codeja.train.dpo import train_dpo
         from codeja.train.sft import train_sft
 
@@ -815,7 +815,7 @@ def export_tokenizer(source: str, dest: str | Path) -> Path:
 
 
 def trainable(model) -> int:
-    """Trainable parameters of a peft model (its adapters); 0 for full training, as train_flops_per_token takes."""
+    """Trainable parameters of a peft model (its adapters); 0 for full training (train_flops_per_token's way)."""
     return (
         sum(p.numel() for p in model.parameters() if p.requires_grad) if hasattr(model, "peft_config") else 0
     )
