@@ -815,7 +815,7 @@ def export_tokenizer(source: str, dest: str | Path) -> Path:
 
 
 def trainable(model) -> int:
-    """Trainable parameters of a peft model (its adapters); 0 for full training (train_flops_per_token's way)."""
+    """Trainable parameters of a peft model (its adapters); 0 for full training, as the FLOPs count takes."""
     return (
         sum(p.numel() for p in model.parameters() if p.requires_grad) if hasattr(model, "peft_config") else 0
     )
