@@ -969,6 +969,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seq-lens", default=None, help="comma list overriding the preset's CPT sequence lengths"
     )
     ap.add_argument("--steps", type=int, default=None, help="timed optimizer steps per run")
+    ap.add_argument("--tokens-per-step", type=int, default=None, help="CPT tokens per optimizer step")
     ap.add_argument(
         "--warmup", type=int, default=None, help="optimizer steps dropped at the start of each run"
     )
@@ -1001,7 +1002,9 @@ def main(argv: list[str] | None = None) -> int:
     args.preset = "tiny" if args.quick else args.preset or ("gpu" if torch.cuda.is_available() else "tiny")
     preset = PRESETS[args.preset]
     changes: dict[str, Any] = {
-        k: getattr(args, k) for k in ("steps", "warmup", "budget_s") if getattr(args, k) is not None
+        k: getattr(args, k)
+        for k in ("steps", "warmup", "budget_s", "tokens_per_step")
+        if getattr(args, k) is not None
     }
     plans = preset.plans
     if args.shapes:
