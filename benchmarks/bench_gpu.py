@@ -928,8 +928,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{env['date']}; `{env['command']}`; commit {env.get('git_commit') or 'unknown'}; "
             f"python {env['python']}, torch {v['torch']}{cuda}, transformers {v['transformers']}, "
             f"trl {v['trl']}, peft {v['peft']}, accelerate {v['accelerate']}; precision "
-            f"{env['plan']['precision']}; MFU against {env['peak_tflops']:g} TFLOP/s ({env['peak_source']}; "
-            f"matmul measured here: {env['matmul_tflops_measured']:g}); memory: {env['memory']}."
+            f"{env['plan']['precision']}; MFU against {env['peak_tflops']:g} TFLOP/s ({env['peak_source']}); "
+            f"a square matmul ran at {env['matmul_tflops_measured']:g} TFLOP/s here; memory: {env['memory']}."
         ),
         "",
         "| " + " | ".join(title for title, _, _ in COLUMNS) + " |",
