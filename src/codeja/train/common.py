@@ -123,8 +123,16 @@ def training_kwargs(cfg, output_dir: Path, precision: str) -> dict[str, Any]:
 
 
 def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> list:
-    """Trainer callbacks: metrics.jsonl with train-time tokens/s, and progress.json entries for each checkpoint."""
+    """Trainer callbacks: metrics.jsonl with train-time tokens/s, and progress.json entries for each checkpoint.
+
+    Also makes the Trainer's progress bars codeja's (labelled "train" / "held-out eval", log dicts on stderr only
+    with --verbose; see :func:`codeja.log.trainer_progress_class`).
+    """
     from transformers import TrainerCallback
+
+    from codeja.log import use_codeja_trainer_progress
+
+    use_codeja_trainer_progress()
 
     class MetricsCallback(TrainerCallback):
         """Write one JSON row per log event, with tokens/s over training time.
