@@ -59,8 +59,12 @@ EOF
   # shellcheck disable=SC2086
   "$py" -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
     "${plat[@]}" -d "$WHEELS" $pins
-  "$py" -m pip wheel -q --no-deps -w "$WHEELS" .
-  rm -rf build  # setuptools' scratch folder
+  # codeja's wheel, built from a copy so that setuptools' build/ and egg-info stay out of the checkout
+  local src
+  src=$(mktemp -d)
+  cp -r pyproject.toml README.md src "$src/"
+  "$py" -m pip wheel -q --no-deps -w "$WHEELS" "$src"
+  rm -rf "$src"
   PYTHONPATH=$PWD/src "$py" benchmarks/bench_gpu.py --tokenizer tiny --export-tokenizer "$DIR/tokenizer" \
     >/dev/null
   local commit
