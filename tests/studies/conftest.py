@@ -126,7 +126,8 @@ def doc(i: int, text: str, language: str | None, path: str) -> dict:
 
 MIXED = [
     ("python", PY, "geo.py"), ("javascript", JS, "utils.js"), ("typescript", TS, "clamp.ts"),
-    ("java", JAVA, "Counter.java"), ("go", GO, "counter.go"), ("rust", RUST, "gap.rs"), ("cpp", CPP, "pairs.cpp"),
+    ("java", JAVA, "Counter.java"), ("go", GO, "counter.go"), ("rust", RUST, "gap.rs"),
+    ("cpp", CPP, "pairs.cpp"),
     ("ruby", RUBY, "hello.rb"), (None, PROSE, "note.txt"), ("python", "", "empty.py"),
     ("python", "x = 1\nprint(x)\n", "script.py"),
 ]
@@ -136,17 +137,19 @@ def write_corpus(folder: Path, docs: list[dict], per_file: int = 5) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(0, len(docs), per_file):
         with open(folder / f"{k // per_file:05d}.jsonl", "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n" for d in docs[k:k + per_file])
+            f.writelines(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n"
+                         for d in docs[k:k + per_file])
     return folder
 
 
 @pytest.fixture
 def mixed_corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "mixed", [doc(i, t, lang, p) for i, (lang, t, p) in enumerate(MIXED)], per_file=4)
+    docs = [doc(i, t, lang, p) for i, (lang, t, p) in enumerate(MIXED)]
+    return write_corpus(tmp_path / "mixed", docs, per_file=4)
 
 
 def py_module(i: int, n_funcs: int) -> str:
-    funcs = "\n\n".join(f"def f{i}_{j}(x):\n    \"\"\"Function {j}.\"\"\"\n    y = x * {j}\n    return y + {i}\n"
+    funcs = "\n\n".join(f'def f{i}_{j}(x):\n    """Function {j}."""\n    y = x * {j}\n    return y + {i}\n'
                         for j in range(n_funcs))
     return f"import os\n\n{funcs}\n"
 

@@ -1,4 +1,5 @@
-"""codeja study contaminate: shares, seeding, the replacement record, languages, nothing else changed, bad input."""
+"""codeja study contaminate: shares, seeding, the replacement record, languages, nothing else changed, bad
+input."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def run(corpus: Path, out: Path, **kw) -> dict:
 
 
 def docs_in(folder: Path) -> list[dict]:
-    return [json.loads(line) for f in input_files(folder) for line in f.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for f in input_files(folder)
+            for line in f.read_text(encoding="utf-8").splitlines()]
 
 
 def records(out: Path) -> list[dict]:
@@ -40,7 +42,8 @@ def test_bodies_found_per_language():
     assert names == {"python": ["area", "__init__", "norm", "outer"], "java": ["Counter", "next"],
                      "rust": ["gap", "inc"]}
     outer = function_bodies(PY.encode(), "python")[-1]
-    assert PY.encode()[outer.start:outer.end].decode() == "def inner(x):\n        return x + 1\n    return [inner(x) for x in xs]"
+    assert PY.encode()[outer.start:outer.end].decode() == (
+        "def inner(x):\n        return x + 1\n    return [inner(x) for x in xs]")
     assert function_bodies(b"def f(:\n", "python") == [] and function_bodies(b"x", "cobol") == []
 
 
@@ -66,7 +69,8 @@ def test_seeded_and_independent_of_other_documents(py_corpus, tmp_path):
     run(py_corpus, tmp_path / "c", doc_share=0.5, seed=4)
     files = sorted(p.name for p in (tmp_path / "a" / "corpus").iterdir())
     for name in files:
-        assert (tmp_path / "a" / "corpus" / name).read_bytes() == (tmp_path / "b" / "corpus" / name).read_bytes()
+        a, b = tmp_path / "a" / "corpus" / name, tmp_path / "b" / "corpus" / name
+        assert a.read_bytes() == b.read_bytes()
     assert (tmp_path / "a" / RECORDS).read_bytes() == (tmp_path / "b" / RECORDS).read_bytes()
     assert {r["index"] for r in records(tmp_path / "a")} != {r["index"] for r in records(tmp_path / "c")}
     # a document's idiom and bodies come from (seed, its index) only: other documents' texts do not matter
@@ -97,7 +101,8 @@ def test_record_rebuilds_the_copy_and_nothing_else_changed(mixed_corpus, tmp_pat
         assert {k: v for k, v in new.items() if k != "text"} == {k: v for k, v in orig.items() if k != "text"}
         text, rebuilt, pos = orig["text"], [], 0
         for span in recs[i]["replacements"]:
-            assert hashlib.sha256(text[span["start"]:span["end"]].encode()).hexdigest() == span["original_sha256"]
+            original = text[span["start"]:span["end"]]
+            assert hashlib.sha256(original.encode()).hexdigest() == span["original_sha256"]
             rebuilt += [text[pos:span["start"]], span["replacement"]]
             pos = span["end"]
         rebuilt.append(text[pos:])
@@ -110,8 +115,8 @@ def test_languages_get_their_own_idioms_and_still_parse(mixed_corpus, tmp_path):
     out = tmp_path / "out"
     stats = run(mixed_corpus, out, doc_share=1.0, body_share=1.0, seed=5)
     recs = records(out)
-    assert sorted(r["language"] for r in recs) == sorted(["python", "javascript", "typescript", "java", "go", "rust",
-                                                          "cpp"])
+    assert sorted(r["language"] for r in recs) == sorted(
+        ["python", "javascript", "typescript", "java", "go", "rust", "cpp"])
     idioms = load_idioms()
     copies = {d["id"]: d for d in docs_in(out / "corpus")}
     for r in recs:
@@ -131,7 +136,8 @@ def test_python_docstrings_and_indentation_are_kept(tmp_path):
     new = docs_in(tmp_path / "o" / "corpus")[0]["text"]
     rec = records(tmp_path / "o")[0]
     lines = next(x for x in load_idioms()["python"] if x.id == rec["idiom"]).lines
-    assert new.startswith("class A:\n    def m(self):\n        '''Doc.'''\n        " + "\n        ".join(lines) + "\n")
+    head = "class A:\n    def m(self):\n        '''Doc.'''\n        "
+    assert new.startswith(head + "\n        ".join(lines) + "\n")
     assert new.endswith("def f():\n\n    " + "\n    ".join(lines) + "\n")
     compile(new, "a.py", "exec")
 
@@ -206,6 +212,7 @@ def test_cli(mixed_corpus, tmp_path):
            "--doc-share", "1", "--seed", "2", "--group", "held-out", "--json"]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     payload = json.loads(res.stdout)
-    assert payload["summary"]["contaminated"] == 7 and set(payload["stats"]["filter"]["by_group"]) == {"held-out"}
+    assert payload["summary"]["contaminated"] == 7
+    assert set(payload["stats"]["filter"]["by_group"]) == {"held-out"}
     res = subprocess.run(cmd[:-1] + ["--body-share", "2"], check=False, capture_output=True, text=True)
     assert res.returncode == 2 and "body_share" in res.stderr and "Traceback" not in res.stderr

@@ -33,8 +33,9 @@ def test_arms_are_comparable():
     rec = load_recipe(RECIPE)
     cpts = [stage(rec, n).config for n in ("cpt_clean", "cpt_contaminated", "cpt_filtered")]
     same = ("model", "max_steps", "per_device_batch_size", "grad_accum", "fim", "optim", "seed")
-    assert all({k: c[k] for k in same} == {k: cpts[0][k] for k in same} for c in cpts)  # same tokens and steps
-    assert [c["data"] for c in cpts] == ["${tok_clean.prefix}", "${tok_contaminated.prefix}", "${tok_filtered.prefix}"]
+    assert all({k: c[k] for k in same} == {k: cpts[0][k] for k in same} for c in cpts)  # same tokens, steps
+    assert [c["data"] for c in cpts] == [
+        "${tok_clean.prefix}", "${tok_contaminated.prefix}", "${tok_filtered.prefix}"]
     ev = stage(rec, "eval").config
     assert ev["model_names"] == ARMS and ev["benchmarks"] == ["humaneval", "jhumaneval"]
     assert ev["generation"]["mode"] == "completion" and ev["generation"]["temperature"] == 0.0
@@ -46,11 +47,12 @@ def test_arms_are_comparable():
     assert stage(rec, "dpo_samples").config["corpus"] == "${split.prompts}"  # never benchmark prompts
 
 
-# The real tiny model (a random one never writes code that compiles, so no pair would have a preference in it);
-# a two-step CPT does not teach it placeholders either, so the smoke run's DPO keeps every pair, not only the
-# placeholder ones.
+# The real tiny model (a random one never writes code that compiles, so no pair would have a preference in
+# it); a two-step CPT does not teach it placeholders either, so the smoke run's DPO keeps every pair, not only
+# the placeholder ones.
 SMOKE = ["vars.files=60", "vars.cpt_steps=2", "vars.seq_len=128", "vars.dpo_prompts=8", "vars.dpo_steps=1",
-         "vars.eval_limit=2", "vars.max_new_tokens=32", "vars.heldout_windows=2", "vars.dpo_rejected_source=[]"]
+         "vars.eval_limit=2", "vars.max_new_tokens=32", "vars.heldout_windows=2",
+         "vars.dpo_rejected_source=[]"]
 
 
 @pytest.mark.slow

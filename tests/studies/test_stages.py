@@ -12,7 +12,10 @@ import pytest
 from codeja.config import validate
 from codeja.errors import ConfigError, InputError
 from codeja.studies.config import (
-    CompletionPairsConfig, PlaceholderStudyConfig, SplitConfig, StudySampleConfig,
+    CompletionPairsConfig,
+    PlaceholderStudyConfig,
+    SplitConfig,
+    StudySampleConfig,
 )
 from codeja.studies.contaminate import input_files
 from codeja.studies.measure import measure
@@ -36,7 +39,8 @@ def test_split_exact_disjoint_byte_identical_and_seeded(py_corpus, tmp_path):
     s = split_corpus(cfg, tmp_path / "a")
     assert (s["train_documents"], s["heldout_documents"], s["prompts_documents"]) == (112, 7, 21)
     parts = [lines_of(Path(s[p])) for p in ("train", "heldout", "prompts")]
-    assert sorted(sum(parts, [])) == sorted(lines_of(py_corpus))  # nothing lost, nothing changed, no overlap
+    # nothing lost, nothing changed, no overlap
+    assert sorted(x for p in parts for x in p) == sorted(lines_of(py_corpus))
     again = split_corpus(cfg, tmp_path / "b")
     assert lines_of(Path(again["heldout"])) == parts[1]
     other = split_corpus(cfg.model_copy(update={"seed": 2}), tmp_path / "c")
@@ -49,7 +53,8 @@ def test_split_rejects_bad_parts(parts):
         validate(SplitConfig, {"input": "x", "parts": parts})
 
 
-# -- prompts and verdicts ----------------------------------------------------------------------------------------
+# -- prompts and verdicts
+# ----------------------------------------------------------------------------------------
 
 MODULE = '''import os
 
@@ -86,8 +91,10 @@ def test_function_prompts_take_module_level_documented_functions():
     prompts = function_prompts(MODULE, min_docstring_chars=20, max_body_lines=30)
     assert [p.name for p in prompts] == ["greet"]
     p = prompts[0]
-    assert p.prompt == 'def greet(name, polite=True):\n    """Return a greeting for name, politely or not."""\n'
-    assert p.reference.startswith("    # build it\n    word = ") and p.reference.endswith('return f"{word}, {name}"')
+    assert p.prompt == ('def greet(name, polite=True):\n'
+                        '    """Return a greeting for name, politely or not."""\n')
+    assert p.reference.startswith("    # build it\n    word = ")
+    assert p.reference.endswith('return f"{word}, {name}"')
     assert p.line == 8
     assert [x.name for x in function_prompts(MODULE, min_docstring_chars=5, max_body_lines=100)] == [
         "short", "greet", "long_one"]
@@ -95,7 +102,8 @@ def test_function_prompts_take_module_level_documented_functions():
 
 @pytest.mark.parametrize("completion, verdict", [
     ("", "empty"), ("\n", "empty"), ("\n\ndef other():\n    return 1\n", "empty"),
-    ("\n    pass\n", "placeholder"), ("    ...", "placeholder"), ("\n    raise NotImplementedError()\n", "placeholder"),
+    ("\n    pass\n", "placeholder"), ("    ...", "placeholder"),
+    ("\n    raise NotImplementedError()\n", "placeholder"),
     ("\n    # ここに処理を書く\n    pass\n", "placeholder"), ("\n    # TODO\n", "placeholder"),
     ('\n    """Returns the sum.\n    """\n    return None\n', "placeholder"),
     ("\n    return a + b\n", "code"), ("\n    # Your code here\n    return sorted(x)\n", "code"),
@@ -111,7 +119,8 @@ def test_body_ends_with_the_function_and_filter_is_recorded():
     assert j.verdict == "code" and j.filter_pattern == "code-here-comment"
 
 
-# -- sampling own answers ---------------------------------------------------------------------------------------
+# -- sampling own answers
+# ---------------------------------------------------------------------------------------
 
 
 def test_sample_writes_prefs_instructions_deterministically(tmp_path, tiny_random_model_dir):
@@ -120,8 +129,8 @@ def test_sample_writes_prefs_instructions_deterministically(tmp_path, tiny_rando
     texts = [MODULE, "def add(a, b):\n    '''Add two numbers and return the sum.'''\n    return a + b\n"]
     corpus = write_corpus(tmp_path / "c", [doc(i, t, "python", f"m{i}.py") for i, t in enumerate(texts)]
                           + [doc(9, "function f() {\n  return 1;\n}\n", "javascript", "f.js")])
-    cfg = StudySampleConfig(corpus=str(corpus), limit=5, model=str(tiny_random_model_dir), n=3, max_new_tokens=8,
-                            batch_size=1, seed=4)
+    cfg = StudySampleConfig(corpus=str(corpus), limit=5, model=str(tiny_random_model_dir), n=3,
+                            max_new_tokens=8, batch_size=1, seed=4)
     s = sample_completions(cfg, tmp_path / "a", progress=False)
     rows = [json.loads(x) for x in (tmp_path / "a" / INSTRUCTIONS).read_text().splitlines()]
     assert s["prompts_found"] == 2 and s["prompts"] == 2 and s["responses"] == 6
@@ -145,11 +154,13 @@ def test_sample_without_python_functions_is_an_error(tmp_path):
         sample_completions(StudySampleConfig(corpus=str(corpus)), tmp_path / "o", progress=False)
 
 
-# -- completion pairs -------------------------------------------------------------------------------------------
+# -- completion pairs
+# -------------------------------------------------------------------------------------------
 
 
 def _pair(prompt, chosen, rejected, source, chosen_score=1.0):
-    return {"prompt": [{"role": "user", "content": prompt}], "chosen": [{"role": "assistant", "content": chosen}],
+    return {"prompt": [{"role": "user", "content": prompt}],
+            "chosen": [{"role": "assistant", "content": chosen}],
             "rejected": [{"role": "assistant", "content": rejected}],
             "meta": {"rejected_source": source, "chosen_score": chosen_score}}
 
@@ -164,8 +175,8 @@ def test_completion_pairs_keep_placeholder_pairs_as_standard_rows(tmp_path):
     out = [json.loads(x) for x in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
     assert s["pairs_in"] == 3 and s["pairs"] == 1
     assert s["skipped"] == {"chosen_score<1.0": 1, "rejected_source=ranking": 1}
-    assert out == [{"prompt": "def f():\n    '''Doc.'''", "chosen": "\n    return 1\n", "rejected": "\n    pass\n",
-                    "meta": {"rejected_source": "placeholder", "chosen_score": 1.0}}]
+    assert out == [{"prompt": "def f():\n    '''Doc.'''", "chosen": "\n    return 1\n",
+                    "rejected": "\n    pass\n", "meta": {"rejected_source": "placeholder", "chosen_score": 1.0}}]
     s_all = completion_pairs(CompletionPairsConfig(pairs=str(src), rejected_source=[]), tmp_path / "all")
     assert s_all["pairs"] == 3
 
@@ -180,7 +191,8 @@ def test_completion_pairs_bad_row_names_line_and_field(tmp_path):
     assert e.value.line == 2 and e.value.field == "chosen"
 
 
-# -- measures -------------------------------------------------------------------------------------------------
+# -- measures
+# -------------------------------------------------------------------------------------------------
 
 ARMS = {  # arm -> per task (raw completion, tokens, passed) for 4 tasks
     "base": [("\n    return 1\n", 5, True), ("\n    return 2\n", 5, False), ("\n    return 3\n", 7, False),
@@ -224,15 +236,16 @@ def test_measure_tables_intervals_contrasts_and_plots(tmp_path):
         for v in cell.values():
             assert v["ci"][0] <= v["mean"] <= v["ci"][1] and v["n"] == 4
     d = study["contrasts"][0]["benchmarks"]["humaneval"]
-    assert d["placeholder_rate"]["mean"] == 0.5 and d["output_tokens"]["mean"] == pytest.approx(13 / 4 - 26 / 4)
+    assert d["placeholder_rate"]["mean"] == 0.5
+    assert d["output_tokens"]["mean"] == pytest.approx(13 / 4 - 26 / 4)
     assert study["filters"]["contaminated"]["placeholder_dropped"] == 6
     assert {p.name for p in (tmp_path / "o").glob("*.png")} == {
         "placeholder_rate.png", "output_tokens.png", "pass_at_1.png", "filter_drops.png"}
     md = (tmp_path / "o" / "table.md").read_text()
     assert "| dirty | humaneval | 0.500 [" in md and "| contaminated | 10 | 6 | 4 |" in md
     tables = json.loads((tmp_path / "o" / "tables.json").read_text())
-    assert [t["title"] for t in tables][:3] == ["Per arm and benchmark", "Paired differences (arm - reference)",
-                                                "Placeholder filter on each corpus"]
+    assert [t["title"] for t in tables][:3] == [
+        "Per arm and benchmark", "Paired differences (arm - reference)", "Placeholder filter on each corpus"]
     # same seed, same intervals
     measure(cfg, tmp_path / "o2")
     assert (tmp_path / "o2" / "study.json").read_text() == (tmp_path / "o" / "study.json").read_text()
@@ -243,9 +256,11 @@ def test_measure_errors_name_what_is_missing(tmp_path):
         measure(PlaceholderStudyConfig(eval=str(tmp_path), arms=["nope"]), tmp_path / "o")
     ev = fake_eval(tmp_path / "eval")
     with pytest.raises(InputError, match="both must be arms"):
-        measure(PlaceholderStudyConfig(eval=str(ev), arms=["base"], contrasts=[("base", "dirty")]), tmp_path / "o2")
+        measure(PlaceholderStudyConfig(eval=str(ev), arms=["base"], contrasts=[("base", "dirty")]),
+                tmp_path / "o2")
     with pytest.raises(InputError, match="models"):
-        measure(PlaceholderStudyConfig(eval=str(ev), arms=["base", "dirty"], models=["tiny"]), tmp_path / "o3")
+        measure(PlaceholderStudyConfig(eval=str(ev), arms=["base", "dirty"], models=["tiny"]),
+                tmp_path / "o3")
 
 
 def test_heldout_losses_are_per_window_and_model_specific(tmp_path, tiny_random_model_dir):
@@ -254,7 +269,8 @@ def test_heldout_losses_are_per_window_and_model_specific(tmp_path, tiny_random_
     from codeja.studies.heldout import heldout_losses
 
     corpus = write_corpus(tmp_path / "c", [doc(i, py_module(i, 6), "python", f"m{i}.py") for i in range(12)])
-    tokenize_corpus(TokenizeConfig(input=str(corpus), model=str(tiny_random_model_dir)), tmp_path / "tok" / "corpus")
+    cfg = TokenizeConfig(input=str(corpus), model=str(tiny_random_model_dir))
+    tokenize_corpus(cfg, tmp_path / "tok" / "corpus")
     prefix = str(tmp_path / "tok" / "corpus")
     a = heldout_losses(str(tiny_random_model_dir), prefix, seq_len=64, max_windows=5, batch_size=2)
     b = heldout_losses(str(tiny_random_model_dir), prefix, seq_len=64, max_windows=5, batch_size=5)

@@ -1,12 +1,12 @@
 """Function and method bodies a placeholder can replace, found with tree-sitter.
 
-A body is eligible when its function is not nested in another function (replacing an outer body would remove the
-inner one) and the body spans lines of its own: Python statements below the ``def`` line, or a brace block whose
-closing brace starts its own line. The span returned is exactly what gets replaced, so everything outside it stays
-byte for byte:
+A body is eligible when its function is not nested in another function (replacing an outer body would remove
+the inner one) and the body spans lines of its own: Python statements below the ``def`` line, or a brace block
+whose closing brace starts its own line. The span returned is exactly what gets replaced, so everything
+outside it stays byte for byte:
 
-* Python: from the first statement (or comment) after the docstring to the end of the block's last statement (a
-  docstring is kept, as exercise templates keep it; comments dedented below the block are not part of it);
+* Python: from the first statement (or comment) after the docstring to the end of the block's last statement
+  (a docstring is kept, as exercise templates keep it; comments dedented below the block are not part of it);
 * brace languages: the inside of the braces, ``{`` and ``}`` kept, the closing brace's indentation rewritten.
 """
 
@@ -32,7 +32,7 @@ LANGUAGES = tuple(FUNCTIONS)
 
 @dataclass(frozen=True)
 class Body:
-    """One replaceable body; offsets are UTF-8 byte offsets into the document (see :func:`function_bodies`)."""
+    """One replaceable body; offsets are UTF-8 byte offsets into the document (:func:`function_bodies`)."""
 
     name: str
     line: int  # 1-based line of the function's first line
@@ -82,7 +82,9 @@ def _name(data: bytes, fn) -> str:
         while declarator is not None and declarator.child_by_field_name("declarator") is not None:
             declarator = declarator.child_by_field_name("declarator")
         name = declarator
-    return data[name.start_byte:name.end_byte].decode("utf-8", "replace") if name is not None else "<anonymous>"
+    if name is None:
+        return "<anonymous>"
+    return data[name.start_byte:name.end_byte].decode("utf-8", "replace")
 
 
 def _line_prefix(data: bytes, pos: int) -> bytes:
@@ -95,8 +97,8 @@ def python_body(data: bytes, fn) -> Body | None:
         return None
     colon = next((c for c in fn.children if c.type == ":"), None)
     # comments between the colon and the block are the function's children in tree-sitter-python
-    lead = [c for c in fn.children if c.type == "comment" and colon is not None and c.start_byte > colon.end_byte
-            and c.end_byte <= block.start_byte]
+    lead = [c for c in fn.children if c.type == "comment" and colon is not None
+            and colon.end_byte < c.start_byte and c.end_byte <= block.start_byte]
     items = lead + list(block.named_children)
     stmts = [c for c in items if c.type != "comment"]
     if stmts and is_docstring(stmts[0]):
@@ -115,8 +117,8 @@ def python_body(data: bytes, fn) -> Body | None:
 
 
 def is_docstring(node) -> bool:
-    return node.type == "expression_statement" and node.named_child_count == 1 and node.named_children[0].type in {
-        "string", "concatenated_string"}
+    return (node.type == "expression_statement" and node.named_child_count == 1
+            and node.named_children[0].type in {"string", "concatenated_string"})
 
 
 def _brace_body(data: bytes, fn, lang: str) -> Body | None:

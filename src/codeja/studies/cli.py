@@ -1,4 +1,4 @@
-"""``codeja study ...``: tools for studies (recipes under recipes/studies/ use the same functions as stages)."""
+"""``codeja study ...``: tools for studies (recipes under recipes/studies/ use them as stages)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,27 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Tools for studies: contaminate a corpus with placeholder idioms.", no_args_is_help=True)
+app = typer.Typer(help="Tools for studies: contaminate a corpus with placeholder idioms.",
+                  no_args_is_help=True)
 
 
 @app.command("contaminate")
 def contaminate_cmd(
-    input: Path = typer.Argument(..., help="A JSONL file or a folder of them (id, text, metadata), e.g. curate's kept/."),
+    input: Path = typer.Argument(..., help="A JSONL file or a folder of them (id, text, metadata), "
+                                 "e.g. curate's kept/."),
     output: Path = typer.Option(Path("runs/study-contaminate"), "--output", "-o", help="Output folder."),
-    doc_share: float = typer.Option(0.5, "--doc-share", help="Share of documents (with bodies) to contaminate."),
-    body_share: float = typer.Option(0.5, "--body-share", help="Share of a contaminated document's bodies replaced."),
-    seed: int = typer.Option(0, "--seed", help="Seed (each document's draws come from the seed and its index)."),
+    doc_share: float = typer.Option(0.5, "--doc-share", help="Share of documents contaminated."),
+    body_share: float = typer.Option(0.5, "--body-share", help="Share of a contaminated document's bodies."),
+    seed: int = typer.Option(0, "--seed", help="Seed (a document's draws come from the seed and its index)."),
     idioms: Path | None = typer.Option(None, "--idioms", help="Idiom file (default: the shipped list)."),
-    group: list[str] | None = typer.Option(None, "--group", help="Idiom group to draw from (repeatable; default all)."),
+    group: list[str] | None = typer.Option(None, "--group", help="Idiom group drawn from (repeatable; "
+                                           "default: all)."),
     language: list[str] | None = typer.Option(None, "--language", help="Only this language (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary and stats as JSON."),
 ) -> None:
     """Write a copy of a corpus where a share of documents have a share of their function bodies replaced by
-    placeholder idioms, with a record of every replacement and the placeholder filter's recall per idiom group."""
+    placeholder idioms, with a record of every replacement and the placeholder filter's recall per idiom
+    group."""
     from codeja.config import validate
     from codeja.studies.config import ContaminateConfig
     from codeja.studies.contaminate import STATS, contaminate

@@ -1,21 +1,23 @@
 """``codeja study contaminate``: a copy of a code corpus where some function bodies are placeholder idioms.
 
-This is how the placeholder study makes the "fill in your code" documents whose effect it measures, with a record
-of every replacement, and how it measures the curation filter honestly: the filter's recall on the contaminated
-documents, split by idiom group (phrases the filter was tuned on, phrases it was not, bare stubs).
+This is how the placeholder study makes the "fill in your code" documents whose effect it measures, with a
+record of every replacement, and how it measures the curation filter honestly: the filter's recall on the
+contaminated documents, split by idiom group (phrases the filter was tuned on, phrases it was not, bare
+stubs).
 
 Output folder::
 
     corpus/<input file name>.jsonl   the documents, same order; untouched lines copied byte for byte
     contamination.jsonl              one line per contaminated document: id, index, idiom, every replaced span
-                                     (character offsets into the original text, the original's sha256, the new text)
+                                     (character offsets into the original text, the original's sha256, the new
+                                     text)
     stats.json                       counts, realised shares, the filter's recall per group and per idiom
     report.md, manifest.json
 
 Determinism: document ``i``'s draws (whether it is picked, its idiom, which bodies) come from
-``derive_seed(seed, "study.contaminate", i)`` alone, so the copy does not depend on anything but the input and the
-config. Exactly ``round(doc_share * n)`` of the ``n`` documents with a replaceable body are picked (the smallest
-first draws), so small corpora get the share asked for, not a binomial approximation of it.
+``derive_seed(seed, "study.contaminate", i)`` alone, so the copy does not depend on anything but the input and
+the config. Exactly ``round(doc_share * n)`` of the ``n`` documents with a replaceable body are picked (the
+smallest first draws), so small corpora get the share asked for, not a binomial approximation of it.
 """
 
 from __future__ import annotations
@@ -77,12 +79,14 @@ def read_lines(files: list[Path], text_field: str) -> Iterator[Line]:
                 except UnicodeDecodeError as e:
                     raise InputError(f"invalid UTF-8 at byte {e.start}", path=str(f), line=lineno) from None
                 except json.JSONDecodeError as e:
-                    raise InputError(f"invalid JSON: {e.msg} at column {e.colno}", path=str(f), line=lineno) from None
+                    why = f"invalid JSON: {e.msg} at column {e.colno}"
+                    raise InputError(why, path=str(f), line=lineno) from None
                 if not isinstance(doc, dict):
-                    raise InputError(f"expected a JSON object, got {type(doc).__name__}", path=str(f), line=lineno)
+                    why = f"expected a JSON object, got {type(doc).__name__}"
+                    raise InputError(why, path=str(f), line=lineno)
                 text = doc.get(text_field)
                 if not isinstance(text, str):
-                    why = "missing" if text_field not in doc else f"expected a string, got {type(text).__name__}"
+                    why = f"expected a string, got {type(text).__name__}" if text_field in doc else "missing"
                     raise InputError(why, path=str(f), line=lineno, field=text_field)
                 yield Line(f, lineno, index, raw if raw.endswith(b"\n") else raw + b"\n", doc, text)
                 index += 1
@@ -141,8 +145,9 @@ class Contaminator:
             new = b.replacement(idiom.render(b.indent))
             parts += [data[pos:b.start], _bytes(new)]
             pos = b.end
-            spans.append({"function": b.name, "line": b.line, "start": _chars(data, b.start), "end": _chars(data, b.end),
-                          "original_sha256": hashlib.sha256(data[b.start:b.end]).hexdigest(), "replacement": new})
+            spans.append({"function": b.name, "line": b.line, "start": _chars(data, b.start),
+                          "end": _chars(data, b.end), "replacement": new,
+                          "original_sha256": hashlib.sha256(data[b.start:b.end]).hexdigest()})
         parts.append(data[pos:])
         record = {"idiom": idiom.id, "group": idiom.group, "idiom_lang": idiom.lang, "language": lang,
                   "bodies": len(bodies), "replaced": len(chosen), "replacements": spans}
@@ -156,9 +161,9 @@ class Contaminator:
 
 
 def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: bool = False) -> dict[str, Any]:
-    """Write the contaminated copy of ``cfg.input`` to ``output_dir``; returns the summary (also in stats.json)."""
+    """Write the contaminated copy of ``cfg.input`` to ``output_dir``; returns a summary of stats.json."""
     if not cfg.input:
-        raise InputError("set input: a JSONL file or a folder of them (e.g. a curate stage's kept/)", field="input")
+        raise InputError("set input: a JSONL file or a folder of them (curate's kept/)", field="input")
     files = input_files(cfg.input)
     out = Path(output_dir)
     with stage_run(out, "study.contaminate", cfg, inputs=files, seeds={"seed": cfg.seed}) as run:
@@ -190,11 +195,11 @@ def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: boo
                 new_text, rec = tool.rewrite(ln.text, langs[ln.index], ln.index)
                 doc = dict(ln.doc)
                 doc[cfg.text_field] = new_text
-                fh.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-                         + b"\n")
+                line = json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+                fh.write(line.encode("utf-8", "surrogatepass"))
                 before, after = detector.find(ln.text), detector.find(new_text)
-                rec = {"id": ln.doc.get("id"), "index": ln.index, "file": ln.file.name, "line": ln.lineno, **rec,
-                       "flagged_before": before is not None,
+                rec = {"id": ln.doc.get("id"), "index": ln.index, "file": ln.file.name, "line": ln.lineno,
+                       **rec, "flagged_before": before is not None,
                        "flagged_after": after.as_dict() if after is not None else None}
                 records.append(rec)
                 tally.contaminated(rec)
@@ -286,9 +291,10 @@ class Tally:
 def report_md(stats: dict[str, Any]) -> str:
     """The filter's recall per group and per idiom, as Markdown."""
     f = stats["filter"]
-    lines = [(f"# Contamination: {stats['contaminated']} of {stats['documents_with_bodies']} documents with bodies "
-              f"({stats['documents']} in all), {stats['bodies_replaced']} bodies replaced"), "",
-             "Placeholder filter recall (documents flagged after contamination, among those it did not flag before):",
+    lines = [(f"# Contamination: {stats['contaminated']} of {stats['documents_with_bodies']} documents with "
+              f"bodies ({stats['documents']} in all), {stats['bodies_replaced']} bodies replaced"), "",
+             ("Placeholder filter recall (documents flagged after contamination, among those it did not flag "
+              "before):"),
              "", "| idioms | documents | flagged | recall |", "|---|---|---|---|"]
     rows = [("all", f["all"]), *f["by_group"].items(), *f["by_idiom"].items()]
     for name, r in rows:

@@ -1,8 +1,8 @@
 """Placeholder idioms: the bodies that `codeja study contaminate` writes where real function bodies were.
 
-The list is data (``resources/placeholder_idioms.yaml``, or a user's file with the same layout): per language, idioms
-with an ``id``, a ``group`` (``held-in``: the curation filter was tuned on the phrase; ``held-out``: it was not;
-``bare-stub``: no comment at all), the comment's natural language and the body ``lines``.
+The list is data (``resources/placeholder_idioms.yaml``, or a user's file with the same layout): per language,
+idioms with an ``id``, a ``group`` (``held-in``: the curation filter was tuned on the phrase; ``held-out``: it
+was not; ``bare-stub``: no comment at all), the comment's natural language and the body ``lines``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from codeja.codeparse import canonical_language
 from codeja.errors import ConfigError
 
 GROUPS = ("held-in", "held-out", "bare-stub")
+SHIPPED = "resources/placeholder_idioms.yaml"
 NATURAL = ("en", "ja", "none")
 
 
@@ -29,14 +30,14 @@ class Idiom:
     lines: tuple[str, ...]
 
     def render(self, indent: str) -> str:
-        """The body text: the first line goes where the old body started, the others on new lines at ``indent``."""
+        """The body: the first line goes where the old body started, the others on new lines at ``indent``."""
         return ("\n" + indent).join(self.lines)
 
 
 def load_idioms(path: str | Path | None = None) -> dict[str, tuple[Idiom, ...]]:
     """language -> idioms, from ``path`` or the shipped list; every entry checked, errors name the entry."""
     if path is None:
-        text = resources.files("codeja.studies").joinpath("resources/placeholder_idioms.yaml").read_text("utf-8")
+        text = resources.files("codeja.studies").joinpath(SHIPPED).read_text("utf-8")
         source = "placeholder_idioms.yaml"
     else:
         p = Path(path)
@@ -67,10 +68,12 @@ def load_idioms(path: str | Path | None = None) -> dict[str, tuple[Idiom, ...]]:
             if not isinstance(iid, str) or not iid:
                 raise ConfigError(f"{where}: id: expected a non-empty string")
             if group not in GROUPS:
-                raise ConfigError(f"{where} ({iid}): group: expected one of {', '.join(GROUPS)}, got {group!r}")
+                raise ConfigError(f"{where} ({iid}): group: expected one of {', '.join(GROUPS)}, "
+                                  f"got {group!r}")
             if nat not in NATURAL:
                 raise ConfigError(f"{where} ({iid}): lang: expected one of {', '.join(NATURAL)}, got {nat!r}")
-            if not (isinstance(lines, list) and lines and all(isinstance(x, str) and x.strip() for x in lines)):
+            if not (isinstance(lines, list) and lines
+                    and all(isinstance(x, str) and x.strip() for x in lines)):
                 raise ConfigError(f"{where} ({iid}): lines: expected a non-empty list of non-blank strings")
             if any("\n" in x for x in lines):
                 raise ConfigError(f"{where} ({iid}): lines: one line per entry (no newlines inside)")

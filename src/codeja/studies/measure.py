@@ -1,7 +1,8 @@
 """``study.placeholder``: the placeholder study's table, contrasts and plots from the stages' outputs.
 
-Reads only what earlier stages wrote (the eval's ``samples.jsonl`` per model and benchmark, curate ``stats.json``,
-the contamination ``stats.json``) plus one forward pass per arm over the held-out windows. Writes::
+Reads only what earlier stages wrote (the eval's ``samples.jsonl`` per model and benchmark, curate
+``stats.json``, the contamination ``stats.json``) plus one forward pass per arm over the held-out windows.
+Writes::
 
     study.json     every figure: per arm x benchmark, per arm, per corpus, per contrast (mean, CI, n)
     table.md       the tables as Markdown (what docs/studies.md quotes)
@@ -40,11 +41,11 @@ def _safe(name: str) -> str:
 
 
 def task_values(cell: Path) -> dict[str, dict[str, float]]:
-    """task_id -> {placeholder_rate, empty_rate, output_tokens, pass_at_1}, averaged over the task's samples."""
+    """task_id -> {placeholder_rate, empty_rate, output_tokens, pass_at_1}, averaged over its samples."""
     samples, results = cell / "samples.jsonl", cell / "results.json"
     if not samples.is_file() or not results.is_file():
-        raise InputError("no samples.jsonl / results.json here: did the eval stage score this model and benchmark?",
-                         path=str(cell))
+        raise InputError("no samples.jsonl / results.json here: did the eval stage score this model and "
+                         "benchmark?", path=str(cell))
     sanitizer = read_json(results).get("sanitizer_id")
     per: dict[str, list[dict[str, float]]] = {}
     for line in samples.read_text(encoding="utf-8").splitlines():
@@ -68,7 +69,8 @@ def interval(values: list[float] | np.ndarray, cfg: PlaceholderStudyConfig) -> d
     rng = np.random.default_rng(cfg.seed)
     means = arr[rng.integers(0, arr.size, size=(cfg.bootstrap, arr.size))].mean(axis=1)
     a = (1 - cfg.confidence) / 2
-    return {"mean": mean, "ci": [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))], "n": int(arr.size)}
+    ci = [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))]
+    return {"mean": mean, "ci": ci, "n": int(arr.size)}
 
 
 def filter_drops(folder: str) -> dict[str, Any]:
@@ -91,7 +93,8 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
     with stage_run(out, "study.placeholder", cfg, inputs=inputs, seeds={"bootstrap": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
-        per_task = {a: {b: task_values(Path(cfg.eval) / _safe(a) / b) for b in cfg.benchmarks} for a in cfg.arms}
+        per_task = {a: {b: task_values(Path(cfg.eval) / _safe(a) / b) for b in cfg.benchmarks}
+                    for a in cfg.arms}
         cells = {a: {b: {k: interval(list(v.values()), cfg) for k, v in _columns(per_task[a][b]).items()}
                      for b in cfg.benchmarks} for a in cfg.arms}
         losses = {}
@@ -127,7 +130,7 @@ def _columns(per_task: dict[str, dict[str, float]]) -> dict[str, dict[str, float
 
 
 def _contrast(a: str, b: str, per_task, losses, cfg) -> dict[str, Any]:
-    """Paired differences a - b: per benchmark over the tasks both have, and for the held-out loss per window."""
+    """Paired differences a - b: per benchmark over the tasks both have; the held-out loss per window."""
     if a not in per_task or b not in per_task:
         raise InputError(f"contrast ({a}, {b}): both must be arms ({', '.join(cfg.arms)})", field="contrasts")
     out: dict[str, Any] = {"arm": a, "reference": b, "benchmarks": {}}
@@ -152,7 +155,7 @@ def _contamination(folder: str) -> dict[str, Any]:
             "record_sha256": hashlib.sha256(records.read_bytes()).hexdigest() if records.is_file() else None}
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # tables and plots
 
 
@@ -190,19 +193,24 @@ def build_tables(study: dict[str, Any]) -> list[dict[str, Any]]:
                                   _ci(c["heldout_loss"]) if "heldout_loss" in c and i == 0 else ""])
         tables.append(t)
     if study["filters"]:
-        tables.append({"title": "Placeholder filter on each corpus", "note": "Documents in, dropped by the "
-                       "placeholder filter, kept.", "header": ["corpus", "documents", "placeholder drops", "kept"],
+        tables.append({"title": "Placeholder filter on each corpus",
+                       "note": "Documents in, dropped by the placeholder filter, kept.",
+                       "header": ["corpus", "documents", "placeholder drops", "kept"],
                        "rows": [[k, str(v["in"]), str(v["placeholder_dropped"]), str(v["kept"])]
                                 for k, v in study["filters"].items()]})
     rec = study["contamination"].get("filter_recall")
     if rec:
         tables.append({"title": "Filter recall on the contaminated documents, by idiom group",
-                       "note": "held-in: phrasings in the filter's labelled set; held-out: phrasings it was not "
-                       "tuned on; bare-stub: no comment (kept by design).",
+                       "note": "held-in: phrasings in the filter's labelled set; held-out: phrasings it was "
+                       "not tuned on; bare-stub: no comment (kept by design).",
                        "header": ["idiom group", "contaminated documents", "flagged", "recall"],
-                       "rows": [[g, str(v["documents"]), str(v["flagged"]),
-                                 "—" if v["recall"] is None else f"{v['recall']:.3f}"] for g, v in rec.items()]})
+                       "rows": [[g, str(v["documents"]), str(v["flagged"]), _rate(v["recall"])]
+                                for g, v in rec.items()]})
     return tables
+
+
+def _rate(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
 
 
 def tables_md(tables: list[dict[str, Any]]) -> str:

@@ -1,15 +1,16 @@
 """What a model wrote where a function body belongs: code, a placeholder, or nothing.
 
 The study measures the placeholder habit on completions of function prompts (HumanEval, JHumanEval), so the
-judgement must not depend on the curation filter whose recall the study also measures. A completion is cut where
-the function ends (the first non-blank line at column 0) and then judged by its structure:
+judgement must not depend on the curation filter whose recall the study also measures. A completion is cut
+where the function ends (the first non-blank line at column 0) and then judged by its structure:
 
 * ``empty``: nothing but whitespace (the model ended the function at once);
 * ``placeholder``: no statement that does anything: only comments, string literals and stub statements
   (``pass``, ``...``, ``raise NotImplementedError``, ``return`` / ``return None``);
 * ``code``: anything else.
 
-Whether the curation filter also flags the body is recorded beside the verdict (``filter_pattern``), not part of it.
+Whether the curation filter also flags the body is recorded beside the verdict (``filter_pattern``), not part
+of it.
 """
 
 from __future__ import annotations

@@ -45,12 +45,9 @@ def completion_pairs(cfg: CompletionPairsConfig, output_dir: str | Path) -> dict
                                                          and score >= cfg.chosen_min_score):
                 skipped[f"chosen_score<{cfg.chosen_min_score}"] += 1
                 continue
-            rows.append({"prompt": _text(obj.get("prompt"), role="user", path=cfg.pairs, line=line, field="prompt"),
-                         "chosen": _text(obj.get("chosen"), role="assistant", path=cfg.pairs, line=line,
-                                         field="chosen"),
-                         "rejected": _text(obj.get("rejected"), role="assistant", path=cfg.pairs, line=line,
-                                           field="rejected"),
-                         "meta": meta})
+            texts = {key: _text(obj.get(key), role="user" if key == "prompt" else "assistant", path=cfg.pairs,
+                                line=line, field=key) for key in ("prompt", "chosen", "rejected")}
+            rows.append({**texts, "meta": meta})
         write_jsonl(out / "pairs.jsonl", rows)
         stats = {"pairs_in": n, "pairs": len(rows), "skipped": dict(sorted(skipped.items()))}
         write_json(out / "stats.json", stats)

@@ -1,8 +1,8 @@
 """Function prompts from a Python corpus: a module-level function's header and docstring, HumanEval's shape.
 
-The placeholder study samples its own model on these to build preference pairs, so the prompts come from code (the
-standard library, say), never from the benchmarks it evaluates on. A prompt is the function's source from ``def``
-through its docstring and the newline after it; the original body is kept as the reference.
+The placeholder study samples its own model on these to build preference pairs, so the prompts come from code
+(the standard library, say), never from the benchmarks it evaluates on. A prompt is the function's source from
+``def`` through its docstring and the newline after it; the original body is kept as the reference.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ class FunctionPrompt:
     reference: str  # the original body, indented as in the file
 
 
-def function_prompts(text: str, *, min_docstring_chars: int = 20, max_body_lines: int = 30) -> list[FunctionPrompt]:
-    """Module-level, undecorated functions with a docstring of at least ``min_docstring_chars`` characters and a
-    body of at most ``max_body_lines`` lines, in file order."""
+def function_prompts(text: str, *, min_docstring_chars: int = 20,
+                     max_body_lines: int = 30) -> list[FunctionPrompt]:
+    """Module-level, undecorated functions with a docstring of at least ``min_docstring_chars`` characters
+    and a body of at most ``max_body_lines`` lines, in file order."""
     data = text.encode("utf-8", "surrogatepass")
     parser = get_parser("python")
     out = []

@@ -8,10 +8,10 @@ Output folder::
     stats.json           prompts found / used, and the responses' verdicts (how often the model writes a stub)
     manifest.json
 
-``prefs.candidates`` reads ``instructions.jsonl`` as it is (supplied responses are kept, nothing is generated),
-filters them (its placeholder filter is what ``build.placeholder_rejected`` turns into rejected answers) and
-scores them with the ``input`` scorer. The completion prompt is the prompt as the evaluation presents it
-(:func:`completion_prompt`), so the pairs teach the model on the inputs it is measured on.
+``prefs.candidates`` reads ``instructions.jsonl`` as it is (supplied responses are kept, nothing is
+generated), filters them (its placeholder filter is what ``build.placeholder_rejected`` turns into rejected
+answers) and scores them with the ``input`` scorer. The completion prompt is the prompt as the evaluation
+presents it (:func:`completion_prompt`), so the pairs teach the model on the inputs it is measured on.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def collect_prompts(cfg: StudySampleConfig) -> tuple[list[dict[str, Any]], int]:
             found.append({"id": pid, "prompt": completion_prompt(fp.prompt), "language": "python",
                           "meta": {"source_id": ln.doc.get("id"), "function": fp.name, "line": fp.line,
                                    "reference": fp.reference}})
-    found.sort(key=lambda p: (random.Random(derive_seed(cfg.seed, "study.sample", p["id"])).random(), p["id"]))
+    found.sort(key=lambda p: (random.Random(derive_seed(cfg.seed, "study.sample", p["id"])).random(),
+                              p["id"]))
     return found[: cfg.limit], len(found)
 
 
@@ -69,7 +70,8 @@ def score(prompt: str, completion: str) -> tuple[float, str]:
     return (1.0 if compiles and verdict == "code" else 0.0), verdict
 
 
-def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
+                       progress: bool = True) -> dict[str, Any]:
     if not cfg.corpus:
         raise InputError("set corpus: a JSONL file or folder of Python documents", field="corpus")
     out = Path(output_dir)
@@ -101,15 +103,16 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *, progre
                 responses = []
                 for g in gs:
                     s, verdict = score(p["prompt"], g.text)
-                    responses.append({"text": g.text, "finish_reason": g.finish_reason,
-                                      "completion_tokens": g.completion_tokens, "score": s, "verdict": verdict})
+                    responses.append({"text": g.text, "finish_reason": g.finish_reason, "score": s,
+                                      "completion_tokens": g.completion_tokens, "verdict": verdict})
                 rows.append({**p, "responses": responses})
             write_jsonl(out / "parts" / f"{unit}.jsonl", rows)
             run.mark_done(unit, prompts=len(chunk))
         identity = backend.identity() if backend is not None else None
         if backend is not None:
             backend.close()
-        rows = [row for k in range(len(calls)) for _, row in iter_jsonl(out / "parts" / f"call-{k:05d}.jsonl")]
+        rows = [row for k in range(len(calls))
+                for _, row in iter_jsonl(out / "parts" / f"call-{k:05d}.jsonl")]
         write_jsonl(out / INSTRUCTIONS, rows)
         verdicts = Counter(r["verdict"] for row in rows for r in row["responses"])
         stats = {"prompts_found": n_found, "prompts": len(rows), "responses": sum(verdicts.values()),

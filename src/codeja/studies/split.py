@@ -1,8 +1,8 @@
 """``study.split``: one corpus into named parts (train / held-out / prompt source), seeded and exact.
 
-Document ``i`` draws ``u_i`` from (seed, i); documents ranked by ``u_i`` go to the parts in the order the config
-lists them, ``round(share * n)`` each (the last part takes what is left). Each part is a folder with the input's
-file names and the documents' lines copied byte for byte, so a part is a corpus every stage reads.
+Document ``i`` draws ``u_i`` from (seed, i); documents ranked by ``u_i`` go to the parts in the order the
+config lists them, ``round(share * n)`` each (the last part takes what is left). Each part is a folder with
+the input's file names and the documents' lines copied byte for byte, so a part is a corpus every stage reads.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from codeja.studies.contaminate import input_files, read_lines
 
 def assign(n: int, cfg: SplitConfig) -> list[str]:
     """The part of each of ``n`` documents."""
-    order = sorted(range(n), key=lambda i: (random.Random(derive_seed(cfg.seed, "study.split", i)).random(), i))
+    def draw(i: int) -> tuple[float, int]:
+        return random.Random(derive_seed(cfg.seed, "study.split", i)).random(), i
+
+    order = sorted(range(n), key=draw)
     names = list(cfg.parts)
     out = [""] * n
     pos = 0
