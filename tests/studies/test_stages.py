@@ -176,7 +176,8 @@ def test_completion_pairs_keep_placeholder_pairs_as_standard_rows(tmp_path):
     assert s["pairs_in"] == 3 and s["pairs"] == 1
     assert s["skipped"] == {"chosen_score<1.0": 1, "rejected_source=ranking": 1}
     assert out == [{"prompt": "def f():\n    '''Doc.'''", "chosen": "\n    return 1\n",
-                    "rejected": "\n    pass\n", "meta": {"rejected_source": "placeholder", "chosen_score": 1.0}}]
+                    "rejected": "\n    pass\n",
+                    "meta": {"rejected_source": "placeholder", "chosen_score": 1.0}}]
     s_all = completion_pairs(CompletionPairsConfig(pairs=str(src), rejected_source=[]), tmp_path / "all")
     assert s_all["pairs"] == 3
 
@@ -221,11 +222,28 @@ def fake_curate(folder: Path, n_in: int, dropped: int) -> Path:
     return folder
 
 
+def fake_dpo_data(tmp_path: Path) -> tuple[str, str]:
+    """Candidates of two prompts (a placeholder the filter caught, a bare `pass` it kept) and pair stats."""
+    flagged = {"text": "\n    # TODO: implement\n    pass\n", "verdict": "placeholder",
+               "passed_filters": False, "filter_reasons": ["placeholder"]}
+    kept_stub = {"text": "\n    pass\n", "verdict": "placeholder", "passed_filters": True, "score": 0.0}
+    code = {"text": "\n    return 1\n", "verdict": "code", "passed_filters": True, "score": 1.0}
+    cands = tmp_path / "candidates.jsonl"
+    empty = {"text": "", "verdict": "empty"}
+    cands.write_text(json.dumps({"id": "a", "responses": [code, flagged]}) + "\n"
+                     + json.dumps({"id": "b", "responses": [code, kept_stub, empty]}) + "\n")
+    (tmp_path / "pairs").mkdir()
+    (tmp_path / "pairs" / "stats.json").write_text(json.dumps({"pairs": 1}))
+    return str(cands), str(tmp_path / "pairs")
+
+
 def test_measure_tables_intervals_contrasts_and_plots(tmp_path):
+    cands, pairs = fake_dpo_data(tmp_path)
     cfg = PlaceholderStudyConfig(eval=str(fake_eval(tmp_path / "eval")), arms=["base", "dirty"],
                                  filters={"clean": str(fake_curate(tmp_path / "fc", 10, 0)),
                                           "contaminated": str(fake_curate(tmp_path / "fx", 10, 6))},
-                                 contrasts=[("dirty", "base")], bootstrap=500, seed=3)
+                                 contrasts=[("dirty", "base")], bootstrap=500, seed=3, dpo_candidates=cands,
+                                 dpo_pairs=pairs)
     measure(cfg, tmp_path / "o")
     study = json.loads((tmp_path / "o" / "study.json").read_text())
     base, dirty = study["cells"]["base"]["humaneval"], study["cells"]["dirty"]["humaneval"]
@@ -246,6 +264,10 @@ def test_measure_tables_intervals_contrasts_and_plots(tmp_path):
     tables = json.loads((tmp_path / "o" / "tables.json").read_text())
     assert [t["title"] for t in tables][:3] == [
         "Per arm and benchmark", "Paired differences (arm - reference)", "Placeholder filter on each corpus"]
+    assert study["dpo_data"] == {"prompts": 2, "responses": 5,
+                                 "verdicts": {"code": 2, "empty": 1, "placeholder": 2},
+                                 "placeholder_flagged": 1, "other_flagged": 0, "prompts_flagged": 1,
+                                 "pairs": 1}
     # same seed, same intervals
     measure(cfg, tmp_path / "o2")
     assert (tmp_path / "o2" / "study.json").read_text() == (tmp_path / "o" / "study.json").read_text()

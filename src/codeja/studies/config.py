@@ -141,6 +141,10 @@ class PlaceholderStudyConfig(StrictModel):
     filters: dict[str, str] = Field(default_factory=dict, description="Corpus label -> a curate stage's "
                                     "folder whose placeholder drops are reported.")
     contamination: str = Field("", description="The study.contaminate stage's folder (recall, record hash).")
+    dpo_candidates: str = Field("", description="The preference candidates the DPO pairs came from (a "
+                                "prefs.candidates candidates_file of study.sample responses): what the model "
+                                "wrote and what the placeholder filter caught.")
+    dpo_pairs: str = Field("", description="The study.completion-pairs stage's folder (the DPO pairs).")
     contrasts: list[tuple[str, str]] = Field(default_factory=list, description="(arm, reference arm) pairs "
                                              "whose paired differences are reported.")
     bootstrap: int = Field(2000, ge=0, description="Bootstrap resamples (over tasks, or held-out windows).")

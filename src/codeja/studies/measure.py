@@ -110,6 +110,7 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
             "heldout_loss": {a: interval(v, cfg) for a, v in losses.items()},
             "filters": {label: filter_drops(folder) for label, folder in cfg.filters.items()},
             "contamination": _contamination(cfg.contamination),
+            "dpo_data": _dpo_data(cfg.dpo_candidates, cfg.dpo_pairs),
             "contrasts": contrasts, "bootstrap": cfg.bootstrap, "confidence": cfg.confidence,
         }
         write_json(out / "study.json", study)
@@ -155,6 +156,34 @@ def _contamination(folder: str) -> dict[str, Any]:
             "record_sha256": hashlib.sha256(records.read_bytes()).hexdigest() if records.is_file() else None}
 
 
+def _dpo_data(candidates: str, pairs: str) -> dict[str, Any]:
+    """What the policy wrote on the DPO prompts (verdicts) and what the placeholder filter caught of it."""
+    if not candidates:
+        return {}
+    from collections import Counter
+
+    verdicts, caught = Counter(), Counter()
+    prompts = prompts_flagged = 0
+    for line in Path(candidates).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        prompts += 1
+        flagged_here = False
+        for r in row["responses"]:
+            verdict = r.get("verdict") or judge_body(r["text"]).verdict
+            verdicts[verdict] += 1
+            if (r.get("filter_reasons") or [None])[0] == "placeholder":
+                caught["placeholder" if verdict == "placeholder" else "other"] += 1
+                flagged_here = True
+        prompts_flagged += flagged_here
+    out = {"prompts": prompts, "responses": sum(verdicts.values()),
+           "verdicts": dict(sorted(verdicts.items())),
+           "placeholder_flagged": caught["placeholder"], "other_flagged": caught["other"],
+           "prompts_flagged": prompts_flagged}
+    if pairs and (Path(pairs) / "stats.json").is_file():
+        out["pairs"] = read_json(Path(pairs) / "stats.json")["pairs"]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------------
 # tables and plots
 
@@ -198,6 +227,19 @@ def build_tables(study: dict[str, Any]) -> list[dict[str, Any]]:
                        "header": ["corpus", "documents", "placeholder drops", "kept"],
                        "rows": [[k, str(v["in"]), str(v["placeholder_dropped"]), str(v["kept"])]
                                 for k, v in study["filters"].items()]})
+    dpo = study.get("dpo_data") or {}
+    if dpo.get("responses"):
+        v = dpo["verdicts"]
+        tables.append({"title": "DPO data: the contaminated model's completions of standard-library prompts",
+                       "note": "verdicts as for the benchmark outputs; 'flagged' = removed by the preference "
+                       "stage's placeholder filter, which is what makes a rejected answer.",
+                       "header": ["prompts", "completions", "code", "placeholder", "empty",
+                                  "placeholder flagged by the filter", "other flagged",
+                                  "prompts with a flagged one", "pairs trained on"],
+                       "rows": [[str(dpo["prompts"]), str(dpo["responses"]), str(v.get("code", 0)),
+                                 str(v.get("placeholder", 0)), str(v.get("empty", 0)),
+                                 str(dpo["placeholder_flagged"]), str(dpo["other_flagged"]),
+                                 str(dpo["prompts_flagged"]), str(dpo.get("pairs", "—"))]]})
     rec = study["contamination"].get("filter_recall")
     if rec:
         tables.append({"title": "Filter recall on the contaminated documents, by idiom group",
