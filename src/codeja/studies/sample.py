@@ -34,8 +34,9 @@ INSTRUCTIONS = "instructions.jsonl"
 
 
 def completion_prompt(prompt: str) -> str:
-    """A function prompt as completion-mode evaluation gives it to a model."""
-    return prompt.rstrip("\n")
+    """A function prompt as completion-mode evaluation sends it (eval's ``generation.prompt_tail: strip``, the
+    default): without its trailing whitespace, so the model writes the newline and the body's indentation."""
+    return prompt.rstrip()
 
 
 def collect_prompts(cfg: StudySampleConfig) -> tuple[list[dict[str, Any]], int]:
