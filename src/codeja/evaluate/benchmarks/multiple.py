@@ -5,7 +5,7 @@ languages the completion stops before ``"\\n}"`` and the tests start with the cl
 returns a closed function gets the tests without that closer (``Task.test_close``).
 
 Offline data: DeepSeek-Coder's vendored copy of the *reworded* HumanEval prompts (MultiPL-E v0.3 era; see
-``shared/data/benchmarks/SOURCES.md``). The canonical hub data is ``nuprl/MultiPL-E`` config ``humaneval-<lang>``;
+``codeja/evaluate/data/PROVENANCE.json``). The canonical hub data is ``nuprl/MultiPL-E`` config ``humaneval-<lang>``;
 pass ``path="hub:nuprl/MultiPL-E@<revision>"`` to use it (bigcode pins ``28441b6``, MultiPL-E pins ``3a9e8d2``).
 
 Go: the programs are ``go test`` files (``package <name>_test``); the sandbox builds those with ``go test -c``.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from codeja.errors import InputError
 from codeja.evaluate.benchmarks.base import CLOSERS, Benchmark, Source, Task, read_rows, source_for
-from codeja.paths import shared_data
+from codeja.paths import benchmark_file
 
 # multiple-<suffix> -> (MultiPL-E language key, sandbox language)
 MULTIPLE_LANGS = {"js": "javascript", "ts": "typescript", "java": "java", "cpp": "cpp", "go": "go", "rs": "rust",
@@ -49,7 +49,7 @@ class MultiPLE(Benchmark):
         if path and path.startswith("hub:"):
             records, source = _load_hub(path, f"humaneval-{lang}")
         else:
-            p = Path(path) if path else shared_data() / "benchmarks" / "multipl-e_via_deepseek-coder" / f"humaneval-{lang}.jsonl"
+            p = Path(path) if path else benchmark_file(f"multipl-e_via_deepseek-coder/humaneval-{lang}.jsonl")
             records = [r for _, r in read_rows(p, ("name", "prompt", "tests", "stop_tokens"))]
             source = source_for(p, HUB_ID, None)
         language = MULTIPLE_LANGS[lang]
