@@ -65,6 +65,9 @@ class Benchmark:
     language: str = "python"
     stop: tuple[str, ...] = ()  # generation stop strings for completion mode
     timeout_s: float = 10.0  # default per-program wall-clock limit (compiled languages need more)
+    # `eval selfcheck`: task id -> why its reference fails (or, without references, why the known-wrong sample
+    # passes). Only upstream data facts and environment limits belong here, each with its reason.
+    known_failures: dict[str, str] = {}
 
     def __init__(self, tasks: list[Task], source: Source, *, limit: int | None = None, options: dict | None = None):
         self.all_tasks = tasks
@@ -112,6 +115,12 @@ class Benchmark:
                 continue
             rows.append({"task_id": t.task_id, "solution" if t.canonical_is_program else "completion": t.canonical})
         return rows
+
+    def wrong_samples(self) -> list[dict[str, Any]]:
+        """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires every one
+        to fail): the function left empty, i.e. the prompt continued by nothing. A benchmark with a better wrong
+        answer (one that compiles and returns a value of the right type) overrides this."""
+        return [{"task_id": t.task_id, "completion": ""} for t in self.tasks]
 
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:

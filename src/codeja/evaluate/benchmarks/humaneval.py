@@ -61,6 +61,8 @@ class HumanEval(PythonCheckBenchmark):
 
 class JHumanEval(PythonCheckBenchmark):
     name = "jhumaneval"
+    known_failures = {"JHumanEval/64": "upstream prompt is not valid Python (`\"\"\"def vowels_count` on one line): "
+                                        "prompt + any completion is a syntax error; codeja@2 recovers it"}
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, prompt_lang: str = "ja", **_):

@@ -57,6 +57,13 @@ _GEN_RANGE_07 = re.compile(r"\.gen_range\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 _SIGNATURE = re.compile(r"(\w+)\s*(?:<[^<>]*>)?\s*\(")
 
 
+# References that cannot pass everywhere, and why (`eval selfcheck`; docs/evaluation.md).
+KNOWN_FAILURES = {
+    "js": {"JavaScript/162": "the tests require('js-md5'), an npm package Debian does not ship: environment, "
+                             "not data"},
+    "go": {"Go/95": "flaky upstream: the reference returns after comparing the first two keys of a Go map, whose "
+                    "iteration order is random (measured: fails about 1 run in 6)"},
+}
 # Rust tests whose verdict depends on the random draw get the seed their Python/Go twins use (see module doc).
 RUST_SEEDED = {"Rust/32": 42}
 
@@ -128,6 +135,7 @@ class HumanEvalPack(Benchmark):
         bench.lang = lang
         bench.stop = PACK_STOP.get(lang, ("<|endoftext|>",))
         bench.bigcode_stop = bench.stop
+        bench.known_failures = KNOWN_FAILURES.get(lang, {})
         return bench
 
     def program(self, task: Task, code: str, *, closed: bool) -> str:
