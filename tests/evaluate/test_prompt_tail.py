@@ -133,8 +133,21 @@ def _train_eod_after_bare_newline(out):
     return out
 
 
+@pytest.fixture
+def one_torch_thread():
+    """The model's ops are tiny: a second thread costs more in synchronisation than it computes (on a busy
+    machine, much more)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
-def test_a_model_trained_to_end_after_a_bare_newline_stops_on_raw_prompts_and_writes_on_stripped_ones(tmp_path):
+def test_a_model_trained_to_end_after_a_bare_newline_stops_on_raw_prompts_and_writes_on_stripped_ones(
+        tmp_path, one_torch_thread):
     from codeja.backends import get_backend
 
     backend = get_backend(str(_train_eod_after_bare_newline(tmp_path / "model")), "transformers", batch_size=2)

@@ -112,7 +112,7 @@ def selfcheck_cmd(
 ) -> None:
     """Run every benchmark's reference solutions through the sandbox (a known-wrong sample where there are none)
     and print pass counts per benchmark, each exception explained. Exits 1 if any exception is unexplained."""
-    from codeja.errors import ConfigError
+    from codeja.errors import CodejaError, ConfigError
     from codeja.evaluate.selfcheck import selfcheck, to_json, to_markdown
 
     paths = {}
@@ -124,5 +124,6 @@ def selfcheck_cmd(
     results = selfcheck(benchmark or None, data=paths, limit=limit, workers=workers, out_dir=output,
                         progress=not as_json)
     typer.echo(to_json(results) if as_json else to_markdown(results))
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+    bad = [r.name for r in results if not r.ok]
+    if bad:
+        raise CodejaError(f"selfcheck: unexplained exceptions in {', '.join(bad)} (listed above)")

@@ -155,7 +155,8 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
             for sid, v in s["verdicts"].items():
                 r = results[v["program_sha256"]]
                 v.update(status=r.status, passed=bool(bench.passed(task, r)), wall_s=r.wall_s,
-                         stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None)
+                         stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None,
+                         compile_status=r.compile_status)
 
     by_san = {sid: _summary(bench, samples, sid, ks=k, bootstrap=bootstrap, confidence=confidence, seed=seed)
               for sid in ids}

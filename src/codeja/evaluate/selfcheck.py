@@ -74,7 +74,11 @@ def check_benchmark(name: str, *, path: str | None = None, limit: int | None = N
     want_pass = check == "reference"
     for s in samples:
         v = next(iter(s["verdicts"].values()))
-        result.statuses[v["status"]] = result.statuses.get(v["status"], 0) + 1
+        # a compiled program that never ran failed at compile time: say so (a known-wrong sample that does not
+        # compile shows the assembly is right, not that the tests reject wrong answers)
+        status = "compile-failed" if v["status"] == "failed" and v.get("compile_status") not in (None, "ok",
+                                                                                               "cached-ok") else v["status"]
+        result.statuses[status] = result.statuses.get(status, 0) + 1
         result.passed += int(v["passed"])
         if v["passed"] == want_pass:
             continue

@@ -21,6 +21,12 @@ from codeja.runs import sha256_file
 CLOSERS = ("    }\n", "}\n", "}")
 
 
+# A function body that parses and computes nothing, where an empty one would not parse (bash rejects `f() { }`), so
+# a known-wrong sample fails the tests rather than the parser. Typed languages still fail to compile without a
+# return; `eval selfcheck` reports how each sample failed.
+NOOP_BODY = {"python": "    pass\n", "bash": "    :\n"}
+
+
 @dataclass(frozen=True)
 class Task:
     task_id: str
@@ -118,9 +124,9 @@ class Benchmark:
 
     def wrong_samples(self) -> list[dict[str, Any]]:
         """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires every one
-        to fail): the function left empty, i.e. the prompt continued by nothing. A benchmark with a better wrong
+        to fail): a body that computes nothing (:data:`NOOP_BODY`, else empty). A benchmark with a better wrong
         answer (one that compiles and returns a value of the right type) overrides this."""
-        return [{"task_id": t.task_id, "completion": ""} for t in self.tasks]
+        return [{"task_id": t.task_id, "completion": NOOP_BODY.get(t.language, "")} for t in self.tasks]
 
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
