@@ -21,6 +21,7 @@ def benchmark_file(relpath: str) -> Path:
     """A file of the packaged benchmark data, e.g. ``benchmark_file("jhumaneval/jhuman-eval.jsonl.gz")``."""
     p = BENCHMARK_DATA / relpath
     if not p.is_file():
-        raise CodejaError(f"packaged benchmark file missing: {relpath} (looked in {BENCHMARK_DATA}); the codeja "
-                          "installation is incomplete: reinstall it, or check with scripts/vendor_benchmarks.py --check")
+        raise CodejaError(f"packaged benchmark file missing: {relpath} (looked in {BENCHMARK_DATA}); the "
+                          "codeja installation is incomplete: reinstall it, or check it with "
+                          "scripts/vendor_benchmarks.py --check")
     return p

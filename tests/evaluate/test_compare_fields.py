@@ -1,4 +1,4 @@
-"""`eval compare`: the codeja version and commit, the data hashes and each decoding setting are score-moving."""
+"""`eval compare`: codeja version and commit, data hashes and each decoding setting are score-moving."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from codeja.io import write_jsonl
 def _cell(root, model, **manifest):
     cell = root / model / "humaneval"
     cell.mkdir(parents=True)
-    (cell / "results.json").write_text(json.dumps({"benchmark": "humaneval", "metric": "pass@1", "pass@1": 0.5,
-                                                   "n_tasks": 4, "sanitizer_id": "codeja@2"}))
+    (cell / "results.json").write_text(json.dumps({"benchmark": "humaneval", "metric": "pass@1",
+                                                   "pass@1": 0.5, "n_tasks": 4, "sanitizer_id": "codeja@2"}))
     base = {"model": {"name": model}, "codeja_version": "0.1.0", "git_commit": "abc",
             "benchmark": {"source": {"hub_id": "openai/openai_humaneval", "revision": None, "config": None,
                                      "path": f"/home/{model}/HumanEval.jsonl.gz", "sha256": "d" * 64}},
@@ -48,7 +48,8 @@ def test_identical_runs_on_different_machines_rank(tmp_path):
 
 @pytest.mark.parametrize("key,value", [
     ("git_commit", "def"), ("codeja_version", "0.2.0"), ("benchmark.source.sha256", "e" * 64),
-    ("benchmark.source.revision", "7dce605"), ("generation.prompt_tail", "keep"), ("generation.max_new_tokens", 384),
+    ("benchmark.source.revision", "7dce605"), ("generation.prompt_tail", "keep"),
+    ("generation.max_new_tokens", 384),
 ])
 def test_each_score_moving_field_is_named_and_blocks_ranking(tmp_path, key, value):
     assert _keys(tmp_path, **{key: value}) == [key]
@@ -63,7 +64,8 @@ def test_prompt_tail_label_and_manifests_written_before_the_field_existed(tmp_pa
     assert build_comparison([tmp_path / "new", tmp_path / "old"])["manifest_differences"] == []
     _cell(tmp_path / "strip", "c")
     diffs = build_comparison([tmp_path / "strip", tmp_path / "old"])["manifest_differences"]
-    assert [(d["key"], d["values"]) for d in diffs] == [("generation.prompt_tail", {"c": "strip", "b": "keep"})]
+    assert [(d["key"], d["values"]) for d in diffs] == [("generation.prompt_tail",
+                                                          {"c": "strip", "b": "keep"})]
     assert "trailing whitespace" in diffs[0]["what"]
 
 

@@ -1,14 +1,12 @@
-"""Completion prompts that end in whitespace: stripped before generation (the model writes the newline), by default.
+"""Completion prompts ending in whitespace are sent without it by default (the model writes the newline).
 
-The effect on a real model: a tiny random Llama is trained here on functions whose last line ends in a bare "\\n"
-token followed by end-of-document (the tokenizer merges every other newline with the next line's indentation, as
-in real code). Given a HumanEval-style prompt ending in that bare newline it stops at once; given the same prompt
-without it, it writes the body.
+The effect on a real model: a tiny random Llama is trained here on functions whose last line ends in a bare
+"\\n" token followed by end-of-document (the tokenizer merges every other newline with the next line's
+indentation, as in real code). Given a HumanEval-style prompt ending in that bare newline it stops at once;
+given the same prompt without it, it writes the body.
 """
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -37,7 +35,8 @@ class Echo(Backend):
 
     def complete(self, prompts, params):
         self.prompts += prompts
-        return [[Generation(text=self.text, prompt_tokens=9, completion_tokens=3, finish_reason="stop")] for _ in prompts]
+        gen = Generation(text=self.text, prompt_tokens=9, completion_tokens=3, finish_reason="stop")
+        return [[gen] for _ in prompts]
 
     def chat(self, conversations, params):
         raise AssertionError("completion mode only")
@@ -64,7 +63,8 @@ def test_keep_sends_the_raw_prompt():
 
 
 def test_a_model_that_does_not_write_the_tail_is_appended_to_the_dataset_prompt():
-    # e.g. it continues the docstring line; the dataset's newline stays, nothing of the model's text is dropped
+    # e.g. it continues the docstring line; the dataset's newline stays, nothing of the model's text is
+    # dropped
     _, rows = _rows("  # more\n    return a + b\n", "strip")
     assert rows[0]["completion"] == "  # more\n    return a + b\n"
 
@@ -78,7 +78,7 @@ def test_every_kind_of_trailing_whitespace_is_left_to_the_model():
 
 
 def test_every_completion_mode_benchmark_prompt_ends_in_whitespace_that_strip_removes():
-    """Which benchmarks the setting touches: every code benchmark's prompt ends in a newline (NIILC's does not)."""
+    """What the setting touches: every code benchmark's prompt ends in a newline (NIILC's does not)."""
     for name in ("humaneval", "jhumaneval", "multiple-js", "humanevalfix-python", "humanevalsynthesize-go"):
         task = get_benchmark(name, limit=1).tasks[0]
         sent, tail = completion_prompt(task, "psm", None, "strip")
@@ -92,9 +92,9 @@ def test_prompt_tail_is_a_validated_config_field_recorded_with_the_generation_se
 
 
 def _train_eod_after_bare_newline(out):
-    """A byte-level BPE trained on small functions (it merges a newline with the next line's indentation, as real
-    code tokenizers do, so the only bare "\\n" is a file's last) and a tiny Llama trained on them, end-of-document
-    after each; saved as an HF folder."""
+    """A byte-level BPE trained on small functions (it merges a newline with the next line's indentation, as
+    real code tokenizers do, so the only bare "\\n" is a file's last) and a tiny Llama trained on them,
+    end-of-document after each; saved as an HF folder."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -103,9 +103,9 @@ def _train_eod_after_bare_newline(out):
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(docs * 4, trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>"],
-                                                          initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                          show_progress=False))
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(docs * 4, trainer)
     PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>").save_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
     ids = [tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for d in docs]
@@ -150,13 +150,15 @@ def test_a_model_trained_to_end_after_a_bare_newline_stops_on_raw_prompts_and_wr
         tmp_path, one_torch_thread):
     from codeja.backends import get_backend
 
-    backend = get_backend(str(_train_eod_after_bare_newline(tmp_path / "model")), "transformers", batch_size=2)
+    model = _train_eod_after_bare_newline(tmp_path / "model")
+    backend = get_backend(str(model), "transformers", batch_size=2)
     tasks = [Task(task_id=f"t/{i}", prompt=f'def g{i}(a, b):\n    """Add {i} to a."""\n', language="python")
              for i in (5, 12)]  # HumanEval's shape: signature, docstring, a bare newline
     bench = PyBench(tasks, Source(None, None, None, None))
     gen = {"max_new_tokens": 12}
-    raw = generate_samples(backend, bench, GenerationConfig(prompt_tail="keep", **gen), mode="completion")
-    handled = generate_samples(backend, bench, GenerationConfig(prompt_tail="strip", **gen), mode="completion")
+    keep, strip = GenerationConfig(prompt_tail="keep", **gen), GenerationConfig(prompt_tail="strip", **gen)
+    raw = generate_samples(backend, bench, keep, mode="completion")
+    handled = generate_samples(backend, bench, strip, mode="completion")
     # the raw prompt: end-of-document straight away, one token and nothing written
     assert [(r["completion_tokens"], r["completion"]) for r in raw] == [(1, ""), (1, "")]
     # the stripped prompt: the model writes the newline with the indentation, then the body

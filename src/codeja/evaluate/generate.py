@@ -47,7 +47,8 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     from codeja.backends.base import SamplingParams
 
     tasks = bench.tasks
-    fim_stop = tuple(infill_stop(tokenizer)) if mode == "completion" and any(t.suffix is not None for t in tasks) else ()
+    infilling = mode == "completion" and any(t.suffix is not None for t in tasks)
+    fim_stop = tuple(infill_stop(tokenizer)) if infilling else ()
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, t in enumerate(tasks):  # tasks with the same stop list share backend calls (MultiPL-E differs per task)
         stop = fim_stop if t.suffix is not None else tuple(bench.stop_for(t))
@@ -84,8 +85,9 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     for i, t in enumerate(tasks):
         tail = prompts[i][1] if i in prompts else ""
         for j, g in enumerate(out[i]):
-            # a completion continues the dataset's prompt (the layout `score` reads and every sanitizer expects):
-            # the stripped tail comes off the front when the model wrote it, as it nearly always does
+            # a completion continues the dataset's prompt (the layout `score` reads and every sanitizer
+            # expects): the stripped tail comes off the front when the model wrote it, as it nearly always
+            # does
             text = g.text[len(tail):] if tail and g.text.startswith(tail) else g.text
             rows.append({"task_id": t.task_id, field: text, "sample_index": j,
                          "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
@@ -93,13 +95,14 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     return rows
 
 
-def completion_prompt(task: Task, fim_mode: str, tokenizer: Any, prompt_tail: str = "strip") -> tuple[str, str]:
+def completion_prompt(task: Task, fim_mode: str, tokenizer: Any,
+                      prompt_tail: str = "strip") -> tuple[str, str]:
     """(the text sent to the model, the tail of the dataset's prompt left for the model to write).
 
-    ``prompt_tail="strip"`` removes the prompt's trailing whitespace: a HumanEval prompt ends in a bare ``"\n"``,
-    which a tokenizer that merges a newline with the next line's indentation (``"\n   "`` is one token) mostly
-    sees at the end of a file, right before the end-of-document token. Infilling prompts are FIM prompts, sent as
-    built.
+    ``prompt_tail="strip"`` removes the prompt's trailing whitespace: a HumanEval prompt ends in a bare
+    ``"\n"``, which a tokenizer that merges a newline with the next line's indentation (``"\n   "`` is one
+    token) mostly sees at the end of a file, right before the end-of-document token. Infilling prompts are FIM
+    prompts, sent as built.
     """
     if task.suffix is None:
         sent = task.prompt.rstrip() if prompt_tail == "strip" else task.prompt
@@ -112,7 +115,7 @@ def completion_prompt(task: Task, fim_mode: str, tokenizer: Any, prompt_tail: st
 
 
 def infill_stop(tokenizer: Any) -> list[str]:
-    """Stop strings of an infill: the model's FIM convention (EOT/EOD/pad/file separators/sentinels as decoded)."""
+    """Stop strings of an infill: the model's FIM convention (EOT/EOD, pad, file separators, sentinels)."""
     if tokenizer is None:
         raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
     from codeja.fim.prompt import fim_stop_tokens

@@ -2,14 +2,14 @@
 
 A benchmark with reference solutions has every reference scored exactly as a model's samples are (the same
 program assembly, sanitizer ``none``, the sandbox); each must pass. A benchmark without references (MultiPL-E)
-has a known-wrong sample per task scored (:meth:`Benchmark.wrong_samples`); each must fail, so a test suite that
-passes anything is caught. The benchmarks to check come from the registry (``benchmark_names``), so a benchmark
-added there is checked with no change here.
+has a known-wrong sample per task scored (:meth:`Benchmark.wrong_samples`); each must fail, so a test suite
+that passes anything is caught. The benchmarks to check come from the registry (``benchmark_names``), so a
+benchmark added there is checked with no change here.
 
 Every task that does not behave as expected is an exception. It is *explained* when the benchmark declares it
-(:attr:`Benchmark.known_failures`: upstream data facts such as a flaky reference, each with its reason) or when
-the program could not run because a toolchain is missing (the sandbox's ``toolchain-missing``, never counted as
-a pass nor as the expected failure). Anything else is *unexplained*, and makes the check fail.
+(:attr:`Benchmark.known_failures`: upstream data facts such as a flaky reference, each with its reason) or
+when the program could not run because a toolchain is missing (the sandbox's ``toolchain-missing``, never
+counted as a pass nor as the expected failure). Anything else is *unexplained*, and makes the check fail.
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ class BenchmarkCheck:
         return not self.unexplained
 
     def as_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "total": self.total, "exceptions": self.exceptions, "check": self.check,
-                "unexplained": self.unexplained, "statuses": self.statuses, "wall_s": self.wall_s}
+        return {"passed": self.passed, "total": self.total, "exceptions": self.exceptions,
+                "check": self.check, "unexplained": self.unexplained, "statuses": self.statuses,
+                "wall_s": self.wall_s}
 
 
-def check_benchmark(name: str, *, path: str | None = None, limit: int | None = None, workers: int | None = None,
-                    out_dir: Path | None = None) -> BenchmarkCheck:
+def check_benchmark(name: str, *, path: str | None = None, limit: int | None = None,
+                    workers: int | None = None, out_dir: Path | None = None) -> BenchmarkCheck:
     """Run one benchmark's check (see the module docstring). ``out_dir`` keeps the scored samples."""
     from codeja.evaluate.benchmarks import get_benchmark
     from codeja.evaluate.runner import SAMPLES, score_samples
@@ -76,8 +77,8 @@ def check_benchmark(name: str, *, path: str | None = None, limit: int | None = N
         v = next(iter(s["verdicts"].values()))
         # a compiled program that never ran failed at compile time: say so (a known-wrong sample that does not
         # compile shows the assembly is right, not that the tests reject wrong answers)
-        status = "compile-failed" if v["status"] == "failed" and v.get("compile_status") not in (None, "ok",
-                                                                                               "cached-ok") else v["status"]
+        compiled = v.get("compile_status") in (None, "ok", "cached-ok")
+        status = "compile-failed" if v["status"] == "failed" and not compiled else v["status"]
         result.statuses[status] = result.statuses.get(status, 0) + 1
         result.passed += int(v["passed"])
         if v["passed"] == want_pass:
@@ -96,8 +97,9 @@ def check_benchmark(name: str, *, path: str | None = None, limit: int | None = N
     return result
 
 
-def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = None, limit: int | None = None,
-              workers: int | None = None, out_dir: Path | None = None, progress: bool = False) -> list[BenchmarkCheck]:
+def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = None,
+              limit: int | None = None, workers: int | None = None, out_dir: Path | None = None,
+              progress: bool = False) -> list[BenchmarkCheck]:
     """Check the named benchmarks (default: every registered one), in registry order."""
     from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
 
@@ -111,7 +113,8 @@ def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = N
             import sys
 
             print(f"selfcheck: {n} ...", file=sys.stderr, flush=True)
-        results.append(check_benchmark(n, path=(data or {}).get(n), limit=limit, workers=workers, out_dir=out_dir))
+        results.append(check_benchmark(n, path=(data or {}).get(n), limit=limit, workers=workers,
+                                       out_dir=out_dir))
     return results
 
 

@@ -61,6 +61,6 @@ def build_fim_prompt_ids(tokenizer: Any, prefix: str, suffix: str, mode: Literal
 
 
 def fim_stop_tokens(tokenizer: Any, sentinels: Sentinels | str | None = None) -> list[str]:
-    """Strings that end an infill: EOT/EOD, the FIM pad, file separators and sentinels of the model's convention,
-    in every spelling the tokenizer decodes them to (:func:`codeja.fim.sentinels.stop_strings`)."""
+    """Strings that end an infill: EOT/EOD, the FIM pad, file separators and sentinels of the model's
+    convention, in each spelling its tokenizer decodes them to (:func:`codeja.fim.sentinels.stop_strings`)."""
     return stop_strings(tokenizer, _sentinels(tokenizer, sentinels))

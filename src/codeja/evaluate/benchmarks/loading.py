@@ -6,12 +6,12 @@ config):
 - ``None``: the copy shipped inside the package (``codeja.paths.benchmark_file``), offline and hashed;
 - a local file: JSONL, JSONL.gz or Parquet in the upstream schema (what ``datasets.Dataset.to_json`` /
   ``to_parquet`` of the hub copy writes);
-- ``hub:ID@REVISION``: ``datasets.load_dataset(ID, <config>, split=<split>, revision=REVISION)``. ``hub:ID`` and
-  ``hub:`` take the benchmark's pinned revision (and id); a revision is never left floating, because a score means
-  nothing without its data. Benchmarks whose hub revision codeja could not pin need the revision spelled out.
+- ``hub:ID@REVISION``: ``datasets.load_dataset(ID, <config>, split=<split>, revision=REVISION)``. ``hub:ID``
+  and ``hub:`` take the benchmark's pinned revision (and id); a revision is never left floating, because a
+  score means nothing without its data. Where codeja could not pin a revision, the user names it.
 
-The :class:`Source` of every load records the hub id, revision, config and a sha256 of the data (of the file, or of
-the rows in canonical JSON for hub data), so ``eval compare`` can refuse to rank runs on different data.
+The :class:`Source` of every load records the hub id, revision, config and a sha256 of the data (of the file,
+or of the rows in canonical JSON for hub data), so ``eval compare`` can refuse to rank runs on different data.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def parse_hub(spec: str, default: HubDefault, *, benchmark: str) -> HubRef:
     hub_id = hub_id.strip() or default.id or ""
     revision = revision.strip()
     if not hub_id:
-        raise InputError(f"{benchmark}: no hub dataset is known for this benchmark; name one: hub:<owner/name>@<revision>")
+        raise InputError(f"{benchmark}: no hub dataset is known for this benchmark; name one: "
+                         "hub:<owner/name>@<revision>")
     if not _HUB_ID.match(hub_id):
         raise InputError(f"{benchmark}: '{hub_id}' is not a Hugging Face dataset id (owner/name)")
     if at and not revision:
@@ -82,8 +83,8 @@ def parse_hub(spec: str, default: HubDefault, *, benchmark: str) -> HubRef:
         if hub_id == default.id and default.revision:
             revision = default.revision
         elif hub_id == default.id:
-            raise InputError(f"{benchmark}: codeja pins no revision of {hub_id} (none could be verified); name "
-                             f"one: hub:{hub_id}@<commit sha>, or leave --data out for the packaged copy")
+            raise InputError(f"{benchmark}: codeja pins no revision of {hub_id} (none could be verified); "
+                             f"name one: hub:{hub_id}@<commit sha>, or leave --data out (packaged copy)")
         else:
             raise InputError(f"{benchmark}: name the revision of {hub_id}: hub:{hub_id}@<commit sha>")
     config = default.config if hub_id == default.id else None
@@ -98,7 +99,8 @@ def rows_sha256(rows: Iterable[dict[str, Any]]) -> str:
     return h.hexdigest()
 
 
-def load_hub_rows(ref: HubRef, required: Iterable[str], *, benchmark: str) -> tuple[list[dict[str, Any]], Source]:
+def load_hub_rows(ref: HubRef, required: Iterable[str], *,
+                  benchmark: str) -> tuple[list[dict[str, Any]], Source]:
     """Rows of a hub dataset at a fixed revision; every failure becomes one InputError naming the spec."""
     try:
         import datasets
@@ -106,8 +108,8 @@ def load_hub_rows(ref: HubRef, required: Iterable[str], *, benchmark: str) -> tu
         ds = datasets.load_dataset(ref.id, ref.config, split=ref.split, revision=ref.revision)
     except Exception as e:  # noqa: BLE001 - offline, unknown revision, missing config: one clear message
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"{benchmark}: could not load {ref.spec}, split {ref.split}: {reason}. Leave --data out for "
-                         "the packaged copy, or pass a local JSONL/Parquet file") from None
+        raise InputError(f"{benchmark}: could not load {ref.spec}, split {ref.split}: {reason}. Leave --data "
+                         "out for the packaged copy, or pass a local JSONL/Parquet file") from None
     rows = [dict(r) for r in ds]
     if not rows:
         raise InputError(f"{benchmark}: {ref.spec} split {ref.split} has no rows")
@@ -126,8 +128,8 @@ def load_records(path: str | Path | None, *, benchmark: str, default_file: Calla
         return load_hub_rows(parse_hub(str(path), hub, benchmark=benchmark), required, benchmark=benchmark)
     if path is None and default_file is None:
         where = ("hub:" if hub.revision else f"hub:{hub.id}@<revision>") if hub.id else "hub:<id>@<revision>"
-        raise InputError(f"{benchmark}: the data is on the hub only (codeja ships no copy); pass '{where}' or a "
-                         "local JSONL/Parquet file in the same schema (--data)")
+        raise InputError(f"{benchmark}: the data is on the hub only (codeja ships no copy); pass '{where}' "
+                         "or a local JSONL/Parquet file in the same schema (--data)")
     p = Path(path) if path is not None else default_file()
     rows = [r for _, r in read_rows(p, required)]
     return rows, source_for(p, hub.id)

@@ -5,8 +5,9 @@ languages the completion stops before ``"\\n}"`` and the tests start with the cl
 returns a closed function gets the tests without that closer (``Task.test_close``).
 
 Offline data: DeepSeek-Coder's vendored copy of the *reworded* HumanEval prompts (MultiPL-E v0.3 era; see
-``codeja/evaluate/data/PROVENANCE.json``). The canonical hub data is ``nuprl/MultiPL-E`` config ``humaneval-<lang>``;
-pass ``path="hub:nuprl/MultiPL-E@<revision>"`` to use it (bigcode pins ``28441b6``, MultiPL-E pins ``3a9e8d2``).
+``codeja/evaluate/data/PROVENANCE.json``). The canonical hub data is ``nuprl/MultiPL-E`` config
+``humaneval-<lang>``; pass ``path="hub:nuprl/MultiPL-E@<revision>"`` to use it (bigcode pins ``28441b6``,
+MultiPL-E pins ``3a9e8d2``).
 
 Go: the programs are ``go test`` files (``package <name>_test``); the sandbox builds those with ``go test -c``.
 Java: the tests import ``org.javatuples`` as MultiPL-E's container does; without that jar the compile fails.

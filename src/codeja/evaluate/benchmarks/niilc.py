@@ -5,8 +5,8 @@ questions remain), input ``質問：{text}``. Swallow runs it 4-shot; the shots 
 questions of the packaged dev file, fixed, so every model sees the same prompt.
 
 Data: the packaged XML (mynlp/niilc-qa), a local XML file in that schema, or a table (JSONL / Parquet /
-``hub:ID@REVISION``; no hub copy is known to codeja, so the id and revision are the user's) with one question per
-row: ``question`` (text) and ``answers`` (a list, or one string joined with ``,``), optionally ``id``.
+``hub:ID@REVISION``; no hub copy is known to codeja, so the id and revision are the user's) with one question
+per row: ``question`` (text) and ``answers`` (a list, or one string joined with ``,``), optionally ``id``.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def read_niilc(path: Path) -> list[tuple[str, str, list[str]]]:
 
 
 def _table_questions(path: str) -> tuple[list[tuple[str, str, list[str]]], Source]:
-    """(id, question, answers) from a JSONL / Parquet / hub table with ``question`` and ``answers`` per row."""
-    rows, source = load_records(path, benchmark="niilc", hub=HubDefault(None, None), required=("question", "answers"),
-                                default_file=None)
+    """(id, question, answers) from a JSONL / Parquet / hub table of ``question`` and ``answers`` rows."""
+    rows, source = load_records(path, benchmark="niilc", hub=HubDefault(None, None),
+                                required=("question", "answers"), default_file=None)
     out = []
     for i, r in enumerate(rows, 1):
         answers = r["answers"].split(",") if isinstance(r["answers"], str) else list(r["answers"])
