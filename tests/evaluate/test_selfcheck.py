@@ -105,3 +105,18 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
     assert "UNEXPLAINED" in captured.out and "unexplained exceptions in jhumaneval" in captured.err
     assert codeja_main(["eval", "selfcheck", "-b", "humaneval", "--data", "oops"]) == 2
     assert "--data: expected NAME=PATH" in capsys.readouterr().err
+
+
+def test_probes_are_the_positive_control_of_a_known_wrong_check(monkeypatch):
+    """MultiPL-E's hand-written probes must pass / fail as declared; one that does not is unexplained."""
+    if not toolchain_available("bash"):
+        pytest.skip("bash toolchain missing")
+    from codeja.evaluate.benchmarks.multiple import MultiPLE
+
+    r = check_benchmark("multiple-sh", limit=2)
+    assert (r.check, r.passed, r.total, r.probes, r.probes_ok, r.ok) == ("known-wrong", 0, 2, 2, 2, True)
+    assert json.loads(to_json([r]))["multiple-sh"]["probes"] == "2/2"
+    monkeypatch.setattr(MultiPLE, "probe_samples", lambda self: [
+        {"task_id": "HumanEval_53_add", "completion": "    echo 0\n", "expect": "pass"}])
+    r = check_benchmark("multiple-sh", limit=2)
+    assert r.probes_ok == 0 and r.unexplained == ["probe HumanEval_53_add (expected to pass)"]

@@ -128,6 +128,11 @@ class Benchmark:
         wrong answer (one that compiles and returns a value of the right type) overrides this."""
         return [{"task_id": t.task_id, "completion": NOOP_BODY.get(t.language, "")} for t in self.tasks]
 
+    def probe_samples(self) -> list[dict[str, Any]]:
+        """Hand-written samples with ``"expect": "pass" | "fail"``, for benchmarks without references: the
+        positive control of `eval selfcheck` (a known-wrong sample failing proves little if nothing can pass)."""
+        return []
+
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
     """JSONL(.gz) or Parquet rows, each checked for the fields a loader needs (errors name file and line)."""
