@@ -24,6 +24,11 @@ class GenerationConfig(StrictModel):
     seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
     prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
     extra_stop: list[str] = Field(default_factory=list, description="Stop strings added to each benchmark's own.")
+    prompt_tail: Literal["strip", "keep"] = Field(
+        "strip", description="Completion mode: 'strip' sends the prompt without its trailing whitespace and lets the "
+        "model write it (as bigcode-evaluation-harness does): a prompt ending in a bare newline otherwise reads, to a "
+        "tokenizer that merges a newline with the next line's indentation, like the end of a file, and a "
+        "continued-pretrained model stops at once. 'keep' sends the raw prompt. Moves scores; see docs/evaluation.md.")
 
 
 class EvalConfig(StrictModel):

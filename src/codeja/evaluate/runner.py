@@ -234,6 +234,16 @@ def model_identity(arg: str, name: str) -> dict[str, Any]:
     return ident
 
 
+def _infill_stop(bench: Benchmark, mode: str, tokenizer) -> list[str] | None:
+    """The stop strings infilling generation used (they come from the model's FIM convention; recorded, and
+    expected to differ between models of different conventions)."""
+    from codeja.evaluate.generate import infill_stop
+
+    if mode != "completion" or not any(t.suffix is not None for t in bench.tasks):
+        return None
+    return infill_stop(tokenizer)
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name).strip("._") or "model"
 
@@ -289,6 +299,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                           extra_manifest={"cell_hash": key, "model": identity,
                                           "backend": backend.identity() if hasattr(backend, "identity") else {"backend": cfg.backend},
                                           "generation": {**gen.model_dump(), "mode": mode},
+                                          "infill_stop": _infill_stop(bench, mode, tokenizer),
                                           "prompt_template": gen.prompt_template if mode == "instruct" else "raw-prompt",
                                           "prompt_template_text": TEMPLATES.get(gen.prompt_template) if mode == "instruct" else None,
                                           "generation_wall_s": round(gen_s, 3)})

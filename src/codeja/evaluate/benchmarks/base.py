@@ -46,13 +46,15 @@ class Task:
 class Source:
     """Where the data came from: recorded in every manifest (a score means nothing without its data revision)."""
 
-    hub_id: str | None
-    revision: str | None
-    path: str | None
-    sha256: str | None
+    hub_id: str | None  # the hub dataset the data is (or was taken from)
+    revision: str | None  # hub revision loaded (None for a file)
+    path: str | None  # the file read (None for hub data); machine-specific, so not compared between runs
+    sha256: str | None  # of the file, or of the hub rows as canonical JSON (loading.rows_sha256)
+    config: str | None = None  # hub config (subset) loaded
 
     def as_dict(self) -> dict[str, Any]:
-        return {"hub_id": self.hub_id, "revision": self.revision, "path": self.path, "sha256": self.sha256}
+        return {"hub_id": self.hub_id, "revision": self.revision, "config": self.config, "path": self.path,
+                "sha256": self.sha256}
 
 
 class Benchmark:
@@ -63,6 +65,9 @@ class Benchmark:
     language: str = "python"
     stop: tuple[str, ...] = ()  # generation stop strings for completion mode
     timeout_s: float = 10.0  # default per-program wall-clock limit (compiled languages need more)
+    # `eval selfcheck`: task id -> why its reference fails (or, without references, why the known-wrong sample
+    # passes). Only upstream data facts and environment limits belong here, each with its reason.
+    known_failures: dict[str, str] = {}
 
     def __init__(self, tasks: list[Task], source: Source, *, limit: int | None = None, options: dict | None = None):
         self.all_tasks = tasks
@@ -111,11 +116,17 @@ class Benchmark:
             rows.append({"task_id": t.task_id, "solution" if t.canonical_is_program else "completion": t.canonical})
         return rows
 
+    def wrong_samples(self) -> list[dict[str, Any]]:
+        """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires every one
+        to fail): the function left empty, i.e. the prompt continued by nothing. A benchmark with a better wrong
+        answer (one that compiles and returns a value of the right type) overrides this."""
+        return [{"task_id": t.task_id, "completion": ""} for t in self.tasks]
+
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
-    """JSONL(.gz) rows, each checked for the fields a loader needs (error names file, line, field)."""
+    """JSONL(.gz) or Parquet rows, each checked for the fields a loader needs (error names file, line, field)."""
     rows = []
-    for lineno, obj in iter_jsonl(path):
+    for lineno, obj in _iter_parquet(path) if Path(path).suffix == ".parquet" else iter_jsonl(path):
         for f in required:
             if f not in obj:
                 raise InputError("missing", path=str(path), line=lineno, field=f)
@@ -123,6 +134,19 @@ def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, 
     if not rows:
         raise InputError("no records", path=str(path))
     return rows
+
+
+def _iter_parquet(path: Path):
+    """(row number, row) of a Parquet file (a hub dataset saved with ``to_parquet``)."""
+    if not Path(path).is_file():
+        raise InputError("file not found", path=str(path))
+    try:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow's errors vary by corruption; one message naming the file
+        raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from None
+    yield from enumerate(table.to_pylist(), 1)
 
 
 def source_for(path: Path, hub_id: str | None = None, revision: str | None = None) -> Source:
