@@ -136,7 +136,7 @@ def test_eval_run_over_a_runs_checkpoints_writes_one_results_set_per_step(tiny_r
     from codeja.report.curves import curves_table
 
     metrics = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    assert sorted(r["step"] for r in metrics if "eval_l2r_loss" in r) == [0, 2, 4]  # eval_on_start: step 0 too
+    assert sorted({r["step"] for r in metrics if "eval_l2r_loss" in r}) == [0, 2, 4]  # eval_on_start: step 0 too
     cfg = EvalConfig(models=[str(tiny_random_model_dir), str(tiny_run)], model_names=["cpt@step-0", "cpt"],
                      benchmarks=["jhumaneval-infilling", "niilc"], limit=2, subset_seed=0, bootstrap=50,
                      generation={"max_new_tokens": 4, "batch_size": 2})

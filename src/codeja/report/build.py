@@ -290,8 +290,9 @@ STAGE_TITLES = {
 def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
     recs = stage_records(run)
     doc.heading(f"{title_prefix}Stages")
-    doc.table(["stage", "kind", "status", "wall time (s)"],
-              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s"))] for r in recs])
+    doc.table(["stage", "kind", "status", "wall time (s)", "CPU time (s)", "load avg (start, end)"],
+              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s")), _fmt(r.get("cpu_s")),
+                ", ".join(map(str, r.get("load_avg_1m") or [])) or "—"] for r in recs])
     comp = comparison(recs)
     if comp:
         doc.heading(f"{title_prefix}Scores per model and benchmark")
