@@ -142,11 +142,16 @@ def vendor(source: Path) -> dict:
         s = SOURCES[key]
         files.append({"path": rel, "sha256": expected, "bytes": dest.stat().st_size, "source": key,
                       "upstream": f"{s['repo']}@{s['commit']}:{upstream_path}"})
+    # data derived from these files (their source names its `derived_by` script) keeps its entries
+    prov = DEST / "PROVENANCE.json"
+    old = json.loads(prov.read_text(encoding="utf-8")) if prov.is_file() else {}
+    derived = {k: v for k, v in old.get("sources", {}).items() if v.get("derived_by")}
+    files += [f for f in old.get("files", []) if f["source"] in derived]
     provenance = {
         "about": "Benchmark data shipped with codeja, byte-identical to the upstream files (git show "
                  "<commit>:<path>). Written by scripts/vendor_benchmarks.py; verify with `python "
                  "scripts/vendor_benchmarks.py --check`.",
-        "sources": SOURCES, "files": files, "left_out": LEFT_OUT,
+        "sources": {**SOURCES, **derived}, "files": files, "left_out": LEFT_OUT,
     }
     text = json.dumps(provenance, indent=2, ensure_ascii=False) + "\n"
     (DEST / "PROVENANCE.json").write_text(text, encoding="utf-8")

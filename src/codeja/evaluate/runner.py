@@ -235,21 +235,28 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
     (``cfg.force`` redoes it), so an interrupted run resumes at the next cell.
     """
     from codeja.config import config_hash
+    from codeja.evaluate.checkpoints import CURVES, curves, expand_models
     from codeja.evaluate.compare import build_comparison, write_comparison
     from codeja.evaluate.generate import TEMPLATES, generate_samples, resolve_mode
-    from codeja.runs import read_json
+    from codeja.runs import read_json, write_json
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(cfg.model_names) or [Path(m).name or m for m in cfg.models]
-    if len(names) != len(cfg.models) or len(set(names)) != len(names):
-        raise InputError("model_names: need one distinct name per model")
-    benches = {b: get_benchmark(b, cfg.benchmark_paths.get(b), cfg.limit, prompt_lang=cfg.prompt_lang,
-                                fim_mode=cfg.fim_mode) for b in cfg.benchmarks}
+    # a training run (or a glob of checkpoints) becomes one model per saved step, named <name>@step-<N>
+    specs = expand_models(list(cfg.models), list(cfg.model_names))
+    benches = {b: get_benchmark(b, cfg.benchmark_paths.get(b), None if cfg.subset_seed is not None else cfg.limit,
+                                prompt_lang=cfg.prompt_lang, fim_mode=cfg.fim_mode) for b in cfg.benchmarks}
+    if cfg.subset_seed is not None and cfg.limit:
+        for bench in benches.values():
+            seeded_subset(bench, cfg.limit, cfg.subset_seed)
     gen = cfg.generation
     cells = []
-    for arg, name in zip(cfg.models, names):
+    by_model: dict[str, dict[str, Path]] = {}
+    for spec in specs:
+        arg, name = spec.arg, spec.name
         identity = model_identity(arg, name)
+        if spec.series is not None:
+            identity.update(series=spec.series, step=spec.step)
         backend = tokenizer = None
         for bname, bench in benches.items():
             cell = out / _safe(name) / bname
@@ -258,6 +265,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                         "timeout_s": cfg.timeout_s, "memory_mb": cfg.memory_mb, "backend": cfg.backend}
             key = config_hash(settings)
             man_path = cell / "manifest.json"
+            by_model.setdefault(name, {})[bname] = cell
             if not cfg.force and man_path.is_file() and read_json(man_path).get("cell_hash") == key:
                 cells.append(cell)
                 continue
@@ -287,6 +295,20 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
             backend.close()
     comp = build_comparison(cells)
     write_comparison(comp, out)
+    if any(s.series is not None for s in specs):  # scores by training step, for the report's curves
+        write_json(out / CURVES, curves(specs, by_model, bootstrap=cfg.bootstrap, seed=cfg.seed))
     write_manifest(out, "eval", cfg, cells=[str(c.relative_to(out)) for c in cells],
+                   models=[{"arg": s.arg, "name": s.name, "series": s.series, "step": s.step} for s in specs],
                    seeds={"generation": gen.seed, "bootstrap": cfg.seed})
     return comp
+
+
+def seeded_subset(bench: Benchmark, n: int, seed: int) -> None:
+    """Keep ``n`` tasks chosen by ``seed`` (in their original order) instead of the first ``n``: the first tasks of
+    an infilling benchmark are a handful of problems. A task is picked by a hash of (seed, task id), so benchmarks
+    that share task ids (HumanEval-Infilling and JHumanEval-Infilling) get the same tasks wherever both have them."""
+    rank = sorted(bench.all_tasks, key=lambda t: hashlib.sha256(f"{seed}:{t.task_id}".encode()).hexdigest())
+    keep = {t.task_id for t in rank[:n]}
+    bench.tasks = [t for t in bench.all_tasks if t.task_id in keep]
+    bench.limit = n
+    bench.options = {**bench.options, "subset_seed": seed}

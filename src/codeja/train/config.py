@@ -106,6 +106,11 @@ class ValidationConfig(StrictModel):
         "never trained on and are evaluated packed with fim_rate 0 (L2R) and fim_rate 1 (FIM).",
     )
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0 = once at the end).")
+    eval_on_start: bool = Field(False, description="Also evaluate before the first step (the starting model's held-out "
+                                "losses, step 0 of the curves).")
+    fim_mode: Literal["context", "document"] | None = Field(
+        None, description="Level of the FIM view (default: the training mode; context when training has FIM off). "
+        "Fix it to compare runs of different modes on the same held-out FIM examples.")
     batch_size: int = Field(4, ge=1, description="Eval batch size.")
 
 

@@ -118,7 +118,7 @@ def build_datasets(cfg: CPTConfig, tokenizer) -> dict[str, Any]:
         "eval": None,
     }
     if k:
-        fim_mode = cfg.fim.mode if cfg.fim.mode != "off" else "context"
+        fim_mode = cfg.validation.fim_mode or (cfg.fim.mode if cfg.fim.mode != "off" else "context")
         # the same held-out documents, packed the same way (fixed order), seen left-to-right and all-FIM
         fixed = {"shuffle_docs": False, "fragment_separator": None, "fragment_rate": None}
         l2r = FIMDataset(
@@ -183,6 +183,7 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
             kwargs.update(
                 eval_strategy="steps" if cfg.validation.eval_steps else "no",
                 eval_steps=cfg.validation.eval_steps or None,
+                eval_on_start=cfg.validation.eval_on_start,
                 per_device_eval_batch_size=cfg.validation.batch_size,
             )
         args = TrainingArguments(**kwargs)

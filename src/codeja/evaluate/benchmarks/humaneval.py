@@ -98,19 +98,36 @@ class HumanEvalInfilling(PythonCheckBenchmark):
     stop = FIM_STOP
     bigcode_stop = FIM_STOP
     variant = "single"
+    data_files = INFILLING_FILES  # variant -> file under data_dir of the packaged data
+    data_dir = "humaneval-infilling"
+    hub_id: str | None = INFILLING_HUB_ID
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, variant: str = "single", fim_mode: str = "psm", **_):
-        if variant not in INFILLING_FILES:
-            raise InputError(f"unknown infilling variant '{variant}'; known: {', '.join(INFILLING_FILES)}")
-        file = INFILLING_FILES[variant]
-        hub = HubDefault(INFILLING_HUB_ID, None, config=file.removesuffix(".jsonl.gz"))
-        rows, source = load_records(path, benchmark=f"humaneval-infilling ({variant})", hub=hub,
-                                    default_file=lambda: benchmark_file(f"humaneval-infilling/{file}"),
+        if variant not in cls.data_files:
+            raise InputError(f"unknown infilling variant '{variant}'; known: {', '.join(cls.data_files)}")
+        file = cls.data_files[variant]
+        hub = HubDefault(cls.hub_id, None, config=file.removesuffix(".jsonl.gz") if cls.hub_id else None)
+        rows, source = load_records(path, benchmark=f"{cls.name} ({variant})", hub=hub,
+                                    default_file=lambda: benchmark_file(f"{cls.data_dir}/{file}"),
                                     required=("task_id", "prompt", "suffix", "entry_point", "test"))
         tasks = [Task(task_id=r["task_id"], prompt=r["prompt"], suffix=r["suffix"], language="python", test=r["test"],
                       entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for r in rows]
         bench = cls(tasks, source, limit=limit, options={"variant": variant, "fim_mode": fim_mode})
-        bench.name = "humaneval-infilling" if variant == "single" else f"humaneval-infilling-{variant}"
+        bench.name = cls.name if variant == "single" else f"{cls.name}-{variant}"
         bench.variant = variant
         return bench
+
+
+# JHumanEval-Infilling: HumanEval-Infilling's tasks (same ids, middles, suffixes, tests) on JHumanEval's Japanese
+# prompts, derived by scripts/derive_jhumaneval_infilling.py; kept and excluded tasks in its DERIVATION.json.
+JHUMANEVAL_INFILLING_FILES = {v: f"J{f}" for v, f in INFILLING_FILES.items()}
+
+
+class JHumanEvalInfilling(HumanEvalInfilling):
+    """The Japanese-docstring twin of :class:`HumanEvalInfilling`: scores compare task for task."""
+
+    name = "jhumaneval-infilling"
+    data_files = JHUMANEVAL_INFILLING_FILES
+    data_dir = "jhumaneval-infilling"
+    hub_id = None  # derived here; no hub copy
