@@ -46,6 +46,15 @@ class ScoreItem:
     records: list[dict[str, Any]] | None = None  # the response objects (supplied scores, cached execution)
 
 
+def unflatten(flat: list[float], items: list[ScoreItem]) -> list[list[float]]:
+    """Per-item lists from one flat list of per-response values (items' responses in order)."""
+    out, pos = [], 0
+    for it in items:
+        out.append(flat[pos:pos + len(it.responses)])
+        pos += len(it.responses)
+    return out
+
+
 class Scorer(ABC):
     kind: str = "base"
 
@@ -128,11 +137,7 @@ class RewardModelScorer(Scorer):
             with self._torch.inference_mode():
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits
             flat.extend(float(x) for x in logits[:, 0].float().cpu())
-        out, pos = [], 0
-        for it in items:
-            out.append(flat[pos:pos + len(it.responses)])
-            pos += len(it.responses)
-        return out
+        return unflatten(flat, items)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.model_name, "path": str(self.ref.path) if self.ref.path else None,
@@ -239,11 +244,7 @@ class HTTPRewardScorer(Scorer):
         jobs = [(it.prompt, r) for it in items for r in it.responses]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             flat = list(pool.map(lambda job: self._one(*job), jobs))  # map keeps order
-        out, pos = [], 0
-        for it in items:
-            out.append(flat[pos:pos + len(it.responses)])
-            pos += len(it.responses)
-        return out
+        return unflatten(flat, items)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.endpoint, "model": self.model,
@@ -283,12 +284,7 @@ class QualityTieBreakAdapter:
         self.kind = self.measure.kind
 
     def values(self, items: list[ScoreItem]) -> list[list[float]]:
-        flat = self.measure.values_for([(it.instruction, r) for it in items for r in it.responses])
-        out, pos = [], 0
-        for it in items:
-            out.append(flat[pos:pos + len(it.responses)])
-            pos += len(it.responses)
-        return out
+        return unflatten(self.measure.values_for([(it.instruction, r) for it in items for r in it.responses]), items)
 
     def identity(self) -> dict[str, Any]:
         return self.measure.identity()
