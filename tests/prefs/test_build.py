@@ -256,6 +256,7 @@ def test_zero_margin_pairs_are_counted_and_warned_about(cands, tmp_path, caplog)
     # allow_ties: e's closest pair ties (5.0 vs 5.0): written, counted, warned about, shown in the report
     stats = build_pairs(cands, tmp_path / "ties", "closest", allow_ties=True, progress=False)
     assert stats["zero_margin_pairs"] == 1 and stats["pairs"] == 3 and stats["margin"]["min"] == 0.0
+    assert stats["pairs_by_basis"] == {"nothing": 1, "score": 2}
     assert "1 of 3 pairs have margin 0" in stats["warnings"][0]
     assert any("margin 0" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert "**Warning**: 1 of 3 pairs have margin 0" in (tmp_path / "ties" / "report.md").read_text()

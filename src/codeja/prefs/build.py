@@ -13,8 +13,8 @@ Output folder::
 
 Each pair's ``meta.decided_by`` says what separates chosen from rejected: ``pass_rate`` (more tests passed),
 ``tie_break`` (same tests passed, the execution scorer's second signal decided), ``score`` (a scorer without
-test results) or ``placeholder`` (the rejected one is a placeholder answer, ``build.placeholder_rejected``).
-Pairs whose chosen and rejected score the same (only with ``allow_ties``) are counted and warned about.
+test results), ``placeholder`` (the rejected one is a placeholder answer, ``build.placeholder_rejected``) or
+``nothing`` (a tie, only with ``allow_ties``; such pairs are also counted as zero_margin_pairs and warned about).
 
 All three strategies are evaluated on every instruction for the report (so a user sees what each would have
 picked); only the requested one is written to ``pairs.jsonl``.
@@ -62,6 +62,8 @@ class PairWriter:
     def decided_by(chosen: Response, rejected: Response, sel: Selection) -> str:
         if sel.rejected_source == "placeholder":
             return "placeholder"
+        if chosen.score == rejected.score:
+            return "nothing"  # a tie (only with allow_ties)
         if chosen.pass_rate is not None and rejected.pass_rate is not None:
             return "pass_rate" if chosen.pass_rate != rejected.pass_rate else "tie_break"
         return "score"
