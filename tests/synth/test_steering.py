@@ -191,3 +191,6 @@ def test_presets_reach_the_pre_query_and_the_report_only_claims_what_was_steered
     assert dist["language"]["requested"] == {"go": 0.5, "python": 0.5}
     assert dist["task_type"]["requested"] == {} and dist["instruction_lang"]["requested"] == {}
     assert set(dist["task_type"]["drawn"]) == {"unsteered"}
+    md = (tmp_path / "m" / "report.md").read_text()
+    assert "the seed's prompt (Magpie's coding prompt naming the language) (steered rows)" in md
+    assert "| metric | unsteered (Magpie's coding prompt) | steered |" in md
