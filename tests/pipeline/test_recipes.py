@@ -65,6 +65,10 @@ def test_rejected_pick_variants_share_sampling_and_scoring(tmp_path):
         assert next(s for s in vr.stages if s.name == "pairs").config["build"]["strategy"] == v
     assert len({f["candidates"] for f in fps.values()}) == 1
     assert len({f["pairs"] for f in fps.values()}) == 3
+    findings = run_recipe(rec, tmp_path / "dry", dry_run=True, log=lambda m: None)["findings"]["closest"]
+    assert any(f.stage == "pairs" and f.level == "pending" and "candidates: from stage candidates" in f.message
+               for f in findings)
+    assert any(f.stage == "candidates" and f.level == "ok" and "sample.instructions" in f.message for f in findings)
 
 
 def test_cli_dry_run_prints_the_plan():
