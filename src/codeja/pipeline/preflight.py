@@ -299,7 +299,7 @@ def _prefs(c: _Checker, cfg: Any) -> None:
     c.model("sample.model", s.model, backend=backend or "transformers")
     c.file("sample.instructions", s.instructions, fields=INSTRUCTION_LAYOUTS)
     kind = _get(cfg, "scorer.kind")
-    if kind in ("reward_model", "weighted"):
+    if kind in ("reward_model", "weighted") or (kind == "execution" and _get(cfg, "scorer.reward_model.model")):
         c.model("scorer.reward_model.model", _get(cfg, "scorer.reward_model.model"))
         if str(_get(cfg, "scorer.reward_model.device") or "").startswith("cuda"):
             c.gpu_needed("scorer.reward_model.device cuda")
@@ -318,7 +318,12 @@ def _tokenize(c: _Checker, cfg: Any) -> None:
     c.model("model", cfg.model)
 
 
+def _prefs_pairs(c: _Checker, cfg: Any) -> None:
+    c.file("candidates", cfg.candidates, fields=(("id", "prompt", "responses"),))
+
+
 CHECKS = {"curate": _curate, "tokenize": _tokenize, "synth.magpie": _magpie, "prefs": _prefs, "eval": _eval,
+          "prefs.candidates": _prefs, "prefs.pairs": _prefs_pairs,
           "train.cpt": lambda c, cfg: _train(c, cfg, "train.cpt"),
           "train.sft": lambda c, cfg: _train(c, cfg, "train.sft"),
           "train.dpo": lambda c, cfg: _train(c, cfg, "train.dpo")}

@@ -281,6 +281,8 @@ STAGE_TITLES = {
     "train.cpt": "Continued pretraining",
     "synth.magpie": "Magpie synthesis: diversity",
     "prefs": "Preference pairs: margins",
+    "prefs.candidates": "Preference candidates: sampled and scored",
+    "prefs.pairs": "Preference pairs: margins",
     "train.sft": "Supervised fine-tuning",
     "train.dpo": "DPO",
     "eval": "Evaluation",
