@@ -247,6 +247,7 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
         resume = common.resume_checkpoint(run, out, cfg.resume)
         resume_step = common.checkpoint_step(resume)
         kwargs = common.training_kwargs(cfg, out, precision)
+        kwargs["remove_unused_columns"] = False  # keep `source` for the per-source counts (popped before the model)
         if data["eval"]:
             kwargs.update(
                 eval_strategy="steps" if cfg.validation.eval_steps else "no",
