@@ -195,11 +195,13 @@ class FIMGPTDataset(GPTDataset):
 def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMConfig,
                            train_val_test_num_samples: list[int | None], *, split: str = "99,1,0",
                            path_to_cache: str | None = None, weights: list[float] | None = None,
-                           fim_by_prefix: dict[str, FIMConfig] | None = None, **config_kwargs: Any):
+                           fim_by_prefix: dict[str, FIMConfig] | None = None, dataset_class: type | None = None,
+                           **config_kwargs: Any):
     """Build (train, valid, test) FIMGPTDatasets from codeja corpus prefix(es) without Megatron-LM's args.
 
     Several prefixes with ``weights`` give megatron-core BlendedDatasets (what ``--data-path w1 p1 w2 p2`` builds);
-    ``fim_by_prefix`` gives corpora their own FIM settings (``fim`` for the others).
+    ``fim_by_prefix`` gives corpora their own FIM settings (``fim`` for the others). ``dataset_class`` builds
+    another GPTDataset class on the same config (megatron-core's own GPTDataset, as a baseline in benchmarks).
     """
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 
@@ -219,7 +221,8 @@ def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMC
         eod_mask_loss=config_kwargs.pop("eod_mask_loss", False),
         fim=fim, hf_tokenizer=hf_tokenizer, fim_by_prefix=fim_by_prefix, **config_kwargs,
     )
-    return BlendedMegatronDatasetBuilder(FIMGPTDataset, train_val_test_num_samples, lambda: True, config).build()
+    cls = dataset_class or FIMGPTDataset
+    return BlendedMegatronDatasetBuilder(cls, train_val_test_num_samples, lambda: True, config).build()
 
 
 def load_fim_blend(path: str | None, *, seq_len: int, seed: int) -> FIMBlendConfig:

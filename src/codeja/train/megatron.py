@@ -103,6 +103,7 @@ def fim_settings(cfg: CPTConfig) -> FIMConfig | FIMBlendConfig:
 def build_command(cfg: CPTConfig, output_dir: str | Path) -> MegatronLaunch:
     m, o = cfg.megatron, cfg.optim
     data_path = data_path_args(cfg)
+    fim_settings(cfg)  # refuses what FIMGPTDataset cannot do before anything reaches a cluster
     warmup = int(math.ceil(o.warmup_ratio * cfg.max_steps))
     out = Path(output_dir)
     torchrun = [

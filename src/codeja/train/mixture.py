@@ -137,11 +137,26 @@ def train_samples(cfg: CPTConfig, lengths: np.ndarray) -> int:
     return min(n, cfg.limit_train_samples) if cfg.limit_train_samples else n
 
 
-def _megatron_train_tokens(lengths: np.ndarray, split: str) -> int:
-    """Tokens of the documents Megatron's --split gives the train split (the first share of the documents)."""
-    parts = [float(x) for x in split.replace("/", ",").split(",") if x.strip()]
-    share = parts[0] / sum(parts) if parts and sum(parts) > 0 else 1.0
-    return int(lengths[: int(round(share * len(lengths)))].sum())
+def megatron_split_docs(n_docs: int, split: str) -> list[tuple[int, int] | None]:
+    """The document range of each split (train, valid, test) that megatron-core gives a corpus for ``--split``
+    (None: a split of weight 0, never built), computed with megatron-core's own functions."""
+    from megatron.core.datasets.blended_megatron_dataset_config import (
+        convert_split_vector_to_split_matrix, parse_and_normalize_split)
+
+    matrix = convert_split_vector_to_split_matrix(parse_and_normalize_split(split))
+    return [None if m is None else (int(round(m[0] * n_docs)), int(round(m[1] * n_docs))) for m in matrix]
+
+
+def _megatron_train_tokens(name: str, lengths: np.ndarray, split: str) -> int:
+    """Tokens of the documents Megatron's --split gives the train split; a built split without any document is an
+    error (megatron-core would loop forever computing its epochs)."""
+    ranges = megatron_split_docs(len(lengths), split)
+    for which, r in zip(("train", "valid", "test"), ranges):
+        if r is not None and r[1] <= r[0]:
+            raise ConfigError(f"source '{name}': megatron.split {split} leaves its {which} split without documents "
+                              f"(it has {len(lengths)}); megatron-core would never finish building it. Give that split "
+                              "a larger share, or 0 to skip it (e.g. 98,2,0), or add data")
+    return int(lengths[ranges[0][0]: ranges[0][1]].sum()) if ranges[0] else 0
 
 
 def plan_mixture(cfg: CPTConfig, *, engine: str | None = None, world_size: int = 1,
@@ -184,7 +199,7 @@ def plan_mixture(cfg: CPTConfig, *, engine: str | None = None, world_size: int =
         if lengths is not None:
             p.documents = len(lengths)
             if engine == "megatron":
-                p.train_tokens = _megatron_train_tokens(lengths, cfg.megatron.split)
+                p.train_tokens = _megatron_train_tokens(src.name, lengths, cfg.megatron.split)
                 per_pass = p.train_tokens // L
             else:
                 k = heldout_docs(cfg, len(lengths))
