@@ -65,6 +65,10 @@ def _print(summary: dict, as_json: bool) -> None:
         if summary.get(key) is not None:
             v = summary[key]
             typer.echo(f"{key:>18}: {round(v, 4) if isinstance(v, float) else v}")
+    mixture = summary.get("mixture") or {}
+    for name, m in mixture.items() if len(mixture) > 1 else ():
+        typer.echo(f"{'share ' + name:>18}: {m['share']:.4f} of trained tokens (weight {m['weight']:.4f}, "
+                   f"{m['trained_tokens']:,} tokens, {m['epochs']} epochs)")
 
 
 @app.command("cpt")
