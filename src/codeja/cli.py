@@ -1,14 +1,23 @@
 """The ``codeja`` command: one Typer app; each stage adds its sub-commands from its own ``cli.py``.
 
 Stage modules import their heavy dependencies (torch, transformers, datatrove) inside the commands, so
-``codeja --help`` stays fast. A :class:`~codeja.errors.CodejaError` becomes one paragraph on stderr and its exit
-code (2 for bad input or config); anything else is a bug and keeps its traceback.
+``codeja --help`` stays fast.
+
+One error path for every command (:func:`main`):
+
+* a usage mistake (unknown command or option, a missing or mistyped value) prints the command's ``Usage:`` line
+  and one ``error:`` line, exit 2;
+* a :class:`~codeja.errors.CodejaError` (bad config, bad input, unknown model / benchmark / backend) prints
+  ``error: <message>``, exit 2 for bad input or config, 1 otherwise;
+* Ctrl-C prints ``interrupted; rerun the same command to resume``, exit 130 (every stage keeps what it finished);
+* anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -26,6 +35,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+def _plain_option_types() -> None:
+    """Help shows a value's type only where there is a value: no ``<bool>`` on flags, ``<str>`` (not
+    ``<list[str]>``) on repeatable options, whose help says "repeatable". typer 0.29 has no setting for this."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption, "_codeja_plain_types", False) or not hasattr(TyperOption, "display_type_rich"):
+        return
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        if self.metavar is None and (self.is_flag or self.count):
+            return None
+        shown = original(self, ctx)
+        if isinstance(shown, str) and shown.startswith("<list[") and shown.endswith("]>"):
+            return "<" + shown[len("<list["):-2] + ">"
+        return shown
+
+    TyperOption.display_type_rich = display_type_rich
+    TyperOption._codeja_plain_types = True
+
+
+_plain_option_types()
 
 # (module, command name, help). A module either has a Typer `app` (added as a command group under `name`)
 # or a `register(root_app)` function that adds its own command(s). Order = the order of the pipeline.
@@ -53,8 +85,14 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show libraries' own logs (datatrove, Trainer, "
+                                 "megatron-core); also CODEJA_VERBOSE=1."),
 ) -> None:
-    pass
+    from codeja.log import VERBOSE_ENV, quiet_libraries
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # inherited by workers and subprocesses
+    quiet_libraries()
 
 
 config_app = typer.Typer(help="Validate configs and recipes.", no_args_is_help=True)
@@ -101,25 +139,74 @@ def _register_stages() -> None:
 _register_stages()
 
 
-def main(argv: list[str] | None = None) -> int:
+# Exit codes: 2 = bad usage / input / config, 130 = interrupted (the shell's code for SIGINT).
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+def _usage_error_classes() -> tuple[type, ...]:
+    """The usage-error base classes in play: typer >= 0.29 bundles its own click (``typer._click``); older typer,
+    and anything that raises the separate ``click`` package's exceptions, use ``click``."""
+    classes: list[type] = []
     try:
-        app(args=argv, standalone_mode=False)
+        from typer._click.exceptions import ClickException
+
+        classes.append(ClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        classes.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def _show_usage_error(e: Exception) -> int:
+    """``Usage: codeja eval run [OPTIONS]`` and one ``error:`` line naming the option; returns the exit code."""
+    ctx = getattr(e, "ctx", None)
+    if type(e).__name__ == "NoArgsIsHelpError":  # `codeja eval` alone: the help is the answer
+        typer.echo(e.format_message(), err=True)
+        return e.exit_code
+    if ctx is not None:
+        typer.echo(ctx.get_usage(), err=True)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    typer.echo(f"error: {e.format_message()}{hint}", err=True)
+    return e.exit_code
+
+
+def _interrupted() -> int:
+    typer.echo("\ninterrupted; rerun the same command to resume (finished work is kept)", err=True)
+    return EXIT_INTERRUPTED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``codeja`` command; returns the exit code (see the module docstring)."""
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="codeja")
     except CodejaError as e:
         typer.echo(f"error: {e}", err=True)
         return e.exit_code
+    except KeyboardInterrupt:
+        return _interrupted()
     except typer.Exit as e:
         return e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        return 130
-    except Exception as e:  # click usage errors
-        import click
+    except typer.Abort:  # older click turns Ctrl-C into Abort
+        return _interrupted()
+    except Exception as e:
+        if isinstance(e, _usage_error_classes()):
+            return _show_usage_error(e)
+        from pydantic import ValidationError
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
+        if isinstance(e, ValidationError):  # a config model validated outside codeja.config: still one paragraph
+            typer.echo(f"error: {e.title}: " + "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or '<top>'}: {err['msg']}" for err in e.errors()), err=True)
+            return EXIT_USAGE
         raise
-    return 0
+    # Without standalone mode, typer turns Ctrl-C (KeyboardInterrupt) into Exit(130) and returns the code.
+    if rv == EXIT_INTERRUPTED:
+        return _interrupted()
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ ALIASES: dict[str, str] = {
     "py": "python", "python3": "python", "js": "javascript", "node": "javascript", "nodejs": "javascript",
     "jsx": "javascript", "ts": "typescript", "tsx": "typescript", "c++": "cpp", "cc": "cpp", "cxx": "cpp",
     "hpp": "cpp", "golang": "go", "rs": "rust", "sh": "bash", "shell": "bash", "zsh": "bash", "console": "bash",
+    "cs": "csharp", "c#": "csharp", "rb": "ruby", "rkt": "racket", "jl": "julia", "pl": "perl", "dlang": "d",
 }
 
 EXTENSIONS: dict[str, str] = {
@@ -44,6 +45,8 @@ EXTENSIONS: dict[str, str] = {
 DISPLAY_NAMES: dict[str, str] = {
     "python": "Python", "javascript": "JavaScript", "typescript": "TypeScript", "java": "Java", "cpp": "C++",
     "go": "Go", "rust": "Rust", "bash": "Bash", "c": "C", "ruby": "Ruby", "php": "PHP", "csharp": "C#",
+    "d": "D", "julia": "Julia", "lua": "Lua", "perl": "Perl", "r": "R", "racket": "Racket", "scala": "Scala",
+    "swift": "Swift",
 }
 
 

@@ -213,7 +213,7 @@ def load_config(
     A top-level ``stage:`` key, if present, must equal ``stage`` and is removed before validation.
     """
     data: dict[str, Any] = dict(base or {})
-    source = str(path) if path else "<defaults>"
+    source = str(path) if path else ("<command line>" if overrides else "<defaults>")
     if path:
         data.update(read_yaml(path))
     named = data.pop("stage", None)
@@ -221,6 +221,21 @@ def load_config(
         raise ConfigError(f"{source}: stage: this file is a '{named}' config, expected '{stage}'")
     apply_overrides(data, overrides)
     return validate(model, data, source=source)
+
+
+def flag_overrides(flags: dict[str, Any]) -> list[str]:
+    """Command-line flags as ``--set`` overrides, so they are validated (and reported) like config keys.
+
+    ``{"limit": 3, "generation.n": None}`` gives ``["limit=3"]``: None means "flag not given". Values are written
+    as JSON, which YAML reads back unchanged (a model name with a colon stays a string).
+    """
+    out = []
+    for key, value in flags.items():
+        if value is None:
+            continue
+        value = [str(v) if isinstance(v, Path) else v for v in value] if isinstance(value, list) else value
+        out.append(f"{key}={json.dumps(str(value) if isinstance(value, Path) else value, ensure_ascii=False)}")
+    return out
 
 
 def load_any(path: str | Path, overrides: list[str] | None = None) -> tuple[str, BaseModel]:

@@ -220,6 +220,9 @@ def stage_run(
     old = read_json(old_path) if old_path.exists() else None
     prog_path = out / PROGRESS
     if old and not force and _same_run(old, manifest) and old.get("status") == "complete":
+        from codeja.log import note
+
+        note(f"{stage}: {out} is complete with the same config and inputs; skipped")
         yield StageRun(out, stage, old, skipped=True)
         return
     done: set[str] = set()
@@ -228,6 +231,9 @@ def stage_run(
         if prog.get("config_hash") == manifest["config_hash"]:
             done = set(prog.get("done", {}))
             manifest["resumed"] = {"from": old.get("started_at"), "units_done": len(done)}
+            from codeja.log import note
+
+            note(f"{stage}: resuming in {out}: {len(done)} unit(s) already done")
     elif prog_path.exists():
         prog_path.unlink()
     run = StageRun(out, stage, manifest, done=done)

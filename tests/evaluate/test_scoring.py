@@ -70,7 +70,7 @@ def test_read_samples_quarantines_bad_lines(tmp_path):
     p.write_bytes(b"\n".join([
         good.encode(), b"{not json", b'{"task_id": "HumanEval/0"}', b'{"task_id": "Nope/1", "completion": "x"}',
         b'{"task_id": 3, "completion": "x"}', b'{"task_id": "HumanEval/1", "solution": "\xff\xfe"}', b"[1, 2]"]) + b"\n")
-    samples, bad = read_samples(p, bench)
+    samples, bad = read_samples(p, bench, skip_bad_lines=True)
     assert len(samples) == 1 and len(bad) == 6
     reasons = " | ".join(b["reason"] for b in bad)
     assert "invalid JSON" in reasons and "invalid UTF-8" in reasons and "Nope/1" in reasons and "'completion' or 'solution'" in reasons
@@ -81,7 +81,7 @@ def test_no_usable_samples_is_a_clear_error(tmp_path):
     p = tmp_path / "s.jsonl"
     p.write_text('{"task_id": "HumanEval/0"}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"s\.jsonl.*no usable samples.*line 1"):
-        read_samples(p, get_benchmark("humaneval"))
+        read_samples(p, get_benchmark("humaneval"), skip_bad_lines=True)
 
 
 def test_score_humaneval_subset_writes_results_samples_manifest(tmp_path):

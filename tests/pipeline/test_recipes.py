@@ -57,6 +57,7 @@ def test_cli_dry_run_prints_the_plan():
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("# plan")
+    lines = lines[:lines.index("# preflight (what each stage needs)")]  # the preflight findings follow
     assert [ln.split()[0] for ln in lines[1:]] == ["curate", "tokenize", "cpt", "magpie", "prefs", "sft", "dpo", "eval"]
 
 

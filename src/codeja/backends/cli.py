@@ -13,7 +13,7 @@ def generate(
     prompt: str | list[str] = "",
     *,
     chat: bool = False,
-    backend: str = "transformers",
+    backend: str | None = None,
     base_url: str | None = None,
     max_new_tokens: int = 128,
     temperature: float = 0.0,
@@ -26,13 +26,20 @@ def generate(
     """Generate for one or more prompts; returns ``{"backend": identity, "params": ..., "results": [...]}``.
 
     With ``chat`` each prompt is one user turn (after ``system`` if given) rendered by the chat template;
-    otherwise the prompt is continued as raw text.
+    otherwise the prompt is continued as raw text. ``backend`` defaults to transformers, or openai when
+    ``base_url`` is given.
     """
+    backend = backend or ("openai" if base_url else "transformers")
     from codeja.backends import SamplingParams, get_backend
+
+    from codeja.backends import check_backend
+    from codeja.backends.hf import _check_params
 
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                             stop=list(stop or []), seed=seed)
+    _check_params(params)  # bad values and names are reported before any model loads
+    check_backend(backend)
     opts = {"base_url": base_url} if backend == "openai" else {}
     with get_backend(model, backend, **opts) as engine:
         if chat:
@@ -53,9 +60,10 @@ def register(root: typer.Typer) -> None:
                                   "the server's model name with --backend openai."),
         prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Prompt text (repeatable for a batch)."),
         chat: bool = typer.Option(False, "--chat", help="Send the prompt as a user message through the chat template."),
-        backend: str = typer.Option("transformers", "--backend", "-b", help="transformers | openai | vllm."),
+        backend: Optional[str] = typer.Option(None, "--backend", help="transformers (default) | llamacpp (fast on a "
+                                              "CPU) | openai (default with --base-url) | vllm."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. "
-                                               "http://127.0.0.1:8000/v1 (openai backend)."),
+                                               "http://127.0.0.1:8080/v1 (llama.cpp's llama-server, vllm serve)."),
         max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Most tokens to generate."),
         temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
         top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass."),

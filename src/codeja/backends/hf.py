@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
-from codeja.errors import CodejaError
+from codeja.errors import CodejaError, ConfigError
 
 
 def _torch():
@@ -89,6 +89,17 @@ class StopOnStrings:
         return done
 
 
+class _CountSteps:
+    """Stopping criterion that never stops: tells the progress bar about each decoding step of a batch."""
+
+    def __init__(self, bar, rows: int):
+        self.bar, self.rows = bar, rows
+
+    def __call__(self, input_ids, scores, **kwargs):
+        self.bar.step(self.rows)
+        return _torch().zeros(input_ids.shape[0], dtype=_torch().bool, device=input_ids.device)
+
+
 class TransformersBackend(Backend):
     """Batched generation with transformers; see the module docstring for how sampling stays reproducible."""
 
@@ -153,15 +164,11 @@ class TransformersBackend(Backend):
     # -- internals -------------------------------------------------------------------------------------------
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
-        from tqdm.auto import tqdm
+        from codeja.log import GenerationProgress
 
         if self.model is None:
             raise CodejaError("this backend was closed")
-        _check_params(params)
-        encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        empty = [i for i, x in enumerate(encoded) if not x]
-        if empty:
-            raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
+        encoded = encode_prompts(self.tokenizer, prompts, params)
         sampling = params.temperature > 0
         # Greedy decoding gives the same text for every sample: decode each prompt once, copy it n times.
         rows = [(i, j) for i in range(len(prompts)) for j in range(params.n if sampling else 1)]
@@ -170,10 +177,13 @@ class TransformersBackend(Backend):
         rows.sort(key=lambda r: -len(encoded[r[0]]))
         results: dict[tuple[int, int], Generation] = {}
         batches = [rows[k:k + self.batch_size] for k in range(0, len(rows), self.batch_size)]
-        for batch in tqdm(batches, desc="generate", unit="batch", disable=self.progress is False or
-                          (self.progress is None and len(batches) < 4)):
-            for key, gen in zip(batch, self._generate_batch([encoded[i] for i, _ in batch], batch, params)):
-                results[key] = gen
+        # per sample, with generated tokens/s: a bar over batches sat at 0/1 for minutes on a CPU
+        with GenerationProgress(len(rows), show=self.progress) as bar:
+            for batch in batches:
+                gens = self._generate_batch([encoded[i] for i, _ in batch], batch, params, bar)
+                for key, gen in zip(batch, gens):
+                    results[key] = gen
+                bar.update(len(batch), sum(g.completion_tokens for g in gens))
         out = []
         for i in range(len(prompts)):
             if sampling:
@@ -183,7 +193,8 @@ class TransformersBackend(Backend):
                 out.append([Generation(**g.as_dict()) for _ in range(params.n)])
         return out
 
-    def _generate_batch(self, ids: list[list[int]], keys: list[tuple[int, int]], params: SamplingParams) -> list[Generation]:
+    def _generate_batch(self, ids: list[list[int]], keys: list[tuple[int, int]], params: SamplingParams,
+                        bar=None) -> list[Generation]:
         torch = _torch()
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
@@ -204,7 +215,7 @@ class TransformersBackend(Backend):
         if params.temperature > 0:
             seeds = [derive_seed(params.seed, i, j) for i, j in keys]
             processors.append(SeededSampler(seeds, params.temperature, params.top_p, self.device))
-        criteria = StoppingCriteriaList()
+        criteria = StoppingCriteriaList([_CountSteps(bar, len(ids))] if bar is not None else [])
         stopper = None
         if any(params.stop):
             stopper = StopOnStrings(self.tokenizer, params.stop, width)
@@ -245,7 +256,18 @@ class TransformersBackend(Backend):
         return text, matched
 
 
+def encode_prompts(tokenizer, prompts: list[str], params: SamplingParams) -> list[list[int]]:
+    """Token ids of each prompt as written (no special tokens added), after checking the sampling settings."""
+    _check_params(params)
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    empty = [i for i, x in enumerate(encoded) if not x]
+    if empty:
+        raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
+    return encoded
+
+
 def _check_params(params: SamplingParams) -> None:
+    """Bad decoding settings are a ConfigError (exit 2); callers check before loading a model."""
     problems = []
     if params.n < 1:
         problems.append(f"n must be >= 1 (got {params.n})")
@@ -258,4 +280,4 @@ def _check_params(params: SamplingParams) -> None:
     if params.repetition_penalty <= 0:
         problems.append(f"repetition_penalty must be > 0 (got {params.repetition_penalty})")
     if problems:
-        raise CodejaError("invalid sampling parameters: " + "; ".join(problems))
+        raise ConfigError("invalid sampling parameters: " + "; ".join(problems))

@@ -102,21 +102,22 @@ class OpenAIBackend(Backend):
 
     async def _gather(self, endpoint: str, jobs: list, params: SamplingParams) -> list[Generation]:
         import httpx
-        from tqdm.auto import tqdm
+
+        from codeja.log import GenerationProgress
 
         url = f"{self.base_url}/{endpoint}"
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
         gate = asyncio.Semaphore(self.concurrency)
-        bar = tqdm(total=len(jobs), desc="generate", unit="req",
-                   disable=self.progress is False or (self.progress is None and len(jobs) < 16))
+        bar = GenerationProgress(len(jobs), show=self.progress)
         async with httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers) as client:
             async def one(i: int, j: int, body: dict) -> Generation:
                 async with gate:
                     data = await self._post(client, url, body)
-                bar.update(1)
-                return _parse(data, endpoint, params, url)
+                gen = _parse(data, endpoint, params, url)
+                bar.update(1, gen.completion_tokens)
+                return gen
 
             try:
                 return await asyncio.gather(*(one(i, j, b) for i, j, b in jobs))

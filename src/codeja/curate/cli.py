@@ -17,7 +17,7 @@ app = typer.Typer(help="Clean code and Japanese text: placeholders, heuristics, 
 def run_cmd(
     config: Path = typer.Argument(..., help="Curate config YAML (see codeja.curate.config.CurateConfig)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
-    output: Path = typer.Option(Path("curated"), "--output", "-o", help="Output folder (kept/, removed/, ...)."),
+    output: Path = typer.Option(Path("runs/curate"), "--output", "-o", help="Output folder (kept/, removed/, ...)."),
 ) -> None:
     """Run the curation pipeline (resumes an interrupted run; skips a complete unchanged one)."""
     from codeja.config import load_config

@@ -11,26 +11,110 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from codeja.config import StrictModel
+from codeja.hub_datasets import HubOptions
+
+
+class ContentConfig(StrictModel):
+    """Where the text of a source lives when its rows only name it (The Stack v2 ships ids, not file contents).
+
+    ``files``: one file per document under ``path``, named by ``file_template`` filled from the row (The Stack v2's
+    download layout: ``{blob_id}`` or ``{blob_id}.gz``, gzip detected from the bytes), decoded with the charset in
+    the row's ``encoding_field`` (UTF-8 when absent). ``parquet`` / ``jsonl``: a table of (``id_field``,
+    ``text_field``) rows joined on the row's ``key_field``; each task loads only the texts its own rows need, so
+    memory follows the task's share, not the table's size. A row whose text is missing, undecodable or unreadable
+    is quarantined with the reason; nothing is dropped silently.
+    """
+
+    kind: Literal["files", "parquet", "jsonl"] = Field("files", description="A folder of files, or a table.")
+    path: str = Field(description="Folder of content files, or the Parquet / JSONL file or folder of the table.")
+    key_field: str | None = Field(None, description="Row column holding the join key (default: the source's id_field).")
+    file_template: str = Field(
+        "{key}", description="files: file name under path, a Python format string over the row's columns plus "
+        "{key}, e.g. '{blob_id}.gz' or '{language}/{blob_id}'.")
+    id_field: str = Field("blob_id", description="parquet/jsonl: the table's key column.")
+    text_field: str = Field("content", description="parquet/jsonl: the table's text column.")
+    encoding_field: str | None = Field(
+        "src_encoding", description="Row column naming the file's charset (The Stack v2: src_encoding); "
+        "UTF-8 when the column is absent or empty.")
+
+
+# Field mappings of corpora people have, applied as defaults under ``layout:`` (explicit keys win).
+LAYOUTS: dict[str, dict] = {
+    "codeja": {},
+    # bigcode/the-stack-v2(-dedup): per-language folders data/<Language>/train-*.parquet, ids only (see content)
+    "stack-v2": {"domain": "code", "text_field": "content", "id_field": "blob_id", "path_field": "path",
+                 "lang_field": "language", "repo_field": "repo_name", "license_field": "detected_licenses",
+                 "keep_fields": ["license_type"]},
+    # bigcode/the-stack(-dedup) v1: content inline
+    "stack-v1": {"domain": "code", "text_field": "content", "id_field": "hexsha",
+                 "path_field": "max_stars_repo_path", "lang_field": "lang", "repo_field": "max_stars_repo_name",
+                 "license_field": "max_stars_repo_licenses"},
+    # llm-jp-corpus: {"text": ..., "meta": {...}} in jsonl(.gz), no id
+    "llm-jp": {"domain": "text", "text_field": "text", "metadata_field": "meta"},
+    # Swallow corpus (swallow-llm/swallow-corpus): url, title, text, nanigo, info
+    "swallow": {"domain": "text", "text_field": "text", "keep_fields": ["url", "title"]},
+    # FineWeb-2 (data/jpn_Jpan/train/*.parquet): text, id, dump, url, date, language, language_score, ...
+    "fineweb2": {"domain": "text", "text_field": "text", "id_field": "id", "keep_fields": ["url", "date", "dump"]},
+}
 
 
 class SourceConfig(StrictModel):
-    """One input. ``jsonl``/``parquet``: code corpora in The Stack layout; ``webtext``: JSONL with id/text/metadata;
-    ``files``: one document per file under a folder (``path: stdlib`` = the running interpreter's standard library)."""
+    """One input. ``jsonl``/``parquet``: records (code corpora in The Stack layout by default; set ``domain: text``
+    for prose); ``webtext``: JSONL prose; ``files``: one document per file under a folder (``path: stdlib`` = the
+    running interpreter's standard library); ``hf``: a Hugging Face dataset (hub id, ``save_to_disk`` folder or a
+    folder of data files) through ``datasets.load_dataset``.
+
+    ``layout`` fills the field mapping for a known corpus (``stack-v2``, ``stack-v1``, ``llm-jp``, ``swallow``,
+    ``fineweb2``); any field given explicitly wins. The mapping is checked against the data before the run starts:
+    a text field that no row has is one error naming the file, the field and the fields that exist.
+    """
 
     name: str = Field(description="Short name, used in document ids and output file names.")
-    kind: Literal["jsonl", "parquet", "webtext", "files"] = Field(description="Input format (see the class doc).")
-    path: str = Field(description="File or folder to read; for kind=files the special value 'stdlib' is allowed.")
+    kind: Literal["jsonl", "parquet", "webtext", "files", "hf"] = Field(description="Input format (see the class doc).")
+    path: str = Field(description="File or folder to read (kind=files: also 'stdlib'; kind=hf: also a hub id, "
+                                  "optionally owner/name@revision).")
+    layout: Literal["codeja", "stack-v2", "stack-v1", "llm-jp", "swallow", "fineweb2"] | None = Field(
+        None, description="Field-mapping preset of a known corpus (see the class doc); explicit fields win.")
     glob: str | None = Field(None, description="Glob under a folder (default: *.jsonl*, *.parquet, **/*.py ...).")
+    subsets: list[str] = Field(
+        default_factory=list, description="Sub-folders of path to read, e.g. The Stack v2's per-language "
+        "folders [Python, Java] under data/ (default: everything under path).")
     domain: Literal["code", "text"] | None = Field(
-        None, description="code (code filters, no language ID) or text (prose filters); default: text for webtext.")
-    text_field: str | None = Field(None, description="Field holding the text (default: content; text for webtext).")
+        None, description="code (code filters, no language ID) or text (prose filters); default: text for webtext, "
+        "else code (kind=hf needs it, or a layout).")
+    text_field: str | None = Field(None, description="Field holding the text (default: text for prose, content for code).")
     id_field: str = Field("id", description="Field holding the document id (missing ids become file:line).")
     path_field: str = Field("path", description="Field with the file path in the repo (code corpora).")
     lang_field: str = Field("lang", description="Field with the programming language (code corpora).")
     repo_field: str = Field("repo", description="Field with the repository name (code corpora).")
     license_field: str = Field("license", description="Field with the license (code corpora).")
+    metadata_field: str | None = Field(
+        "metadata", description="Field holding a dict merged into the document's metadata (llm-jp: meta).")
+    keep_fields: list[str] = Field(default_factory=list, description="More fields copied into metadata (e.g. url).")
+    content: ContentConfig | None = Field(
+        None, description="Text kept outside the rows, joined by id (The Stack v2); see ContentConfig.")
+    hub: HubOptions = Field(default_factory=HubOptions, description="kind=hf: config, split, revision, streaming.")
     limit: int | None = Field(None, ge=1, description="Keep at most this many documents (files: sampled, see seed).")
     seed: int = Field(0, description="Seed of the deterministic file sampling for kind=files with a limit.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_layout(cls, data):
+        if isinstance(data, dict) and data.get("layout") in LAYOUTS:
+            data = {**LAYOUTS[data["layout"]], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceConfig:
+        if self.kind == "hf" and self.domain is None:
+            raise ValueError("kind: hf needs domain: code or text (or a layout that sets it)")
+        if self.content is not None and self.kind == "files":
+            raise ValueError("content: applies to record sources (jsonl, parquet, webtext, hf), not kind: files")
+        if self.kind != "hf" and "hub" in self.model_fields_set:
+            raise ValueError(f"hub: applies to kind: hf, not kind: {self.kind}")
+        if self.kind == "hf" and self.subsets:
+            raise ValueError("subsets: applies to folders of files; for kind: hf use hub: {data_dir: ...}")
+        return self
 
     @property
     def resolved_domain(self) -> str:
@@ -38,7 +122,20 @@ class SourceConfig(StrictModel):
 
     @property
     def resolved_text_field(self) -> str:
-        return self.text_field or ("text" if self.kind == "webtext" else "content")
+        return self.text_field or ("text" if self.resolved_domain == "text" else "content")
+
+    def explicit_fields(self) -> dict[str, str]:
+        """Mapping fields the user named (not defaults, not a layout's guesses): these must exist in the data."""
+        preset = LAYOUTS.get(self.layout or "codeja", {})
+        out = {}
+        for key in ("id_field", "path_field", "lang_field", "repo_field", "license_field", "metadata_field"):
+            value = getattr(self, key)
+            if key in self.model_fields_set and value is not None and value != preset.get(key):
+                out[key] = value
+        for f in self.keep_fields:
+            if f not in preset.get("keep_fields", []):
+                out[f"keep_fields[{f}]"] = f
+        return out
 
 
 class QuarantineConfig(StrictModel):

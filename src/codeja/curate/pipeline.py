@@ -234,28 +234,19 @@ def account(stats: dict[str, Any]) -> None:
 
 
 def input_fingerprints(cfg: CurateConfig, out: Path) -> list[Path]:
-    """What the manifest hashes as inputs. A ``files`` source (the stdlib folder holds site-packages: gigabytes) is
-    represented by a listing of the files it actually reads with their sha256, written to work/inputs/."""
-    from codeja.curate.readers import FilesSourceReader, make_reader, resolve_source_path
-    from codeja.runs import sha256_file
+    """What the manifest hashes as inputs: per source, a listing of the files it actually reads with their sha256
+    (the stdlib folder holds site-packages: gigabytes), or a Hub dataset's pinned commit, written to work/inputs/."""
+    from codeja.curate.readers import make_reader
 
-    paths = []
-    for src in cfg.sources:
-        reader = make_reader(src, cfg.quarantine.max_doc_bytes)
-        if isinstance(reader, FilesSourceReader):
-            root = resolve_source_path(src)
-            listing = out / WORK / "inputs" / f"{src.name}.files.tsv"
-            listing.parent.mkdir(parents=True, exist_ok=True)
-            listing.write_text("".join(f"{f}\t{sha256_file(root / f)}\n" for f in reader.all_files()), encoding="utf-8")
-            paths.append(listing)
-        else:
-            paths.append(resolve_source_path(src))
-    return paths
+    return [make_reader(src, cfg.quarantine.max_doc_bytes).fingerprint(out / WORK / "inputs") for src in cfg.sources]
 
 
 def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
     """Run (or resume, or skip when complete) the curation into ``output_dir``; returns the stats dict."""
+    from codeja.curate.readers import check_sources
+
     out = Path(output_dir)
+    check_sources(cfg)  # a field mapping that does not fit the data is one error now, not N quarantined rows later
     inputs = input_fingerprints(cfg, out)
     with stage_run(out, "curate", cfg, inputs=inputs, seeds={"lint": cfg.lint.seed, "minhash": cfg.dedup.seed}) as run:
         if run.skipped:
@@ -267,7 +258,9 @@ def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
         if any(done.values()):
             run.record(resumed_from={k: v for k, v in done.items() if v})
         if cfg.executor.kind == "local":
-            for _name, executor in stages:
+            for name, executor in stages:
+                if name != "filter" and not any((out / WORK / "filtered").glob("*.jsonl")):
+                    break  # every document was removed or quarantined: nothing to deduplicate
                 executor.run()
         else:
             stages[-1][1].run()  # slurm / ray: launching the last stage submits the chain through `depends`

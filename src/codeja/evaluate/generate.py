@@ -20,7 +20,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
 }
 FENCE = {"python": "python", "javascript": "javascript", "typescript": "typescript", "java": "java", "cpp": "cpp",
-         "go": "go", "rust": "rust", "bash": "bash"}
+         "go": "go", "rust": "rust", "bash": "bash", "csharp": "csharp", "d": "d", "julia": "julia", "lua": "lua",
+         "php": "php", "perl": "perl", "r": "r", "ruby": "ruby", "racket": "racket", "scala": "scala", "swift": "swift"}
 
 
 def instruct_message(template: str, task: Task, bench: Benchmark) -> str:

@@ -17,44 +17,12 @@ from codeja.errors import InputError
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
 from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
 from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
-from codeja.io import BadLine, iter_jsonl, write_jsonl
+from codeja.evaluate.samples import read_samples  # noqa: F401 - part of this module's API
+from codeja.io import write_jsonl
 from codeja.runs import hash_path, write_json, write_manifest
 
 SAMPLES = "samples.jsonl"
 RESULTS = "results.json"
-
-
-def read_samples(path: str | Path, bench: Benchmark) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(samples, quarantined): each sample has task_id, kind (completion|solution), raw text, optional gen info."""
-    bad: list[BadLine] = []
-    samples, quarantined = [], []
-    for lineno, obj in iter_jsonl(path, bad=bad):
-        reason = None
-        tid = obj.get("task_id")
-        if not isinstance(tid, str):
-            reason = "field 'task_id': missing or not a string"
-        elif isinstance(obj.get("completion"), str):
-            kind, raw = "completion", obj["completion"]
-        elif isinstance(obj.get("solution"), str):
-            kind, raw = "solution", obj["solution"]
-        else:
-            reason = "field 'completion' or 'solution': missing or not a string"
-        if reason is None:
-            try:
-                bench.task(tid)
-            except KeyError:
-                reason = f"field 'task_id': '{tid}' is not a task of {bench.name}"
-        if reason is not None:
-            quarantined.append({"path": str(path), "line": lineno, "reason": reason})
-            continue
-        samples.append({"task_id": tid, "kind": kind, "raw": raw, "line": lineno,
-                        **{k: obj[k] for k in ("completion_tokens", "finish_reason", "sample_index") if k in obj}})
-    quarantined += [b.as_dict() for b in bad]
-    if not samples:
-        first = quarantined[0] if quarantined else None
-        why = f" (first problem: line {first['line']}: {first['reason']})" if first else ""
-        raise InputError(f"no usable samples{why}", path=str(path))
-    return samples, quarantined
 
 
 def _sanitizers(spec: str | list[str]) -> list[Sanitizer]:
@@ -118,9 +86,11 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                   sanitizer: str | list[str] = "codeja", *, path: str | None = None, k: list[int] | tuple = (1, 10, 100),
                   bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0, timeout_s: float | None = None,
                   memory_mb: int | None = 2048, workers: int | None = None, progress: bool = False,
-                  extra_manifest: dict | None = None, **bench_options) -> dict[str, Any]:
+                  extra_manifest: dict | None = None, skip_bad_lines: bool = False, **bench_options) -> dict[str, Any]:
     """Score a samples JSONL (``task_id`` + ``completion`` or ``solution``) and write results, samples, manifest.
 
+    ``samples_path`` is a JSONL file, an EvalPlus samples folder or a bigcode generations.json
+    (:mod:`codeja.evaluate.samples`); a line that cannot be scored is an error unless ``skip_bad_lines``.
     ``sanitizer`` is a name, a comma list, or ``"all"`` (every sample scored under each; ``results.json`` then
     has ``by_sanitizer`` and a ``sensitivity`` table, and its headline is the first one listed, ``codeja`` for all).
     """
@@ -128,7 +98,7 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
     bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark, path, **bench_options)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples, quarantined = read_samples(samples_path, bench)
+    samples, quarantined = read_samples(samples_path, bench, skip_bad_lines=skip_bad_lines)
     sans = _sanitizers(sanitizer)
     if "all" == sanitizer:
         sans.sort(key=lambda s: s.name != "codeja")

@@ -14,13 +14,14 @@ fim_app = typer.Typer(help="Fill-in-the-Middle: inspect what the FIM transform d
 
 def tokenize(
     input: Path = typer.Option(..., "--input", help="JSONL/Parquet file or folder of documents (id, text)."),
-    model: str = typer.Option(..., "--model", help="Model or tokenizer (folder, hub id, or alias such as tiny)."),
-    output: Path = typer.Option(..., "--output", help="Output prefix: writes PREFIX.bin/.idx/.json."),
+    model: str = typer.Option(..., "--model", "-m", help="Model or tokenizer (folder, hub id, or alias such as tiny)."),
+    output: Path = typer.Option(Path("runs/tokenize/corpus"), "--output", "-o",
+                                help="Output prefix: writes PREFIX.bin/.idx/.json."),
     workers: int = typer.Option(1, "--workers", help="Processes (the output is identical for any count)."),
     messages_render: Optional[str] = typer.Option(
         None, "--messages-render", help="Rows with `messages` (SFT / Magpie chats): plain (Question / Answer text, "
         "no special tokens; the default) or chat_template (the tokenizer's chat template)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="A tokenize stage YAML (options override it)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tokenize stage YAML (options override it)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: key=value (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -41,7 +42,7 @@ def tokenize(
 @fim_app.command("inspect")
 def inspect(
     data: Path = typer.Option(..., "--data", help="Corpus prefix written by `codeja tokenize`."),
-    model: str = typer.Option(..., "--model", help="The tokenizer the corpus was made with."),
+    model: str = typer.Option(..., "--model", "-m", help="The tokenizer the corpus was made with."),
     mode: str = typer.Option("context", "--mode", help="context | document | off"),
     fim_rate: float = typer.Option(0.5, "--fim-rate", help="FIM rate."),
     spm_rate: float = typer.Option(0.5, "--spm-rate", help="SPM rate among FIM'd documents."),
@@ -50,7 +51,7 @@ def inspect(
     seed: int = typer.Option(0, "--seed", help="Seed."),
     show: int = typer.Option(0, "--show", help="Render this many samples with the sentinels visible."),
     sentinels: str = typer.Option("auto", "--sentinels", help="auto | add | a registry name."),
-    config: Optional[Path] = typer.Option(None, "--config", help="A fim stage YAML (options override it)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A fim stage YAML (options override it)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (else a short summary)."),
 ) -> None:
     """Transform N samples and report effective FIM rate, SPM share, truncation, padding, U+FFFD and round trips."""

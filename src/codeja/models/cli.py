@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -64,3 +65,22 @@ def info_cmd(
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         typer.echo(f"{k:<{width}}  {v}")
+
+
+@app.command("to-gguf")
+def to_gguf_cmd(
+    model: str = typer.Argument(..., help="'tiny' or an HF Llama-family folder (e.g. a codeja checkpoint's model/)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="The .gguf file to write (default: the cache "
+                                       "the llamacpp backend uses, $CODEJA_HOME/gguf/)."),
+) -> None:
+    """Export a checkpoint to GGUF for llama.cpp with its weights unchanged (no quantization); prints the path."""
+    from codeja.models import resolve_model
+    from codeja.models.to_gguf import cached_gguf, export_gguf
+
+    if output is None:
+        typer.echo(str(cached_gguf(model)))
+        return
+    ref = resolve_model(model)
+    if ref.kind == "gguf" or ref.path is None:
+        raise ModelNotFoundError(f"{model}: GGUF export needs a local HF model folder")
+    typer.echo(str(export_gguf(ref.path, output)))

@@ -202,7 +202,8 @@ def run_recipe(
 ) -> dict[str, Any]:
     """Run (or with ``dry_run`` only plan) a recipe and, when it has variants, each variant in ``run_dir/<variant>``.
 
-    Returns ``{"run_dir", "plans": {variant: [StagePlan...]}, "report": path or None}``.
+    Returns ``{"run_dir", "plans": {variant: [StagePlan...]}, "findings": {variant: [preflight Finding...]},
+    "report": path or None}``. A real run stops before its first stage when the preflight finds errors.
     """
     run_dir = Path(run_dir).resolve()
     runs: dict[str, tuple[Recipe, Path]] = {}
@@ -212,15 +213,22 @@ def run_recipe(
     else:
         runs["main"] = (recipe, run_dir)
     plans: dict[str, list[StagePlan]] = {}
+    findings: dict[str, list] = {}
     shared: dict[str, tuple[Path, dict]] = {}
     for vname, (rec, vdir) in runs.items():  # stages finished by earlier sessions of this run can be shared too
         if (vdir / STATE).exists():
             for name, srec in read_json(vdir / STATE)["stages"].items():
                 if srec.get("status") == "complete" and not (vdir / name).is_symlink():
                     shared.setdefault(srec["fingerprint"], (vdir / name, srec))
-    for vname, (rec, vdir) in runs.items():
-        pipe = Pipeline(rec, vdir, log=(lambda m, v=vname: log(f"{v}: {m}")) if recipe.variants else log,
-                        shared=shared if recipe.variants else None)
+    from codeja.pipeline.preflight import preflight_recipe, raise_on_errors
+
+    pipes = {vname: Pipeline(rec, vdir, log=(lambda m, v=vname: log(f"{v}: {m}")) if recipe.variants else log,
+                             shared=shared if recipe.variants else None) for vname, (rec, vdir) in runs.items()}
+    # every variant's stages are checked before the first stage of any starts
+    findings = {vname: preflight_recipe(pipe) for vname, pipe in pipes.items()}
+    if not dry_run:
+        raise_on_errors(f for fs in findings.values() for f in fs)
+    for vname, pipe in pipes.items():
         plans[vname] = (pipe.plan(from_stage=from_stage, until_stage=until_stage) if dry_run
                         else pipe.run(from_stage=from_stage, until_stage=until_stage))
     report = None
@@ -228,4 +236,4 @@ def run_recipe(
         from codeja.report.build import write_report
 
         report = write_report(run_dir)
-    return {"run_dir": str(run_dir), "plans": plans, "report": report}
+    return {"run_dir": str(run_dir), "plans": plans, "findings": findings, "report": report}

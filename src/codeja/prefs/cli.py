@@ -14,23 +14,37 @@ ConfigArg = Annotated[Path, typer.Argument(help="A prefs config YAML (stage: pre
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value (repeatable).")]
 
 
-def _load(config: Path, overrides: list[str] | None):
-    from codeja.config import load_config
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="Sets sample.backend: transformers | llamacpp (fast "
+                                                "on a CPU) | openai (default with --base-url) | vllm.")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server for sampling, e.g. "
+                                                "http://127.0.0.1:8080/v1 (llama.cpp's llama-server, vllm serve).")]
+
+
+def _load(config: Path, overrides: list[str] | None, backend: str | None = None, base_url: str | None = None):
+    from codeja.config import flag_overrides, load_config
+    from codeja.pipeline.preflight import check_stage, raise_on_errors
     from codeja.prefs.config import PrefsConfig
 
-    return load_config(config, PrefsConfig, overrides, stage="prefs")
+    if base_url and backend is None:
+        backend = "openai"
+    flags = flag_overrides({"sample.backend": backend, "sample.backend_options.base_url": base_url})
+    cfg = load_config(config, PrefsConfig, flags + list(overrides or []), stage="prefs")
+    raise_on_errors(check_stage("prefs", cfg))  # names, models, instructions: before any model loads
+    return cfg
 
 
 @app.command("sample")
 def sample_cmd(
     config: ConfigArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("prefs-out/sample"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("runs/prefs-sample"),
     set_: SetOpt = None,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
 ) -> None:
     """Draw N responses per instruction from the policy model (uses the `sample` section; seeded, resumable)."""
     from codeja.prefs.sample import sample_responses
 
-    typer.echo(str(sample_responses(_load(config, set_), output)))
+    typer.echo(str(sample_responses(_load(config, set_, backend, base_url), output)))
 
 
 @app.command("build")
@@ -38,7 +52,7 @@ def build_cmd(
     candidates: Annotated[Path, typer.Option("--candidates", help="JSONL: {id, prompt, responses: [{text, score, "
                                              "passed_filters}]} per line.")],
     strategy: Annotated[str, typer.Option("--strategy", help="closest | farthest | random")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("runs/prefs-build"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy (with the instruction id).")] = 0,
     min_margin: Annotated[float | None, typer.Option("--min-margin", help="Drop pairs closer than this.")] = None,
     quarantine: Annotated[bool, typer.Option("--quarantine", help="Set bad lines aside and go on.")] = False,
@@ -54,12 +68,14 @@ def build_cmd(
 @app.command("run")
 def run_cmd(
     config: ConfigArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("prefs-out"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("runs/prefs"),
     set_: SetOpt = None,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
 ) -> None:
     """Sample, filter, score and build in one go."""
     from codeja.prefs.pipeline import run_prefs
 
-    stats = run_prefs(_load(config, set_), output)
+    stats = run_prefs(_load(config, set_, backend, base_url), output)
     keys = ("in", "pairs", "sft", "dropped", "pairs_file", "report_file")
     typer.echo(json.dumps({k: stats[k] for k in keys}, ensure_ascii=False))

@@ -33,7 +33,21 @@ cpp            g++, libssl-dev (HumanEval-X md5)                           ``g++
 go             golang-go, golang-github-stretchr-testify-dev               ``go build`` / ``go test -c`` (GOPATH)
 rust           rustc, cargo, librust-{rand,regex,md5}-dev                  ``rustc [--test] --extern ...`` -> binary
 bash           bash                                                        ``bash main.sh``
+csharp         mono-mcs, mono-runtime, libmono-system-numerics4.0-cil      ``mcs -d:DEBUG`` -> ``mono main.exe``
+d              ldc                                                         ``ldc2 -unittest --main`` -> binary
+lua            lua5.3, lua-unit                                            ``lua5.3 main.lua``
+php            php-cli                                                     ``php main.php``
+perl           perl, libtest-deep-perl                                     ``perl main.pl``
+r              r-base-core                                                 ``Rscript main.r``
+ruby           ruby                                                        ``ruby main.rb``
+racket         racket                                                      ``racket main.rkt``
+scala          scala                                                       ``scalac`` -> ``java -cp /build:scala-lib``
+julia          none in Debian 12 (install Julia by hand)                   ``julia main.jl``
+swift          none in Debian 12 (install a Swift toolchain by hand)       ``swiftc`` -> binary
 =============  ==========================================================  =========================================
+
+Java programs get codeja's own ``org.javatuples`` on the class path (:mod:`codeja.sandbox.javatuples`), as
+MultiPL-E's evaluator gives them javatuples-1.2.jar.
 
 plus ``bubblewrap`` (isolation) and ``util-linux`` (``prlimit``).
 """

@@ -49,6 +49,12 @@ def run_cmd(
     args: list[str] | None = typer.Argument(None, help="Arguments for the program (after --)."),
 ) -> None:
     """Run FILE in the sandbox. Exits 0 whatever the program did; non-zero only when codeja itself fails."""
+    from codeja.errors import ConfigError
+
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"--timeout {timeout}: must be > 0 seconds")
+    if memory is not None and memory < 1:
+        raise ConfigError(f"--memory {memory}: must be >= 1 MB")
     r = sandbox_run(file, lang, timeout, memory, stdin, require_isolation, tuple(args or ()))
     if as_json:
         typer.echo(json.dumps(r.as_dict(), ensure_ascii=False))

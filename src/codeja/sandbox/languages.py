@@ -6,7 +6,8 @@ RLIMIT_AS, except for the JVM and V8 which reserve huge address ranges they neve
 plus RLIMIT_DATA (which counts only committed private memory).
 
 Toolchains are looked up in the system paths (``/usr/bin``...) and, for Rust, in ``~/.cargo/bin`` as a last
-resort; a missing one gives the status ``toolchain-missing`` and names the Debian package that provides it.
+resort; a missing one gives the status ``toolchain-missing`` and names the Debian package that provides it
+(Julia and Swift have none in Debian 12: the message says so).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from codeja.sandbox.javatuples import javatuples_dir
 from codeja.sandbox.types import Limits
 
 BOX = "/box"  # the program's private writable work dir inside the sandbox
@@ -37,14 +39,17 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+VERSION_FLAGS = {"javac": "-version", "go": "version", "lua5.3": "-v", "scalac": "-version"}  # else --version
+
+
 @cache
 def tool_version(path: str) -> str:
     """A short version string of a tool, part of the compile-cache key (a new compiler invalidates entries)."""
-    flag = "-version" if path.endswith("javac") else "version" if path.endswith("/go") else "--version"
+    flag = VERSION_FLAGS.get(os.path.basename(path), "--version")
     try:
         out = subprocess.run([path, flag], capture_output=True, text=True, timeout=30)
-        return (out.stdout + out.stderr).strip().splitlines()[0][:200]
-    except (OSError, subprocess.SubprocessError, IndexError):
+        return next(line for line in (out.stdout + out.stderr).splitlines() if line.strip()).strip()[:200]
+    except (OSError, subprocess.SubprocessError, StopIteration):
         return "unknown"
 
 
@@ -64,10 +69,13 @@ class Language:
     compiled = False
     memory_rlimit = "as"  # "as" (RLIMIT_AS) or "data" (RLIMIT_DATA) — see the module docstring
 
-    def __init__(self, name: str, aliases: tuple[str, ...], tools: tuple[str, ...], debian: str, defaults: Limits,
-                 filename: str, run: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(self, name: str, aliases: tuple[str, ...], tools: tuple[str, ...], debian: str | None,
+                 defaults: Limits, filename: str, run: list[str] | None = None, env: dict[str, str] | None = None,
+                 etc: tuple[str, ...] = (), install: str | None = None):
         self.name, self.aliases, self.tools, self.debian = name, aliases, tools, debian
         self.defaults, self.filename, self._run, self.env = defaults, filename, run or [], env or {}
+        self.etc = etc  # configuration under /etc the toolchain reads (bound read-only into the sandbox)
+        self.install = install  # how to install it where Debian has no package (debian=None)
 
     # -- toolchain -------------------------------------------------------------------------------------------
     def missing_tools(self) -> list[str]:
@@ -76,17 +84,23 @@ class Language:
     def available(self) -> bool:
         return not self.missing_tools()
 
+    def install_hint(self) -> str:
+        if self.debian is None:
+            return f"Debian 12 has no package for it: {self.install}"
+        return f"install the Debian package(s) {self.debian} (make setup does, as root)"
+
     def toolchain_id(self) -> str:
         return "; ".join(tool_version(find_tool(t)) for t in self.tools if find_tool(t))
 
     def host_binds(self) -> list[str]:
-        """Host directories outside /usr the toolchain lives in (bound read-only), e.g. a rustup toolchain."""
+        """Host paths bound read-only at the same place: directories outside /usr the toolchain lives in (e.g. a
+        rustup toolchain) and the configuration under /etc it reads (``etc``)."""
         out = []
         for t in self.tools:
             real = os.path.realpath(find_tool(t) or "/usr/bin")
             if not real.startswith(("/usr/", "/bin/", "/lib")):
                 out.append(str(Path(real).parent.parent))
-        return out
+        return out + [p for p in self.etc if os.path.exists(p)]
 
     # -- steps -----------------------------------------------------------------------------------------------
     def source_name(self, source: str) -> str:
@@ -190,20 +204,63 @@ def java_classes(source: str) -> tuple[str | None, str | None]:
     return public, main
 
 
+# Serial GC and the C1 compiler only: a JVM per sample should start fast and not spawn a thread per core
+JVM_FLAGS = ["-Xss8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xshare:auto"]
+
+
+def jvm_heap(limits: Limits) -> str:
+    return f"-Xmx{max(32, int(limits.memory_mb * 0.6))}m"
+
+
 class Java(Compiled):
+    """``javac`` then ``java -ea``, with codeja's ``org.javatuples`` on the class path of both (MultiPL-E's
+    evaluator puts javatuples-1.2.jar there; see :mod:`codeja.sandbox.javatuples`)."""
+
     memory_rlimit = "data"
 
     def source_name(self, source):
         public, main = java_classes(source)
         return f"{public or main or 'Main'}.java"
 
+    @staticmethod
+    def tuples() -> str | None:
+        javac = find_tool("javac")
+        return javatuples_dir(javac, tool_version(javac)) if javac else None
+
+    def compile_step(self, source, limits, ctx):
+        step, lib = super().compile_step(source, limits, ctx), self.tuples()
+        if lib is None:
+            return step
+        return Step([step.argv[0], "-cp", lib, *step.argv[1:]], step.env, ro_binds=[(lib, lib)])
+
     def run_step(self, source, args, limits):
         public, main = java_classes(source)
-        heap = max(32, int(limits.memory_mb * 0.6))
-        # Serial GC and the C1 compiler only: a JVM per sample should start fast and not spawn a thread per core
-        return Step([find_tool("java"), f"-Xmx{heap}m", "-Xss8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                     "-XX:CICompilerCount=1", "-Xshare:auto", "-ea", "-cp", BUILD, main or public or "Main", *args],
-                    dict(self.env))
+        lib = self.tuples()
+        return Step([find_tool("java"), jvm_heap(limits), *JVM_FLAGS, "-ea", "-cp", f"{BUILD}:{lib}" if lib else BUILD,
+                     main or public or "Main", *args], dict(self.env), ro_binds=[(lib, lib)] if lib else [])
+
+
+SCALA_LIBRARY = "/usr/share/java/scala-library.jar"  # Debian's scala package
+
+
+def scala_main(source: str) -> str:
+    """The object that defines ``def main`` (MultiPL-E's is always ``Problem``): the last ``object`` before it."""
+    code = _JAVA_STRIP.sub(lambda m: " " * len(m.group(0)), source)
+    at = code.find("def main(")
+    names = re.findall(r"\bobject\s+(\w+)", code[:at] if at >= 0 else code)
+    return names[-1] if names else "Problem"
+
+
+class Scala(Compiled):
+    """``scalac`` into /build, then the main object on the JVM with scala-library on the class path. MultiPL-E
+    runs ``scala -cp DIR Problem``; that launcher runs the same bytecode (same exit code, same stderr) after
+    loading the compiler's class path first, seconds per program on a small machine."""
+
+    memory_rlimit = "data"
+
+    def run_step(self, source, args, limits):
+        return Step([find_tool("java"), jvm_heap(limits), *JVM_FLAGS, "-cp", f"{BUILD}:{SCALA_LIBRARY}",
+                     scala_main(source), *args], dict(self.env))
 
 
 def _go_is_test(source: str) -> bool:
@@ -288,6 +345,27 @@ LANGUAGE_LIST: list[Language] = [
     Rust("rust", ("rs",), ("rustc",), "rustc cargo librust-{rand,regex,md5,aho-corasick,memchr}-dev",
          Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=60.0).over(_D), "main.rs"),
     Language("bash", ("sh", "shell"), ("bash",), "bash", _D, "main.sh", run=["bash"]),
+    # MultiPL-E's other languages, run as its evaluators run them (``evaluation/src/eval_<lang>.py``)
+    Compiled("csharp", ("cs", "c#"), ("mcs", "mono"), "mono-mcs mono-runtime libmono-system-numerics4.0-cil",
+             Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.cs",
+             compile=["mcs", "-d:DEBUG", "-r:System.Numerics.dll", "-out:{build}/main.exe", "{src}"],
+             run=["mono", "{build}/main.exe"], env={"MONO_TRACE_LISTENER": "Console.Error"}, etc=("/etc/mono",)),
+    Compiled("d", ("dlang",), ("ldc2",), "ldc", _D, "main.d", etc=("/etc/ldc2.conf",),
+             compile=["ldc2", "-unittest", "--main", "-of={build}/main", "{src}"], run=["{build}/main"]),
+    Language("julia", ("jl",), ("julia",), None, Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.jl", run=["julia"],
+             install="install Julia (julialang.org) and put `julia` on PATH"),
+    Language("lua", (), ("lua5.3",), "lua5.3 lua-unit", _D, "main.lua", run=["lua5.3"]),
+    Language("php", (), ("php",), "php-cli", _D, "main.php", run=["php"], etc=("/etc/php",)),
+    Language("perl", ("pl",), ("perl",), "perl libtest-deep-perl", _D, "main.pl", run=["perl"]),
+    Language("r", (), ("Rscript",), "r-base-core", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.r", run=["Rscript"],
+             etc=("/etc/R",)),
+    Language("ruby", ("rb",), ("ruby",), "ruby", Limits(wall_s=5.0, cpu_s=5.0).over(_D), "main.rb", run=["ruby"]),
+    Language("racket", ("rkt",), ("racket",), "racket", _D, "main.rkt", run=["racket"], etc=("/etc/racket",)),
+    Scala("scala", (), ("scalac", "java"), "scala", Limits(compile_wall_s=90.0, processes=256).over(_D), "main.scala",
+          compile=["scalac", *(f"-J{f}" for f in JVM_FLAGS), "-encoding", "UTF-8", "-d", "{build}", "{src}"]),
+    Compiled("swift", (), ("swiftc",), None, Limits(wall_s=5.0, cpu_s=5.0, compile_wall_s=45.0).over(_D),
+             "main.swift", compile=["swiftc", "{src}", "-o", "{build}/main"], run=["{build}/main"],
+             install="install a Swift toolchain (swift.org) and put `swiftc` on PATH"),
 ]
 
 #: name -> Language, aliases included

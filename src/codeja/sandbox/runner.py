@@ -140,7 +140,8 @@ def _relocate(step: Step, mapping: dict[str, str]) -> Step:
     """Rewrite sandbox paths (/box, /build, ...) to host paths, for the rlimit-only mode that has no mounts."""
     def fix(s: str) -> str:
         for inside, host in mapping.items():
-            if s == inside or s.startswith(inside + "/") or s.startswith(f"dependency={inside}") or f"={inside}/" in s:
+            if (s == inside or s.startswith((inside + "/", inside + ":", f"dependency={inside}"))
+                    or f"={inside}/" in s or f":{inside}/" in s):  # also class paths, -out:/build/x
                 s = s.replace(inside, host, 1)
         return s
     return Step([fix(a) for a in step.argv], {k: fix(v) for k, v in step.env.items()})
@@ -249,7 +250,7 @@ class _Runner:
         missing = lang.missing_tools()
         if missing:
             return SandboxResult(status="toolchain-missing", detail=f"{lang.name}: {', '.join(missing)} not found; "
-                                 f"install the Debian package(s) {lang.debian} (make setup does, as root)",
+                                 f"{lang.install_hint()}",
                                  **{**base, "isolation": "none"})
         if lang.name == "python" and self.isolation == "bwrap":
             return self._run_python_zygote(job, limits, files, base)

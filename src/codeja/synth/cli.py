@@ -18,13 +18,16 @@ def _csv(value: str | None) -> list[str]:
 def flag_overrides(model: str | None = None, backend: str | None = None, rows: int | None = None,
                    languages: str | None = None, task_types: str | None = None,
                    instruction_lang: str | None = None, baseline_rows: int | None = None,
-                   seed: int | None = None, unsteered: bool = False) -> list[str]:
+                   seed: int | None = None, unsteered: bool = False, base_url: str | None = None) -> list[str]:
     """The quick flags as ``--set`` overrides; listed languages / task types get equal weights."""
     out = []
     if model:
         out.append(f"model={json.dumps(model)}")
+    if base_url:
+        backend = backend or "openai"
+        out.append(f"backend_options.base_url={json.dumps(base_url)}")
     if backend:
-        out.append(f"backend={backend}")
+        out.append(f"backend={json.dumps(backend)}")
     if rows is not None:
         out.append(f"rows={rows}")
     if baseline_rows is not None:
@@ -46,9 +49,14 @@ def flag_overrides(model: str | None = None, backend: str | None = None, rows: i
 def magpie(
     config: Path | None = typer.Argument(None, help="A synth.magpie YAML config (optional)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output folder (data.jsonl, removed.jsonl, reports)."),
-    model: str | None = typer.Option(None, "--model", help="Chat model: 'tiny', an HF folder, a hub id."),
-    backend: str | None = typer.Option(None, "--backend", help="transformers | openai | vllm."),
+    output: Path = typer.Option(Path("runs/magpie"), "--output", "-o",
+                                help="Output folder (data.jsonl, removed.jsonl, reports)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Chat model: 'tiny', an HF folder, a .gguf, a hub "
+                                     "id (with --base-url: the server's model name)."),
+    backend: str | None = typer.Option(None, "--backend", help="transformers | llamacpp (fast on a CPU) | openai "
+                                       "(default with --base-url) | vllm."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. "
+                                        "http://127.0.0.1:8080/v1 (llama.cpp's llama-server, vllm serve)."),
     rows: int | None = typer.Option(None, "--rows", help="Instructions to generate (kept + removed)."),
     languages: str | None = typer.Option(None, "--languages", help="Comma list, equal weights: go,rust."),
     task_types: str | None = typer.Option(None, "--task-types", help="Comma list: fix,explain,translate ..."),
@@ -63,9 +71,12 @@ def magpie(
     from codeja.synth.config import MagpieConfig
     from codeja.synth.magpie import run_magpie
 
+    from codeja.pipeline.preflight import check_stage, raise_on_errors
+
     overrides = flag_overrides(model, backend, rows, languages, task_types, instruction_lang, baseline_rows, seed,
-                               unsteered) + list(set_ or [])
+                               unsteered, base_url) + list(set_ or [])
     cfg = load_config(config, MagpieConfig, overrides, stage="synth.magpie")
+    raise_on_errors(check_stage("synth.magpie", cfg))  # before any model loads
     summary = run_magpie(cfg, output)
     typer.echo(f"kept {summary.get('kept')} of {summary.get('generated')} rows "
                f"(removed: {summary.get('removed_by_reason')}); report: {Path(output) / 'report.html'}")

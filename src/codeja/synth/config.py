@@ -107,7 +107,7 @@ class MagpieConfig(StrictModel):
     """Magpie synthesis: steered instructions from the pre-query template, responses through the chat template."""
 
     model: str = Field("tiny", description="Chat model: 'tiny', an HF folder, a .gguf or a hub id.")
-    backend: Literal["transformers", "openai", "vllm"] = Field("transformers", description="Generation engine.")
+    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = Field("transformers", description="Generation engine.")
     backend_options: dict[str, Any] = Field(default_factory=dict, description="Extra backend arguments (base_url, "
                                                                               "dtype, tensor_parallel_size ...).")
     tokenizer: str | None = Field(None, description="Where the chat template comes from; default: the model.")

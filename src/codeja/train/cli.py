@@ -18,13 +18,19 @@ app = typer.Typer(help="Continued pretraining (with FIM), SFT and DPO.", no_args
 
 _CONFIG = typer.Argument(None, help="Stage config YAML (optional; defaults run the tiny model on a CPU).")
 _SET = typer.Option(None, "--set", help="Override a config key: a.b=value (repeatable).")
-_MODEL = typer.Option(None, "--model", help="Model: 'tiny', an HF folder or a hub id (sets model=).")
+_MODEL = typer.Option(None, "--model", "-m", help="Model: 'tiny', an HF folder or a hub id (sets model=).")
 _DATA = typer.Option(None, "--data", help="Training data (sets data=).")
-_OUTPUT = typer.Option(
-    ..., "--output", "-o", help="Output folder: manifest, metrics, loss.png, checkpoints, model/."
-)
+def _output(phase: str):
+    return typer.Option(Path(f"runs/{phase}"), "--output", "-o",
+                        help="Output folder: manifest, metrics, loss.png, checkpoints, model/.")
+
+
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
+_EPOCHS = typer.Option(None, "--epochs", help="Passes over the data, instead of --max-steps (sets num_train_epochs=).")
+_LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
+_FT_DATA_HELP = ("a JSONL file, a Hub dataset id owner/name (pinned: owner/name@revision), a save_to_disk folder or a "
+                 "data file")
 
 
 def _overrides(set_: list[str] | None, **flags) -> list[str]:
@@ -33,6 +39,24 @@ def _overrides(set_: list[str] | None, **flags) -> list[str]:
         if value is not None:
             out.append(f"{key}={value}")
     return out
+
+
+def _preflight(kind: str, cfg) -> None:
+    """Model resolvable, data present with the right fields, GPU / Megatron-LM where asked: before loading."""
+    from codeja.pipeline.preflight import check_stage, raise_on_errors
+
+    raise_on_errors(check_stage(kind, cfg))
+
+
+def _finetune_flags(max_steps: int | None, epochs: float | None, use_lora: bool) -> dict:
+    """--max-steps, --epochs and --lora as overrides. --epochs clears a max_steps the config file sets (the flag
+    wins); given together with --max-steps both stay, and the config says they exclude each other."""
+    flags: dict = {"max_steps": max_steps}
+    if epochs is not None:
+        flags.update(max_steps=max_steps if max_steps is not None else "null", num_train_epochs=epochs)
+    if use_lora:
+        flags["lora.enabled"] = "true"
+    return flags
 
 
 def _quiet_stdout():
@@ -77,7 +101,7 @@ def cpt_cmd(
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
     data: Optional[str] = typer.Option(None, "--data", help="Indexed-dataset prefix from `codeja tokenize`."),
-    output: Path = _OUTPUT,
+    output: Path = _output("cpt"),
     max_steps: Optional[int] = _STEPS,
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
@@ -99,6 +123,8 @@ def cpt_cmd(
         ),
         stage="train.cpt",
     )
+    if not dry_run:
+        _preflight("train.cpt", cfg)
     if cfg.engine == "megatron":
         from codeja.train.megatron import run_megatron
 
@@ -130,19 +156,25 @@ def sft_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="messages JSONL."),
-    output: Path = _OUTPUT,
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"SFT data (messages, prompt/completion, text, ShareGPT, Alpaca): {_FT_DATA_HELP}."
+    ),
+    output: Path = _output("sft"),
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Supervised fine-tuning (TRL SFTTrainer) on messages JSONL, loss on assistant turns."""
+    """Supervised fine-tuning (TRL SFTTrainer); loss on assistant turns (conversations) or completions."""
     from codeja.config import load_config
     from codeja.train.config import SFTConfig
     from codeja.train.sft import train_sft
 
     cfg = load_config(
-        config, SFTConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.sft"
+        config, SFTConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.sft",
     )
+    _preflight("train.sft", cfg)
     with _quiet_stdout():
         summary = train_sft(cfg, output)
     _print(summary, as_json)
@@ -153,19 +185,25 @@ def dpo_cmd(
     config: Optional[Path] = _CONFIG,
     set_: Optional[List[str]] = _SET,
     model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="pairs JSONL (prompt / chosen / rejected)."),
-    output: Path = _OUTPUT,
+    data: Optional[str] = typer.Option(
+        None, "--data", help=f"Pairs (prompt/chosen/rejected, or chosen/rejected): {_FT_DATA_HELP}."
+    ),
+    output: Path = _output("dpo"),
     max_steps: Optional[int] = _STEPS,
+    epochs: float | None = _EPOCHS,
+    use_lora: bool = _LORA,
     as_json: bool = _JSON,
 ) -> None:
-    """Preference optimisation (TRL DPOTrainer) on prompt/chosen/rejected pairs."""
+    """Preference optimisation (TRL DPOTrainer) on chosen/rejected pairs."""
     from codeja.config import load_config
     from codeja.train.config import DPOConfig
     from codeja.train.dpo import train_dpo
 
     cfg = load_config(
-        config, DPOConfig, _overrides(set_, model=model, data=data, max_steps=max_steps), stage="train.dpo"
+        config, DPOConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
+        stage="train.dpo",
     )
+    _preflight("train.dpo", cfg)
     with _quiet_stdout():
         summary = train_dpo(cfg, output)
     _print(summary, as_json)

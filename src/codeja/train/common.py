@@ -86,15 +86,18 @@ def training_kwargs(cfg, output_dir: Path, precision: str) -> dict[str, Any]:
         sched, sched_kwargs = "cosine_with_min_lr", {"min_lr_rate": o.min_lr_ratio}
     elif o.scheduler == "constant":
         sched = "constant_with_warmup"
+    # sft/dpo may train by epochs (max_steps None): warmup is then a ratio of the steps the Trainer computes
+    epochs = getattr(cfg, "num_train_epochs", None)
     return dict(
         output_dir=str(output_dir / CHECKPOINTS),
-        max_steps=cfg.max_steps,
+        max_steps=cfg.max_steps if cfg.max_steps else -1,
+        num_train_epochs=epochs or 1.0,
         per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=o.learning_rate,
         lr_scheduler_type=sched,
         lr_scheduler_kwargs=sched_kwargs,
-        warmup_steps=int(math.ceil(o.warmup_ratio * cfg.max_steps)),
+        warmup_steps=int(math.ceil(o.warmup_ratio * cfg.max_steps)) if cfg.max_steps else o.warmup_ratio,
         weight_decay=o.weight_decay,
         adam_beta1=o.adam_beta1,
         adam_beta2=o.adam_beta2,
@@ -105,7 +108,7 @@ def training_kwargs(cfg, output_dir: Path, precision: str) -> dict[str, Any]:
         activation_checkpointing=cfg.activation_checkpointing,
         logging_steps=cfg.logging_steps,
         save_strategy="steps" if cfg.save_steps else "no",
-        save_steps=cfg.save_steps or cfg.max_steps,
+        save_steps=cfg.save_steps or cfg.max_steps or 500,  # with save_steps 0 nothing is saved (strategy "no")
         save_total_limit=cfg.save_total_limit,
         report_to=list(cfg.report_to) or "none",
         seed=cfg.seed,
@@ -120,8 +123,16 @@ def training_kwargs(cfg, output_dir: Path, precision: str) -> dict[str, Any]:
 
 
 def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> list:
-    """Trainer callbacks: metrics.jsonl with train-time tokens/s, and progress.json entries for each checkpoint."""
+    """Trainer callbacks: metrics.jsonl with train-time tokens/s, and progress.json entries for each checkpoint.
+
+    Also makes the Trainer's progress bars codeja's (labelled "train" / "held-out eval", log dicts on stderr only
+    with --verbose; see :func:`codeja.log.trainer_progress_class`).
+    """
     from transformers import TrainerCallback
+
+    from codeja.log import use_codeja_trainer_progress
+
+    use_codeja_trainer_progress()
 
     class MetricsCallback(TrainerCallback):
         """Write one JSON row per log event, with tokens/s over training time.

@@ -16,6 +16,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from codeja.config import StrictModel
 from codeja.fim.config import FIMConfig
+from codeja.hub_datasets import HubOptions
 
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
@@ -333,14 +334,87 @@ class CPTConfig(TrainBase):
             raise ValueError(f"data: source '{src.name}': fim.{key}: {first.get('msg')}") from None
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# SFT and DPO: users' data (TRL formats, Hub datasets), LoRA, epochs
+
+
+class LoraConfig(StrictModel):
+    """LoRA adapters (peft) for SFT and DPO: low-rank matrices are trained, the base weights stay frozen.
+
+    Saving (``merge``): by default the adapters are merged into the base weights, so ``model/`` is a plain
+    transformers checkpoint that every later stage (DPO, prefs, eval, a llama.cpp conversion) loads as it loads any
+    model; the adapter alone is kept beside it in ``adapter/``. With ``merge: false``, ``model/`` holds only the
+    adapter (``adapter_config.json`` + weights, naming its base model), which transformers loads when peft is
+    installed and the base model is still where it was. DPO with LoRA needs no reference copy: the reference is the
+    policy with its adapters switched off (unless ``ref_model`` names one).
+    """
+
+    enabled: bool = Field(False, description="Train LoRA adapters instead of all weights.")
+    r: int = Field(16, ge=1, description="Rank of the adapter matrices.")
+    alpha: float = Field(32, gt=0, description="Scale: the update is multiplied by alpha / r.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the adapter's input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Modules that get adapters: 'all-linear' (every linear layer but the output "
+        "head) or names such as [q_proj, k_proj, v_proj, o_proj].")
+    modules_to_save: list[str] = Field(
+        default_factory=list, description="Modules trained in full and saved with the adapter (e.g. "
+        "[embed_tokens, lm_head] when the tokenizer gained tokens that must be learnt).")
+    merge: bool = Field(True, description="Merge the adapters into model/ (true) or save only the adapter there.")
+
+
+class FineTuneBase(TrainBase):
+    """What SFT and DPO share: data from files or the Hub with a column mapping, LoRA, and epochs or steps."""
+
+    data: str = Field(
+        "",
+        description="Training data: a JSONL(.gz) file, a Hub dataset id owner/name[@revision], a save_to_disk "
+        "folder, a folder of data files, or a .parquet / .json / .csv file (formats: codeja.train.data).",
+    )
+    hub: HubOptions = Field(
+        default_factory=HubOptions,
+        description="How a dataset (hub id or folder) is read: config, split, revision, data_dir, data_files.",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rename the data's fields to TRL's before reading, e.g. {question: prompt, answer: completion}.",
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="Optimizer steps (default 100 unless num_train_epochs is set; set one, not both)."
+    )
+    num_train_epochs: float | None = Field(
+        None, gt=0, description="Passes over the data (fractions allowed); instead of max_steps."
+    )
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapters via peft (off by default).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_steps(cls, data):
+        if isinstance(data, dict) and data.get("max_steps") is None and data.get("num_train_epochs") is None:
+            data = {**data, "max_steps": 100}
+        return data
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self) -> FineTuneBase:
+        if self.max_steps is not None and self.num_train_epochs is not None:
+            raise ValueError(
+                f"max_steps ({self.max_steps}) and num_train_epochs ({self.num_train_epochs}) are mutually "
+                "exclusive: set one (max_steps: null to train by epochs)"
+            )
+        return self
+
+
 Role = Literal["system", "user", "assistant"]
 
 
-class SFTConfig(TrainBase):
-    """Supervised fine-tuning with TRL's SFTTrainer on ``{"messages": [...]}`` JSONL."""
+class SFTConfig(FineTuneBase):
+    """Supervised fine-tuning with TRL's SFTTrainer on messages, prompt/completion, text, ShareGPT or Alpaca data."""
 
-    extra_data: list[str] = Field(default_factory=list, description="More messages JSONL files trained on "
-                                  "together with data (e.g. the preference stage's sft.jsonl of lone survivors).")
+    data_format: Literal["auto", "messages", "sharegpt", "prompt-completion", "alpaca", "text"] = Field(
+        "auto", description="Row format (codeja.train.data); auto detects it from each row's fields."
+    )
+
+    extra_data: list[str] = Field(default_factory=list, description="More data (files or datasets, same format) "
+                                  "trained on with data (e.g. the preference stage's sft.jsonl of lone survivors).")
     max_length: int = Field(
         1024, ge=8, description="Longest tokenized conversation; longer ones are handled by overlong."
     )
@@ -349,8 +423,9 @@ class SFTConfig(TrainBase):
     )
     assistant_only_loss: bool = Field(
         True,
-        description="Train only on assistant turns (needs a chat template "
-        "with {% generation %} markers; codeja supplies ChatML when missing).",
+        description="Conversational data: train only on assistant turns (needs a chat template "
+        "with {% generation %} markers; codeja supplies ChatML when missing). Standard data trains on the "
+        "completion (prompt-completion) or every token (text).",
     )
     chat_template: str | None = Field(
         None,
@@ -370,8 +445,9 @@ class SFTConfig(TrainBase):
     )
 
 
-class DPOConfig(TrainBase):
-    """Preference optimisation with TRL's DPOTrainer on ``pairs.jsonl`` (prompt / chosen / rejected messages)."""
+class DPOConfig(FineTuneBase):
+    """Preference optimisation with TRL's DPOTrainer on pairs: prompt / chosen / rejected (explicit prompt) or
+    chosen / rejected (implicit prompt), conversational or standard."""
 
     beta: float = Field(0.1, gt=0, description="KL strength: how far the policy may move from the reference.")
     loss_type: list[str] = Field(

@@ -1,4 +1,6 @@
-"""Preference optimisation with TRL's DPOTrainer on conversational ``pairs.jsonl``.
+"""Preference optimisation with TRL's DPOTrainer on preference pairs in TRL's formats (``codeja.train.data``:
+explicit or implicit prompt, conversational or standard; JSONL files or ``datasets``), full weights or LoRA
+adapters (the reference is then the policy with adapters off), by steps or epochs.
 
 Length limits never cut code silently: every pair is measured as TRL will tokenize it (prompt + chosen and
 prompt + rejected, each rendered as one conversation) before training, and pairs over ``max_length`` are dropped
@@ -16,22 +18,14 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.runs import stage_run
-from codeja.train import common, data
+from codeja.train import common, data, lora
 from codeja.train.config import DPOConfig
 
 
 def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
     """Tokens of the longer of prompt+chosen / prompt+rejected, rendered the way TRL's DPO tokenizes them."""
-    out = []
-    for r in rows:
-        n = 0
-        for key in ("chosen", "rejected"):
-            ids = tokenizer.apply_chat_template(r["prompt"] + r[key], tokenize=True, return_dict=True)[
-                "input_ids"
-            ]
-            n = max(n, len(ids))
-        out.append(n)
-    return out
+    loaded = data.Loaded(rows=rows, format="preference", conversational=bool(rows) and isinstance(rows[0]["chosen"], list))
+    return data.row_lengths(tokenizer, loaded)
 
 
 def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
@@ -41,8 +35,9 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
     if (launched := maybe_relaunch("dpo", cfg, output_dir)) is not None:
         return launched
     out = Path(output_dir)
-    loaded = data.load_pairs(cfg.data, cfg.bad_rows)
-    inputs = [cfg.data] + ([cfg.ref_model] if cfg.ref_model and Path(cfg.ref_model).exists() else [])
+    loaded = data.load_pairs(cfg.data, cfg.bad_rows, hub=cfg.hub, columns=cfg.columns)
+    inputs = data.input_fingerprints(loaded, [cfg.data], out)
+    inputs += [cfg.ref_model] if cfg.ref_model and Path(cfg.ref_model).exists() else []
     with stage_run(out, "train.dpo", cfg, inputs=inputs, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
@@ -52,22 +47,23 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
 
         precision = common.resolve_precision(cfg.precision)
         tokenizer = common.load_tokenizer(cfg.model)
-        if not tokenizer.chat_template:
+        if loaded.conversational and not tokenizer.chat_template:
             raise ConfigError(
                 f"model '{cfg.model}': the tokenizer has no chat template; conversational pairs need "
                 "one (SFT the model first, which saves codeja's ChatML template with it)"
             )
         report = data.apply_length_policy(
             loaded,
-            pair_lengths(tokenizer, loaded.rows),
+            data.row_lengths(tokenizer, loaded),
             cfg.max_length,
             cfg.overlong,
             what="pair (prompt + longer answer)",
             path=cfg.data,
         )
-        counts = {**loaded.counts, **report, "pairs_trained": len(loaded.rows)}
+        counts = {**loaded.counts, **report, "pairs_trained": len(loaded.rows),
+                  "conversational": loaded.conversational}
         data.write_bad_rows(out, loaded.bad)
-        run.record(precision=precision, data_counts=counts)
+        run.record(precision=precision, data_counts=counts, data_sources=loaded.sources)
 
         model = common.load_model(cfg.model, tokenizer)
         ref = common.load_model(cfg.ref_model, tokenizer) if cfg.ref_model else None
@@ -89,10 +85,12 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
             args=args,
             train_dataset=Dataset.from_list(loaded.rows),
             processing_class=tokenizer,
+            peft_config=lora.peft_config(cfg.lora),
             callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
         )
+        params = lora.parameter_counts(trainer.model)
         trainer.train(resume_from_checkpoint=resume)
-        final = common.save_final(trainer, tokenizer, out)
+        final, saved = lora.save_final(trainer, tokenizer, out, cfg.lora)
         common.plot_loss_curve(out, f"dpo: {Path(cfg.model).name} beta={cfg.beta} {'+'.join(cfg.loss_type)}")
         last = next((r for r in reversed(common.read_metrics(out)) if "rewards/accuracies" in r), {})
         summary = common.summarize(
@@ -103,6 +101,8 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
                 "reward_accuracy": last.get("rewards/accuracies"),
                 "reward_margin": last.get("rewards/margins"),
                 **counts,
+                **params,
+                **saved,
             },
         )
         summary["model_path"] = str(final)

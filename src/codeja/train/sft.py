@@ -1,4 +1,7 @@
-"""Supervised fine-tuning with TRL's SFTTrainer on ``messages`` JSONL, loss on assistant turns only.
+"""Supervised fine-tuning with TRL's SFTTrainer on users' data in TRL's formats (``codeja.train.data``: messages,
+prompt/completion, text, ShareGPT, Alpaca; JSONL files or ``datasets``), full weights or LoRA adapters, by steps or
+epochs. Loss: assistant turns only for conversational data, the completion for prompt/completion, every token for
+text.
 
 Assistant-only loss needs a chat template with ``{% generation %}`` markers. Order of preference: the config's
 ``chat_template`` file; the model's own template if it has the markers; TRL's patched version of it when TRL ships
@@ -13,7 +16,7 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.runs import stage_run
-from codeja.train import common, data
+from codeja.train import common, data, lora
 from codeja.train.config import SFTConfig
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -61,9 +64,10 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
     if (launched := maybe_relaunch("sft", cfg, output_dir)) is not None:
         return launched
     out = Path(output_dir)
-    files = [cfg.data, *cfg.extra_data]
-    loaded = data.load_messages(files, cfg.bad_rows)
-    with stage_run(out, "train.sft", cfg, inputs=files, seeds={"seed": cfg.seed}) as run:
+    refs = [cfg.data, *cfg.extra_data]
+    loaded = data.load_sft(refs, cfg.bad_rows, data_format=cfg.data_format, hub=cfg.hub, columns=cfg.columns)
+    inputs = data.input_fingerprints(loaded, refs, out)
+    with stage_run(out, "train.sft", cfg, inputs=inputs, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
         from datasets import Dataset
@@ -72,18 +76,22 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
 
         precision = common.resolve_precision(cfg.precision)
         tokenizer = common.load_tokenizer(cfg.model)
-        template, source = training_chat_template(tokenizer, cfg.chat_template, cfg.assistant_only_loss)
-        tokenizer.chat_template = template
-        lengths = [
-            len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
-            for r in loaded.rows
-        ]
+        conversational = loaded.conversational
+        assistant_only = cfg.assistant_only_loss and conversational
+        if conversational:
+            template, source = training_chat_template(tokenizer, cfg.chat_template, assistant_only)
+            tokenizer.chat_template = template
+        else:
+            source = "unused (standard data)"
         lengths_report = data.apply_length_policy(
-            loaded, lengths, cfg.max_length, cfg.overlong, what="conversation", path=cfg.data
+            loaded, data.row_lengths(tokenizer, loaded), cfg.max_length, cfg.overlong, what="row", path=cfg.data
         )
-        counts = {**loaded.counts, **lengths_report, "rows_trained": len(loaded.rows)}
+        loss_on = ("assistant turns" if assistant_only else
+                   "completion" if loaded.format == "prompt-completion" else "all tokens")
+        counts = {**loaded.counts, **lengths_report, "rows_trained": len(loaded.rows), "data_format": loaded.format,
+                  "conversational": conversational, "loss_on": loss_on}
         data.write_bad_rows(out, loaded.bad)
-        run.record(precision=precision, chat_template=source, data_counts=counts)
+        run.record(precision=precision, chat_template=source, data_counts=counts, data_sources=loaded.sources)
 
         model = common.load_model(cfg.model, tokenizer)
         args = TRLSFTConfig(
@@ -92,7 +100,7 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
             max_length=cfg.max_length,
             truncation_mode="keep_start",
             packing=cfg.packing,
-            assistant_only_loss=cfg.assistant_only_loss,
+            assistant_only_loss=assistant_only,
             dataset_num_proc=None,
         )
         resume = common.resume_checkpoint(run, out, cfg.resume)
@@ -101,12 +109,16 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
             args=args,
             train_dataset=Dataset.from_list(loaded.rows),
             processing_class=tokenizer,
+            peft_config=lora.peft_config(cfg.lora),
             callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
         )
+        params = lora.parameter_counts(trainer.model)
         trainer.train(resume_from_checkpoint=resume)
-        final = common.save_final(trainer, tokenizer, out)
+        final, saved = lora.save_final(trainer, tokenizer, out, cfg.lora)
         common.plot_loss_curve(out, f"sft: {Path(cfg.model).name}")
-        summary = common.summarize(out, trainer, {"precision": precision, "chat_template": source, **counts})
+        summary = common.summarize(
+            out, trainer, {"precision": precision, "chat_template": source, **counts, **params, **saved}
+        )
         summary["model_path"] = str(final)
         run.record(summary=summary, resumed_from=resume)
         return summary
