@@ -174,6 +174,7 @@ def test_same_sources_as_megatron_and_same_samples_for_any_workers_or_resume(tin
     cfg = _cfg(tiny_random_model_dir, prefixes)
     mix = build_datasets(cfg, tok)["train"]
     sources = [mix[p]["source"] for p in range(len(mix))]
+    assert mix.samples_per_source(len(mix)) == [sources.count(s) for s in range(3)] == [12, 7, 5]
     # megatron-core's BlendedDataset (what --data-path builds) picks the same source at every position
     meg, _, _ = build_fim_gpt_datasets([prefixes[n] for n in WEIGHTS], tok, cfg.fim, [len(mix), 0, 0],
                                        split="100,0,0", weights=list(WEIGHTS.values()),

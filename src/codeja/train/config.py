@@ -270,7 +270,7 @@ class CPTConfig(TrainBase):
     limit_train_samples: int = Field(
         0,
         ge=0,
-        description="Train on only the first N (non-held-out) samples "
+        description="Train on only the first N (non-held-out) samples of each source "
         "(0 = all); for overfitting checks and smoke tests.",
     )
     engine: Literal["hf", "megatron"] = Field(

@@ -196,10 +196,7 @@ def _trained_before(resume: str | None, data: dict[str, Any], resume_step: int, 
     if path.is_file():
         saved = json.loads(path.read_text(encoding="utf-8"))
         return [int(saved.get(n, 0)) for n in names]
-    out = [0] * len(names)
-    for pos in range(min(resume_step * per_step, len(mix))):
-        out[mix.locate(pos)[0]] += data["plan"].seq_len
-    return out
+    return [n * data["plan"].seq_len for n in mix.samples_per_source(resume_step * per_step)]
 
 
 def mixture_record(plan, trained: dict[str, int]) -> dict[str, Any]:

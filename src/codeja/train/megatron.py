@@ -74,13 +74,13 @@ def _num(x: float) -> str:
 def data_path_args(cfg: CPTConfig) -> list[str]:
     """The values of ``--data-path``: the prefix, or Megatron's blend ``w1 p1 w2 p2 ...`` with the normalised
     weights of the sources (a source of weight 0 is left out, as on the transformers engine)."""
-    from codeja.train.mixture import positive_weights
+    from codeja.train.mixture import normalised_weights
 
     if isinstance(cfg.data, str):
         if not cfg.data:
             raise ConfigError("data: an indexed-dataset prefix is needed for the Megatron data path")
         return [cfg.data]
-    live = [(w, src) for w, src in zip(positive_weights(cfg), cfg.sources) if w > 0]
+    live = [(w, src) for w, src in zip(normalised_weights(cfg), cfg.sources) if w > 0]
     if len(live) == 1:
         return [live[0][1].prefix]
     return [x for w, src in live for x in (f"{w:.12g}", src.prefix)]

@@ -46,6 +46,18 @@ def blend_indices(weights: list[float], size: int) -> tuple[np.ndarray, np.ndarr
     return source, sample
 
 
+def source_counts(which: np.ndarray | None, live: list[int], n_sources: int, positions: int) -> list[int]:
+    """Samples each source gives in the first ``positions`` of a blend (``which``: blend_indices over the ``live``
+    sources, the sources of weight > 0; None when only one is live)."""
+    out = [0] * n_sources
+    if which is None:
+        out[live[0]] = positions
+        return out
+    for j, c in enumerate(np.bincount(which[:positions], minlength=len(live)).tolist()):
+        out[live[j]] = c
+    return out
+
+
 def fim_summary(fim: FIMConfig) -> str:
     """A short description of a FIM setting, for plans and logs."""
     if fim.mode == "off" or (fim.fim_rate <= 0 and fim.fragment_separator is None):
@@ -106,7 +118,7 @@ class MixturePlan:
                           *lines, f"# {note}"])
 
 
-def positive_weights(cfg: CPTConfig) -> list[float]:
+def normalised_weights(cfg: CPTConfig) -> list[float]:
     """Normalised weight of each source (zeros kept, in the order of ``cfg.sources``)."""
     sources = cfg.sources
     raw = [float(s.tokens if s.tokens is not None else (1.0 if s.weight is None else s.weight)) for s in sources]
@@ -166,6 +178,9 @@ def plan_mixture(cfg: CPTConfig, *, engine: str | None = None, world_size: int =
     ``require_data``: a missing corpus is an error (training); otherwise its size shows as unknown (a dry-run on a
     machine that does not hold the data). Target ``tokens`` that do not add up to the run's tokens are an error.
     """
+    if not cfg.data:
+        raise ConfigError("data: give an indexed-dataset prefix written by `codeja tokenize` (--data PREFIX), or a "
+                          "list of sources [{name, prefix, weight}, ...]")
     engine = engine or cfg.engine
     L = cfg.fim.seq_len
     if engine == "megatron":
@@ -175,7 +190,7 @@ def plan_mixture(cfg: CPTConfig, *, engine: str | None = None, world_size: int =
         total = cfg.max_steps * cfg.per_device_batch_size * cfg.grad_accum * world_size
         step_tokens = cfg.per_device_batch_size * cfg.grad_accum * world_size * L
     sources = cfg.sources
-    weights = positive_weights(cfg)
+    weights = normalised_weights(cfg)
     if all(s.tokens is not None for s in sources) and len(sources) > 1:
         want = sum(s.tokens for s in sources)
         if abs(want - total * L) > step_tokens:
@@ -184,13 +199,9 @@ def plan_mixture(cfg: CPTConfig, *, engine: str | None = None, world_size: int =
                 f"(max_steps {cfg.max_steps} x {step_tokens:,} tokens per step); set max_steps to "
                 f"{math.ceil(want / step_tokens)} or scale the tokens")
     live = [i for i, w in enumerate(weights) if w > 0]
-    counts = np.zeros(len(sources), dtype=np.int64)
-    if total:
-        which, _ = blend_indices([weights[i] for i in live], total)
-        for j, c in enumerate(np.bincount(which, minlength=len(live))):
-            counts[live[j]] = c
+    which = blend_indices([weights[i] for i in live], total)[0] if len(live) > 1 and total else None
     plans = []
-    for src, w, n in zip(sources, weights, counts.tolist()):
+    for src, w, n in zip(sources, weights, source_counts(which, live, len(sources), total)):
         lengths = _lengths(src.prefix)
         if lengths is None and require_data:
             raise InputError(f"source '{src.name}': indexed dataset not found (need {src.prefix}.bin and .idx; "
@@ -260,6 +271,10 @@ class MixtureDataset(_TorchDataset):
         if self._which is None:
             return self._live[0], int(position)
         return self._live[int(self._which[position])], int(self._sample[position])
+
+    def samples_per_source(self, positions: int) -> list[int]:
+        """How many of the first ``positions`` samples each source gives."""
+        return source_counts(self._which, self._live, len(self.orders), min(int(positions), self.total))
 
     def __getitem__(self, position: int) -> dict[str, Any]:
         if not 0 <= int(position) < self.total:
