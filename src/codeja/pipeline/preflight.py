@@ -226,12 +226,13 @@ def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
 def _train(c: _Checker, cfg: Any, kind: str) -> None:
     c.model("model", cfg.model)
     if kind == "train.cpt":
-        data = cfg.data
-        if (up := _pending(data)) is not None:
-            c.add("pending", f"data: from stage {up}")
-        elif data:
-            for ext in (".bin", ".idx"):
-                c.file("data", f"{data}{ext}")
+        for src in cfg.sources if cfg.data else []:  # one prefix, or the prefixes of a mixture
+            key = "data" if isinstance(cfg.data, str) else f"data.{src.name}"
+            if (up := _pending(src.prefix)) is not None:
+                c.add("pending", f"{key}: from stage {up}")
+            else:
+                for ext in (".bin", ".idx"):
+                    c.file(key, f"{src.prefix}{ext}")
     else:
         for ref in [cfg.data, *(_get(cfg, "extra_data") or [])]:
             _finetune_data(c, cfg, kind, ref)
