@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codeja.report.curves import render_curves, run_curves
 from codeja.runs import read_json
 
 STATE = "pipeline.json"
@@ -280,6 +281,8 @@ STAGE_TITLES = {
     "train.cpt": "Continued pretraining",
     "synth.magpie": "Magpie synthesis: diversity",
     "prefs": "Preference pairs: margins",
+    "prefs.candidates": "Preference candidates: sampled and scored",
+    "prefs.pairs": "Preference pairs: margins",
     "train.sft": "Supervised fine-tuning",
     "train.dpo": "DPO",
     "eval": "Evaluation",
@@ -289,8 +292,9 @@ STAGE_TITLES = {
 def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
     recs = stage_records(run)
     doc.heading(f"{title_prefix}Stages")
-    doc.table(["stage", "kind", "status", "wall time (s)", "CPU time (s)"],
-              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s")), _fmt(r.get("cpu_s"))] for r in recs])
+    doc.table(["stage", "kind", "status", "wall time (s)", "CPU time (s)", "load avg (start, end)"],
+              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s")), _fmt(r.get("cpu_s")),
+                ", ".join(map(str, r.get("load_avg_1m") or [])) or "—"] for r in recs])
     for r in recs:  # studies (stages that write tables.json) first: their tables are the point of the run
         if (r["dir"] / STUDY_TABLES).exists():
             render_study(doc, r, title_prefix)
@@ -347,6 +351,15 @@ def render_study(doc: Doc, rec: dict[str, Any], title_prefix: str = "") -> None:
                md_dir=rec["name"])
 
 
+def variant_curves(runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Every variant's series, labelled by variant (``variant/series`` when a variant has several)."""
+    out = {}
+    for v, path in runs.items():
+        series = run_curves(stage_records(path))
+        out.update({v if len(series) == 1 else f"{v}/{name}": c for name, c in series.items()})
+    return out
+
+
 def write_report(run_dir: str | Path) -> str:
     """Write report.html and report.md into ``run_dir``; returns the path of report.html."""
     run_dir = Path(run_dir).resolve()
@@ -368,10 +381,12 @@ def write_report(run_dir: str | Path) -> str:
             rows += [[v, *r] for r in rs]
         if header:
             doc.table(header, rows)
+        render_curves(doc, variant_curves(runs), run_dir)
         for v, path in runs.items():
             render_run(doc, path, title_prefix=f"[{v}] ")
     else:
         render_run(doc, runs["main"])
+        render_curves(doc, run_curves(stage_records(runs["main"])), run_dir)
     html_text = (f"<!doctype html><html lang=en><meta charset=utf-8><title>codeja report: {html.escape(name)}</title>"
                  f"<style>{CSS}</style><body>{''.join(doc.h)}</body></html>")
     (run_dir / "report.html").write_text(html_text, encoding="utf-8")
