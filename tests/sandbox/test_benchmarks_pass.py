@@ -56,20 +56,23 @@ def _report(results, names):
 def test_humaneval_canonical_all_pass():
     progs = humaneval_programs()
     assert len(progs) == 164
-    results = run_many([Job(src, "python", key=tid) for tid, src in progs])
+    results = run_many([Job(src, "python", key=tid, end_marker=True) for tid, src in progs])
     assert [r.key for r in results] == [tid for tid, _ in progs]  # results in job order
     assert all(r.status == "ok" for r in results), _report(results, [t for t, _ in progs])
+    assert all(r.end_reached for r in results)  # with the end-of-program marker, as evaluation runs them
 
 
 @pytest.mark.slow
 def test_humanevalfix_python_buggy_all_fail():
     rows = humanevalpack("python")
     assert len(rows) == 164
-    results = run_many([Job(pack_program("python", r, "buggy_solution", "declaration"), "python") for r in rows])
+    results = run_many([Job(pack_program("python", r, "buggy_solution", "declaration"), "python", end_marker=True)
+                        for r in rows])
     statuses = {r.status for r in results}
     assert all(r.status != "ok" for r in results), [row["task_id"] for row, r in zip(rows, results) if r.status == "ok"]
     assert statuses <= {"failed", "timeout"}, statuses
-    canon = run_many([Job(pack_program("python", r, "canonical_solution", "declaration"), "python") for r in rows])
+    canon = run_many([Job(pack_program("python", r, "canonical_solution", "declaration"), "python", end_marker=True)
+                      for r in rows])
     assert all(r.status == "ok" for r in canon), _report(canon, [r["task_id"] for r in rows])
 
 
@@ -95,7 +98,7 @@ def test_humanevalpack_canonical_pass(lang):
     assert len(rows) == 164
     if not FULL and lang != "js":
         rows = rows[::8]
-    results = run_many([Job(pack_program(lang, r), language, key=r["task_id"]) for r in rows])
+    results = run_many([Job(pack_program(lang, r), language, key=r["task_id"], end_marker=True) for r in rows])
     broken = [r for r in results if r.key in KNOWN_BROKEN]
     assert all(r.status == "failed" for r in broken), [(r.key, r.status) for r in broken]
     results = [r for r in results if r.key not in KNOWN_BROKEN]

@@ -52,8 +52,9 @@ def execute(bench: Benchmark, programs: list[tuple[str, str]], *, timeout_s: flo
     for tid, prog in programs:
         unique.setdefault(hashlib.sha256(prog.encode("utf-8", "surrogatepass")).hexdigest(), (tid, prog))
     keys = list(unique)
+    # end_marker: a pass needs the program to reach its end (the tests' last line), not only exit 0
     jobs = [Job(unique[k][1], bench.task(unique[k][0]).language, files=bench.files(bench.task(unique[k][0])),
-                limits=limits, key=k) for k in keys]
+                limits=limits, key=k, end_marker=True) for k in keys]
     results = run_many(jobs, workers=workers, progress=progress) if jobs else []
     return dict(zip(keys, results))
 
@@ -154,9 +155,16 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                    benchmark=bench.describe(), sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
                    samples={"path": str(samples_path), "sha256": hash_path(samples_path)},
                    execution={"engine": "codeja.sandbox", "timeout_s": timeout_s or bench.timeout_s,
-                              "memory_mb": memory_mb, "toolchains": _toolchains(bench)},
+                              "memory_mb": memory_mb, "toolchains": _toolchains(bench), **_sandbox_description()},
                    seeds={"bootstrap": seed}, wall_s=round(time.monotonic() - t0, 3), **(extra_manifest or {}))
     return result
+
+
+def _sandbox_description() -> dict[str, Any]:
+    """How the sandbox isolated and limited the programs (its weaker fallbacks are named here)."""
+    from codeja.sandbox import describe
+
+    return {"sandbox": describe()}
 
 
 def _toolchains(bench: Benchmark) -> dict[str, Any]:

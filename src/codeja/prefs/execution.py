@@ -74,7 +74,8 @@ class ExecutionRunner:
                 continue
             lang = inst.language or canonical_language(self.default_language) or "python"
             for t, program in enumerate(build_test_programs(record["text"], inst, self.default_language)):
-                jobs.append(Job(source=program, language=lang, limits=Limits(wall_s=self.timeout_s), key=(n, t)))
+                jobs.append(Job(source=program, language=lang, limits=Limits(wall_s=self.timeout_s), key=(n, t),
+                                end_marker=True))  # a pass needs the tests to run to their end, not only exit 0
             owners.append(n)
         if not jobs:
             return

@@ -4,21 +4,25 @@
 from codeja.sandbox import Limits, Job, run, run_many
 r = run("print(input()[::-1])", "python", stdin="abc", limits=Limits(wall_s=3))
 r.status, r.stdout        # ("ok", "cba\\n")
-rs = run_many([Job(src, "cpp", key=i) for i, src in enumerate(programs)], progress=True)
+rs = run_many([Job(src, "cpp", key=i, end_marker=True) for i, src in enumerate(programs)], progress=True)
 ```
 
-Statuses: ``ok`` (exit 0), ``failed`` (non-zero exit, compile error), ``timeout`` (wall or CPU limit),
-``memory`` (allocation failed under the memory limit), ``output-limit`` (stdout or stderr over the cap),
+Statuses: ``ok`` (exit 0, and with ``Job.end_marker`` the program reached its end), ``failed`` (non-zero exit,
+compile error, an exit before the end), ``timeout`` (wall or CPU limit), ``memory`` (allocation failed under the
+memory limit, or the program as a whole went over it), ``output-limit`` (stdout or stderr over the cap),
 ``killed`` (ended by a signal), ``toolchain-missing`` (the compiler / interpreter is not installed: never a model
 failure), ``sandbox-error`` (codeja could not run it). ``run_many`` runs a job again (twice at most by default) when
 the sandbox rather than the program failed: ``sandbox-error``, or a Python zygote that vanished without a reply
 (``SandboxResult.infra_failure``; ``attempts`` says how many runs it took), so a correct program is not scored as
 ``killed`` because the machine was saturated.
 
-How programs are isolated: see :mod:`codeja.sandbox.isolation` (bubblewrap namespaces, read-only system, private
-/box and /tmp, no network, per-slot uid, rlimits, watchdog). Python runs in pre-started sandboxed zygotes that
-fork per program (:mod:`codeja.sandbox.zygote`); compiled languages go through a compile cache keyed by the
-source hash and the toolchain version (``/var/tmp/codeja-sandbox-<uid>`` or ``$CODEJA_SANDBOX_CACHE``).
+How programs are isolated: see :mod:`codeja.sandbox.isolation` (bubblewrap namespaces, read-only system, RAM-only
+/box /tmp /dev/shm, no network, per-slot uid, seccomp, rlimits, watchdog) and :mod:`codeja.sandbox.cgroups` (the
+program's memory and processes as a whole); the threat model, what is and is not defended, and the test for each
+defence are in docs/sandbox.md. Python runs in pre-started sandboxed zygotes that fork per program
+(:mod:`codeja.sandbox.zygote`); compiled languages go through a compile cache keyed by the source hash and the
+toolchain version (``/var/tmp/codeja-sandbox-<uid>`` or ``$CODEJA_SANDBOX_CACHE``). ``describe()`` says what
+protects programs on this host (for manifests).
 
 Toolchains (Debian packages installed by ``scripts/setup-system.sh`` when run as root):
 
@@ -54,7 +58,7 @@ plus ``bubblewrap`` (isolation) and ``util-linux`` (``prlimit``).
 
 from codeja.sandbox.isolation import IsolationUnavailable, probe_bwrap
 from codeja.sandbox.languages import LANGUAGES, get_language, java_classes, toolchain_available
-from codeja.sandbox.runner import classify, run, run_many, shutdown
+from codeja.sandbox.runner import classify, describe, run, run_many, shutdown
 from codeja.sandbox.types import STATUSES, Job, Limits, SandboxResult
 
 __all__ = [
@@ -65,6 +69,7 @@ __all__ = [
            "Limits",
            "SandboxResult",
            "classify",
+           "describe",
            "get_language",
            "java_classes",
            "probe_bwrap",

@@ -13,7 +13,8 @@ app = typer.Typer(help="Run untrusted code isolated, in many languages.", no_arg
 
 
 def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int | None = None,
-                stdin_file: Path | None = None, require_isolation: bool = False, args: tuple[str, ...] = ()):
+                stdin_file: Path | None = None, require_isolation: bool = False, args: tuple[str, ...] = (),
+                compile_timeout: float | None = None):
     """The function behind ``codeja sandbox run``: read the files, run, return the SandboxResult."""
     from codeja.sandbox import Limits, get_language, run
 
@@ -31,7 +32,7 @@ def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int
 
     source = read(file, "source file")
     stdin = read(stdin_file, "stdin file") if stdin_file else None
-    limits = Limits(wall_s=timeout, cpu_s=timeout, memory_mb=memory)
+    limits = Limits(wall_s=timeout, cpu_s=timeout, memory_mb=memory, compile_wall_s=compile_timeout)
     return run(source, lang, stdin=stdin, args=args, limits=limits, require_isolation=require_isolation)
 
 
@@ -41,7 +42,10 @@ def run_cmd(
     lang: str = typer.Option(..., "--lang", "-l", help="python, javascript, typescript, java, cpp, go, rust, bash "
                              "(or py, js, ts, c++, rs, sh)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Wall and CPU seconds (default: per language)."),
-    memory: int | None = typer.Option(None, "--memory", help="Memory limit in MB (default 2048)."),
+    memory: int | None = typer.Option(None, "--memory", help="Memory limit in MB for the program as a whole, and for "
+                                      "its compile step (default 2048)."),
+    compile_timeout: float | None = typer.Option(None, "--compile-timeout",
+                                                 help="Wall seconds for the compile step (default: per language)."),
     stdin: Path | None = typer.Option(None, "--stdin", help="A file to feed on stdin."),
     require_isolation: bool = typer.Option(False, "--require-isolation",
                                            help="Refuse to run without bubblewrap isolation."),
@@ -53,14 +57,16 @@ def run_cmd(
 
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout {timeout}: must be > 0 seconds")
+    if compile_timeout is not None and compile_timeout <= 0:
+        raise ConfigError(f"--compile-timeout {compile_timeout}: must be > 0 seconds")
     if memory is not None and memory < 1:
         raise ConfigError(f"--memory {memory}: must be >= 1 MB")
-    r = sandbox_run(file, lang, timeout, memory, stdin, require_isolation, tuple(args or ()))
+    r = sandbox_run(file, lang, timeout, memory, stdin, require_isolation, tuple(args or ()), compile_timeout)
     if as_json:
         typer.echo(json.dumps(r.as_dict(), ensure_ascii=False))
     else:
         typer.echo(f"status: {r.status}  exit: {r.exit_code}  wall: {r.wall_s:.3f}s  cpu: {r.cpu_s:.3f}s  "
-                   f"peak: {r.peak_memory_mb:.0f} MB  isolation: {r.isolation}")
+                   f"peak: {r.peak_memory_mb:.0f} MB  isolation: {r.isolation}  limits: {r.resource_control}")
         if r.compile_status:
             typer.echo(f"compile: {r.compile_status}")
         for name, text in (("stdout", r.stdout), ("stderr", r.stderr or r.compile_stderr), ("detail", r.detail)):

@@ -10,13 +10,19 @@ Layers, outermost first:
 2. **bubblewrap** (``bwrap``, Debian ``bubblewrap``): new user, pid, network, ipc, uts and cgroup namespaces
    (``--unshare-all``, so no network at all: only a private loopback), ``--cap-drop ALL``, ``--disable-userns``
    (no nested user namespace to regain capabilities), ``--clearenv`` with a minimal environment,
-   ``--new-session`` (no TIOCSTI into the caller's terminal), ``--die-with-parent``. The filesystem is a fresh
-   root: /usr (and the /bin, /lib* links), the few /etc files toolchains read, all read-only; a private /proc
-   and /dev; tmpfs /tmp and a private writable work dir /box. Nothing of /home, /root, the checkout or the
-   caller's cwd is visible. Killing bwrap kills its pid-namespace init and with it every process inside.
-3. **rlimits**, set inside the sandbox by ``prlimit`` just before the program: CPU, address space or data,
-   processes, file size, no core dumps.
-4. **A wall-clock watchdog** in the harness (``process.py``) that kills the process group (= the sandbox).
+   ``--new-session`` (no TIOCSTI into the caller's terminal), ``--die-with-parent``, and the command as the
+   namespace's pid 1 (no bwrap init inside holding the harness's pipes). The filesystem is a fresh root: /usr
+   (and the /bin, /lib* links), the few /etc files toolchains read, all read-only; a private /proc; a read-only
+   /dev; sized tmpfs (RAM, never the host's disk) for /box (the work dir, the program's files copied in), /tmp
+   and /dev/shm. Nothing of /home, /root, the checkout or the caller's cwd is visible. Killing bwrap kills its
+   pid-namespace init and with it every process inside.
+3. **seccomp** (``seccomp.py``): ptrace, process_vm_readv/writev, pidfd_getfd, kcmp, the keyring, bpf,
+   perf_event_open, userfaultfd and io_uring return EPERM for every process in the sandbox.
+4. **resource control** (``cgroups.py``): a cgroup per worker slot bounds the memory (all processes, tmpfs, shared
+   memory) and processes of the program as a whole, where the host offers one; else per-process rlimits only.
+5. **rlimits**, set inside the sandbox by ``prlimit`` (the zygote: by the program's fork) just before the program:
+   CPU, address space or data, processes, file size, no core dumps; the zygote itself runs under rlimits too.
+6. **A wall-clock watchdog** in the harness (``process.py``) that kills the process group (= the sandbox).
 
 Why the uid drop: bwrap started by root keeps every capability inside the sandbox (checked here: CapEff full),
 which would let the program raise its own rlimits or create device nodes. Started as an unprivileged uid it
@@ -40,6 +46,7 @@ from functools import lru_cache
 
 from codeja.errors import CodejaError
 from codeja.sandbox.languages import BOX, SYSTEM_PATH
+from codeja.sandbox.seccomp import filter_bytes
 from codeja.sandbox.types import Limits
 
 log = logging.getLogger("codeja.sandbox")
@@ -100,45 +107,82 @@ def _root_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(*, workdir: str | None, env: dict[str, str], ro_binds=(), rw_binds=(), tmpfs_box: bool = False,
-               box_mb: int = 256, as_pid_1: bool = True) -> list[str]:
-    """The bwrap prefix for one sandboxed command. ``workdir`` is bound at /box (or /box is a tmpfs).
+def bwrap_argv(*, env: dict[str, str], tmpfs_mb: int = 256, files=(), ro_binds=(), rw_binds=(), tmpfs=(),
+               seccomp_fd: int | None = None, mqueue: bool = False, caps: tuple[str, ...] = ()) -> list[str]:
+    """The bwrap prefix for one sandboxed command.
 
-    ``as_pid_1``: the command itself is the pid-namespace init, so (a) bwrap reaps it directly and ``wait4``
-    on bwrap reports the program's CPU time and peak RSS (with bwrap's own init in between, bwrap exits on an
-    event fd without reaping and the usage is lost), and (b) when it exits the kernel kills every process left
-    in the namespace: daemonised grandchildren cannot outlive it. The zygote keeps bwrap's init (it forks).
+    Every writable place is a sized tmpfs (RAM, charged to the program's cgroup; never the host's disk): /box
+    (the work dir, holding ``files``: (descriptor, path) pairs bwrap copies in), /tmp, /dev/shm and any path in
+    ``tmpfs``. /dev itself is read-only. ``mqueue``: a mount point for POSIX message queues at /dev/mqueue.
+    ``seccomp_fd``: see :func:`seccomp_fd`. ``caps``: capabilities the command keeps, inside the sandbox's user
+    namespace only (the Python zygote: CAP_SYS_ADMIN and CAP_SETPCAP, to give each program fresh namespaces;
+    the program's process drops them before it reads its request).
+
+    The command is the pid-namespace init (``--as-pid-1``): bwrap's own init would sit in the sandbox as pid 1,
+    holding the harness's descriptors, dumpable and without rlimits. As init, (a) bwrap reaps the command
+    directly, so ``wait4`` on bwrap reports its CPU time and peak RSS, and (b) when it exits the kernel kills
+    every process left in the namespace: daemonised grandchildren cannot outlive it.
     """
-    argv = [bwrap_path(), "--unshare-all", "--disable-userns", "--cap-drop", "ALL", "--die-with-parent",
-            "--new-session", "--hostname", "sandbox", "--clearenv"]
+    argv = [bwrap_path(), "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+    for cap in caps:
+        argv += ["--cap-add", cap]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     argv += _root_binds()
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(box_mb << 20), "--tmpfs", "/tmp"]
+    size = str(tmpfs_mb << 20)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    if mqueue:
+        argv += ["--mqueue", "/dev/mqueue"]
+    argv += ["--remount-ro", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", BOX]
+    for inside in tmpfs:
+        argv += ["--size", size, "--tmpfs", inside]
+    for fd, inside in files:
+        argv += ["--file", str(fd), inside]
     for host, inside in ro_binds:
         argv += ["--ro-bind", host, inside]
-    if tmpfs_box or workdir is None:
-        argv += ["--size", str(box_mb << 20), "--tmpfs", BOX]
-    else:
-        argv += ["--bind", workdir, BOX]
     for host, inside in rw_binds:
         argv += ["--bind", host, inside]
     # the root itself is bwrap's scratch tmpfs (mount points for the binds above): make it read-only too,
     # or programs could write /etc/foo and the like (harmless to the host, but not the promise)
     argv += ["--remount-ro", "/", "--chdir", BOX]
-    if as_pid_1:
-        argv.append("--as-pid-1")
-    argv.append("--")
-    return argv
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    return argv + ["--as-pid-1", "--"]
 
 
-def _unshare_user(argv: list[str]) -> list[str]:
-    # --disable-userns needs an explicit --unshare-user (implied for unprivileged callers, not for root)
-    return argv[:2] + ["--unshare-user"] + argv[2:]
+def seccomp_fd() -> int | None:
+    """A descriptor holding the seccomp filter, for one bwrap (it reads and closes it); None without a filter.
+
+    The caller passes it in ``pass_fds`` and closes its own copy once the process has started.
+    """
+    prog = filter_bytes()
+    if prog is None:
+        return None
+    r, w = os.pipe()
+    os.write(w, prog)  # a few hundred bytes: fits the pipe buffer
+    os.close(w)
+    return r
 
 
-def full_bwrap_argv(**kw) -> list[str]:
-    return _unshare_user(bwrap_argv(**kw))
+def memfd_with(data: bytes, name: str = "codeja") -> int:
+    """An anonymous in-memory file holding ``data``, positioned at its start (for ``bwrap --file``)."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def join_cgroup_argv(fds: list[int]) -> list[str]:
+    """A prefix that moves the command into a cgroup before it runs: it writes "0" ("me") to each inherited
+    ``cgroup.procs`` descriptor (opened by the harness as root, so the sandbox uid needs no access to the tree),
+    closes them and execs the command. bash, since dash takes only one-digit descriptors."""
+    if not fds:
+        return []
+    script = " && ".join(f"echo 0 >&{fd}" for fd in fds) + " && exec " + " ".join(f"{fd}>&-" for fd in fds)
+    return ["/bin/bash", "-c", script + ' "$@"', "codeja-join"]
 
 
 def prlimit_argv(limits: Limits, *, memory_rlimit: str = "as", nproc_base: int = 0) -> list[str]:
@@ -179,12 +223,16 @@ def probe_bwrap() -> Probe:
     if not os.access("/usr/bin/prlimit", os.X_OK):
         return Probe(False, "/usr/bin/prlimit not found (Debian package 'util-linux')")
     uid = slot_uid(0)
-    argv = full_bwrap_argv(workdir=None, env=minimal_env()) + ["/bin/sh", "-c", "exit 0"]
+    sfd = seccomp_fd()
+    argv = bwrap_argv(env=minimal_env(), seccomp_fd=sfd, mqueue=True) + ["/bin/sh", "-c", "exit 0"]
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30, user=uid, group=uid,
-                           extra_groups=[] if uid is not None else None)
+                           extra_groups=[] if uid is not None else None, pass_fds=[sfd] if sfd is not None else [])
     except (OSError, subprocess.SubprocessError) as e:
         return Probe(False, f"bwrap failed to start: {e}")
+    finally:
+        if sfd is not None:
+            os.close(sfd)
     if r.returncode != 0:
         return Probe(False, f"bwrap cannot create namespaces here: {r.stderr.strip()[:300]} "
                             "(user namespaces disabled? try sysctl kernel.unprivileged_userns_clone=1)")

@@ -8,6 +8,7 @@ whole tree (bwrap waits for its children, so their usage is folded into its own)
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ class Execution:
     timed_out: bool
     output_exceeded: bool
     start_error: str = ""
+    oom_killed: bool = False  # the program's cgroup went over its memory limit (filled in by the runner)
 
 
 def _decode_status(status: int, via_bwrap: bool) -> tuple[int | None, int | None]:
@@ -43,17 +45,28 @@ def _decode_status(status: int, via_bwrap: bool) -> tuple[int | None, int | None
 
 
 def execute(argv: list[str], *, stdin: bytes | None, wall_s: float, output_bytes: int, env: dict[str, str],
-            cwd: str | None = None, uid: int | None = None, via_bwrap: bool = True) -> Execution:
-    """Run ``argv`` to completion or until the wall clock / output cap; never raises for the program's sake."""
+            cwd: str | None = None, uid: int | None = None, via_bwrap: bool = True,
+            pass_fds: tuple[int, ...] = ()) -> Execution:
+    """Run ``argv`` to completion or until the wall clock / output cap; never raises for the program's sake.
+
+    ``pass_fds``: descriptors the command inherits (bwrap's file contents and filter, cgroup handles).
+    """
     t0 = time.monotonic()
     try:
         p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
-                             start_new_session=True, close_fds=True, user=uid, group=uid,
+                             start_new_session=True, close_fds=True, pass_fds=pass_fds, user=uid, group=uid,
                              extra_groups=[] if uid is not None else None)
     except OSError as e:
         return Execution(None, None, b"", b"", False, False, 0.0, 0.0, 0.0, False, False, start_error=str(e))
 
+    # a pipe that holds more than the cap: a program whose writes stop blocking once the pipe is full (node queues
+    # them in memory) still shows that it went over the cap, instead of filling its heap behind a full pipe
+    for stream in (p.stdout, p.stderr):
+        try:
+            fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, max(1 << 16, min(2 * output_bytes, 4 << 20)))
+        except OSError:
+            pass  # over /proc/sys/fs/pipe-max-size for an unprivileged caller: the default size
     exceeded = threading.Event()
     bufs: dict[str, bytearray] = {"out": bytearray(), "err": bytearray()}
     trunc = {"out": False, "err": False}

@@ -15,11 +15,14 @@ class Limits:
 
     wall_s: float | None = None  # wall-clock seconds for the run step; the watchdog kills the whole tree
     cpu_s: float | None = None  # CPU seconds (RLIMIT_CPU), summed over threads of a process
-    memory_mb: int | None = None  # address space (RLIMIT_AS) or data segment (RLIMIT_DATA, JVM / V8)
-    processes: int | None = None  # processes + threads of the sandbox user (RLIMIT_NPROC)
+    # memory of the whole program: all its processes, tmpfs files, shared memory (a cgroup, where there is one);
+    # each process is also held to it by RLIMIT_AS (RLIMIT_DATA for the JVM / V8), the only limit without cgroups
+    memory_mb: int | None = None
+    processes: int | None = None  # processes + threads of the program (pids cgroup and RLIMIT_NPROC)
     output_bytes: int | None = None  # cap on captured stdout and on stderr, each; more -> output-limit
     file_size_mb: int | None = None  # largest file the program may write (RLIMIT_FSIZE)
     compile_wall_s: float | None = None  # wall-clock seconds for the compile step of compiled languages
+    tmpfs_mb: int | None = None  # size of each writable file system (/box, /tmp, /dev/shm: RAM, never host disk)
 
     def over(self, base: Limits) -> Limits:
         """These limits with every unset field taken from ``base``."""
@@ -37,6 +40,9 @@ class Job:
     files: dict[str, str] | None = None
     limits: Limits | None = None
     key: object = None
+    # pass only if the program ran to its end: the language's end-of-program marker (see Language.mark_end) must
+    # appear, so os._exit(0) / sys.exit() / exit(0) / an atexit hook before the last statement is a failure
+    end_marker: bool = False
 
 
 @dataclass
@@ -51,8 +57,11 @@ class SandboxResult:
     stderr_truncated: bool = False
     wall_s: float = 0.0  # run step only (compile time is in compile_wall_s)
     cpu_s: float = 0.0
-    peak_memory_mb: float = 0.0  # largest resident set of any one process of the program
+    # the program's total (all processes, tmpfs, shared memory) under a cgroup; the largest single process's
+    # resident set under resource_control "rlimit"
+    peak_memory_mb: float = 0.0
     isolation: str = "none"  # "bwrap" or "rlimit" ("none" when nothing ran)
+    resource_control: str = "none"  # "cgroup-v2", "cgroup-v1" or "rlimit" (per process only: weaker)
     language: str = ""
     signal: int | None = None  # the signal that ended the program, if any
     compile_status: str | None = None  # compiled languages: "ok", "failed", "timeout", "cached-ok", ...
@@ -63,6 +72,7 @@ class SandboxResult:
     detail: str = ""  # a human-readable note for sandbox-error / toolchain-missing / memory heuristics
     limits: dict = field(default_factory=dict)  # the resolved limits used
     attempts: int = 1  # runs it took: >1 when the sandbox itself failed and the program was run again
+    end_reached: bool | None = None  # Job.end_marker: whether the marker came (None: not asked, or no marker)
 
     @property
     def infra_failure(self) -> bool:
