@@ -13,7 +13,6 @@ from doc_blocks import REPO
 NOT_OURS = {
     "docs/llama_mistral.md": "Megatron-LM's own documentation, cited as such in docs/megatron.md",
 }
-OUTPUT_PREFIXES = ("examples/out",)  # folders the documented commands create (ignored by git)
 TOP = ("docs", "recipes", "scripts", "benchmarks", "examples", "tests", "src/codeja")
 # a repository path: one of the top folders, not part of a longer path or URL (no '/', '.', word char before)
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(map(re.escape, TOP)) + r")/[\w./-]*[\w/])")
@@ -31,16 +30,25 @@ def cited_paths(path: Path) -> list[tuple[int, str]]:
     for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         for m in PATH.finditer(line):
             p = m.group(1).rstrip("./")
-            if any(c in p for c in "<>*{}$") or p in NOT_OURS or p.startswith(OUTPUT_PREFIXES):
+            if any(c in p for c in "<>*{}$") or p in NOT_OURS:
                 continue
             out.append((n, p))
     return out
 
 
+def git_ignored(paths: set[str]) -> set[str]:
+    """Paths git ignores: outputs the code or the documented commands write (runs/, examples/out/, ...)."""
+    probe = [q for p in paths for q in (p, p + "/")]  # "out/" patterns match only what git knows is a folder
+    out = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO, input="\n".join(probe),
+                         capture_output=True, text=True, check=False).stdout
+    return {p.rstrip("/") for p in out.split()}
+
+
 def test_cited_repository_paths_exist():
     sources = tracked("*.md", "src/*.py", "scripts/*", "benchmarks/*", "recipes/*", "Makefile", "pyproject.toml")
-    missing = [f"{src.relative_to(REPO)}:{n}: {p}" for src in sources for n, p in cited_paths(src)
-               if not (REPO / p).exists()]
+    cited = [(src, n, p) for src in sources for n, p in cited_paths(src) if not (REPO / p).exists()]
+    outputs = git_ignored({p for _, _, p in cited})
+    missing = [f"{src.relative_to(REPO)}:{n}: {p}" for src, n, p in cited if p not in outputs]
     assert not missing, "files cited but not in the repository:\n" + "\n".join(missing)
 
 
