@@ -139,8 +139,9 @@ def test_any_output_folder(tmp_path, kind):
         folder = curate_folder(tmp_path / "curate")
     elif kind == "train":
         folder = train_folder(tmp_path / "sft", [1.2, 0.9])
-    else:  # a folder holding several stage outputs side by side
+    else:  # a folder holding several stage outputs side by side, and its own (`codeja tokenize -o outputs/corpus`)
         folder = tmp_path / "outputs"
+        _json(folder / "manifest.json", {"stage": "tokenize", "status": "complete", "summary": {"docs": 5}})
         eval_folder(folder / "eval", {"base": 0.2})
         train_folder(folder / "sft", [1.0, 0.5])
         curate_folder(folder / "curate")
@@ -155,6 +156,8 @@ def test_any_output_folder(tmp_path, kind):
         assert "alt=\"loss.png\"" in html
     if kind in ("curate", "several"):
         assert "Curation: what was removed, and why" in html
+    if kind == "several":
+        assert "Tokenization (outputs)" in html
 
 
 def test_a_stages_own_report_is_rendered_not_overwritten(tmp_path):

@@ -81,9 +81,12 @@ def stage_records(run: Path) -> list[dict[str, Any]]:
         state = read_json(run / STATE)
         order = [s["name"] for s in state.get("recipe", {}).get("stages", [])] or list(state["stages"])
         return [{"name": n, "dir": run / n, **state["stages"][n]} for n in order if n in state["stages"]]
-    if _is_stage_dir(run):
-        return [_stage_record(run)]
-    return [_stage_record(p) for p in sorted(run.iterdir()) if p.is_dir() and _is_stage_dir(p)] if run.is_dir() else []
+    if not run.is_dir():
+        return []
+    # the folder's own stage (if any), then stage outputs inside it: `codeja tokenize -o out/corpus` writes its
+    # manifest into out/, beside out/sft/, out/eval/ ... of other commands
+    own = [_stage_record(run)] if _is_stage_dir(run) else []
+    return own + [_stage_record(p) for p in sorted(run.iterdir()) if p.is_dir() and _is_stage_dir(p)]
 
 
 def find_runs(folder: Path) -> dict[str, Path]:
