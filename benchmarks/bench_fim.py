@@ -146,6 +146,49 @@ def time_rows(prefix, hf, seq_len: int, n: int, rounds: int) -> list[dict]:
     return out
 
 
+MEGATRON_ROWS = [  # (row, dataset class, FIM rate, create_attention_mask, mask cached)
+    ("mcore GPTDataset mask on", "gpt", 0.0, True, True),
+    ("FIM 0.5 mask off", "fim", 0.5, False, True),
+    ("FIM 0.5 mask on", "fim", 0.5, True, True),
+    ("FIM 0.5 mask per sample", "fim", 0.5, True, False),
+]
+
+
+def time_megatron_rows(prefix, hf, seq_len: int, n: int, rounds: int, cache: Path) -> list[dict]:
+    """Megatron's ``__getitem__`` (what Megatron-LM's DataLoader workers run): megatron-core's own GPTDataset with the
+    attention mask made in the data loader (Megatron-LM's default), and codeja's FIMGPTDataset with the mask off, on
+    (built once and shared: the default now), and rebuilt for every sample (what it did before, and what both do
+    with reset_attention_mask). Interleaved rounds over new samples; ratios to "mask off" in the same round."""
+    from megatron.core.datasets.gpt_dataset import GPTDataset
+
+    from codeja.fim.config import FIMConfig
+    from codeja.fim.megatron import build_fim_gpt_datasets
+
+    rows = []
+    for name, kind, rate, mask, cached in MEGATRON_ROWS:
+        fim = FIMConfig(seq_len=seq_len, fim_rate=rate, mode="context" if rate else "off")
+        ds = build_fim_gpt_datasets(prefix, hf, fim, [n * rounds + 1, 0, 0], split="100,0,0",
+                                    path_to_cache=str(cache), create_attention_mask=mask,
+                                    dataset_class=GPTDataset if kind == "gpt" else None)[0]
+        if not cached:
+            ds.masks_and_position_ids_are_cacheable = False
+        ds[n * rounds]  # warm up (first-call costs, and the shared mask where it is cached)
+        rows.append((name, ds))
+    cpu = {name: [] for name, _ in rows}
+    wall = {name: [] for name, _ in rows}
+    for r in range(rounds):
+        for name, ds in rows:
+            c0, w0 = time.process_time(), time.perf_counter()
+            for i in range(r * n, (r + 1) * n):
+                ds[i]
+            cpu[name].append((time.process_time() - c0) / n * 1e6)
+            wall[name].append((time.perf_counter() - w0) / n * 1e6)
+    base = "FIM 0.5 mask off"
+    return [{"row": name, "cpu_us": statistics.median(cpu[name]), "wall_us": statistics.median(wall[name]),
+             "vs_off_cpu": statistics.median(x / b for x, b in zip(cpu[name], cpu[base])),
+             "vs_off_wall": statistics.median(x / b for x, b in zip(wall[name], wall[base]))} for name, _ in rows]
+
+
 def recording(codec) -> list[str]:
     """Make ``codec`` note every text the transform encodes; returns the list they are appended to."""
     texts: list[str] = []
@@ -226,9 +269,40 @@ def window_study(prefix, hf, draws: int, windows=(1, 2, 4, 8, 16)) -> list[tuple
     return out
 
 
+def print_fim_rows(prefix, hf, n: int, rounds: int) -> list[tuple[int, float, float]]:
+    print(f"{'context':>7} {'mode':<13} {'cpu us':>8} {'samples/s':>10} {'tokens/s':>12} {'vs plain':>9} "
+          f"{'wall us':>8} {'vs plain':>9} {'FIM docs':>9}")
+    bounds = []
+    for seq_len in (2048, 8192):
+        rows = time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(10, n // 4), rounds)
+        bounds.append((seq_len, rows[0]["cpu_us"], next(r["fim_docs"] for r in rows if r["row"] == "context 0.5")))
+        for row in rows:
+            rate = 1e6 / row["cpu_us"]
+            print(f"{seq_len:>7} {row['row']:<13} {row['cpu_us']:>8.1f} {rate:>10,.0f} {rate * seq_len:>12,.0f} "
+                  f"{row['ratio_cpu']:>8.2f}x {row['wall_us']:>8.1f} {row['ratio_wall']:>8.2f}x "
+                  f"{row['fim_docs']:>9.2f}")
+    print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
+          "round; FIM docs: documents FIM'd per sample")
+    return bounds
+
+
+def print_megatron_rows(prefix, hf, n: int, rounds: int, cache: Path) -> None:
+    print("\nMegatron datasets (__getitem__ per sample; mask: the L x L attention mask Megatron-LM makes in the "
+          "data loader unless --no-create-attention-mask-in-dataloader)")
+    print(f"{'context':>7} {'row':<26} {'cpu us':>10} {'x mask off':>11} {'wall us':>10} {'x mask off':>11}")
+    for seq_len in (2048, 8192):
+        mn = n if seq_len == 2048 else max(10, n // 4)
+        for row in time_megatron_rows(prefix, hf, seq_len, mn, rounds, cache):
+            print(f"{seq_len:>7} {row['row']:<26} {row['cpu_us']:>10.1f} {row['vs_off_cpu']:>10.2f}x "
+                  f"{row['wall_us']:>10.1f} {row['vs_off_wall']:>10.2f}x")
+    print("x mask off: median over rounds of (row time / 'FIM 0.5 mask off' time) in that round; 'FIM 0.5 mask on' "
+          "must stay within 1.2x")
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller corpus and fewer samples (under a minute)")
+    ap.add_argument("--megatron-only", action="store_true", help="only the Megatron dataset rows (attention mask)")
     ap.add_argument("--windows", type=int, default=0, metavar="N",
                     help="also compare N FIM'd documents per window size with whole-piece re-encoding")
     args = ap.parse_args(argv)
@@ -238,19 +312,11 @@ def main(argv: list[str]) -> int:
         hf, prefix, summary = build(Path(d), args.quick)
         print(f"corpus: {summary['docs']} docs, {summary['tokens']:,} tokens (built in {time.perf_counter() - t0:.1f} s); "
               f"{n} samples (2k; a quarter at 8k) x {rounds} interleaved rounds per row, one core")
-        print(f"{'context':>7} {'mode':<13} {'cpu us':>8} {'samples/s':>10} {'tokens/s':>12} {'vs plain':>9} "
-              f"{'wall us':>8} {'vs plain':>9} {'FIM docs':>9}")
-        bounds = []
-        for seq_len in (2048, 8192):
-            rows = time_rows(prefix, hf, seq_len, n if seq_len == 2048 else max(10, n // 4), rounds)
-            bounds.append((seq_len, rows[0]["cpu_us"], next(r["fim_docs"] for r in rows if r["row"] == "context 0.5")))
-            for row in rows:
-                rate = 1e6 / row["cpu_us"]
-                print(f"{seq_len:>7} {row['row']:<13} {row['cpu_us']:>8.1f} {rate:>10,.0f} {rate * seq_len:>12,.0f} "
-                      f"{row['ratio_cpu']:>8.2f}x {row['wall_us']:>8.1f} {row['ratio_wall']:>8.2f}x "
-                      f"{row['fim_docs']:>9.2f}")
-        print("cpu us / wall us: median per sample; vs plain: median over rounds of plain time / row time in that "
-              "round; FIM docs: documents FIM'd per sample")
+        if args.megatron_only:
+            print_megatron_rows(prefix, hf, n, rounds, Path(d) / "mcore-cache")
+            return 0
+        bounds = print_fim_rows(prefix, hf, n, rounds)
+        print_megatron_rows(prefix, hf, n, rounds, Path(d) / "mcore-cache")
         per_doc, chars, enc, regex, bpe = reencode_cost(prefix, hf, 100 if args.quick else 500)
         print(f"\ntokenizer calls of context FIM: {per_doc:.2f} texts per FIM'd document, {chars:.1f} characters each, "
               f"{enc:.1f} us per FIM'd document (regex pre-tokenizer alone {regex:.1f} us; the BPE model alone on "

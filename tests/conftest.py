@@ -8,8 +8,8 @@ at import, before any test module imports huggingface_hub / transformers (they r
 * ``tiny_random_model_dir`` / ``tiny_reward_model_dir``: seeded random Llama models (about 3 M parameters)
   with the same tokenizer, built once per session in a temp folder: use these wherever model quality does
   not matter.
-* ``shared_data``: the offline benchmark data folder; tests that need it are skipped, with the reason, when
-  it is absent.
+* ``benchmark_data``: the benchmark data shipped inside the package (``codeja.paths.BENCHMARK_DATA``): always
+  present, so no test skips for want of it.
 """
 
 from __future__ import annotations
@@ -55,10 +55,7 @@ def tiny_reward_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    from codeja.paths import shared_data as locate
+def benchmark_data() -> Path:
+    from codeja.paths import BENCHMARK_DATA
 
-    found = locate(required=False)
-    if found is None:
-        pytest.skip("offline benchmark data not found: set CODEJA_SHARED_DATA or place it at <repo>/../shared/data")
-    return found
+    return BENCHMARK_DATA

@@ -44,6 +44,8 @@ CONFIG_KINDS: dict[str, str] = {
     "train.dpo": "codeja.train.config:DPOConfig",
     "synth.magpie": "codeja.synth.config:MagpieConfig",
     "prefs": "codeja.prefs.config:PrefsConfig",
+    "prefs.candidates": "codeja.prefs.config:CandidatesConfig",
+    "prefs.pairs": "codeja.prefs.config:PairsConfig",
     "eval": "codeja.evaluate.config:EvalConfig",
     "recipe": "codeja.pipeline.recipe:Recipe",
 }

@@ -65,6 +65,9 @@ class GenerationProgress:
         self.bar.update(samples)
 
     def close(self) -> None:
+        # draw the final count and rate once: a run shorter than tqdm's mininterval would otherwise show only 0/N
+        if not self.bar.disable:
+            self._postfix(refresh=True)
         self.bar.close()
 
     def __enter__(self) -> GenerationProgress:

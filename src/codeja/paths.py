@@ -1,4 +1,4 @@
-"""Where things live: the user cache (CODEJA_HOME) and the offline benchmark data (shared/data)."""
+"""Where things live: the user cache (CODEJA_HOME) and the benchmark data shipped inside the package."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 from codeja.errors import CodejaError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # meaningful for an editable/source checkout only
+# The benchmark data is package data (src/codeja/evaluate/data, README.md and PROVENANCE.json there), so an
+# installed wheel and a bare clone both have it; nothing at run time reads a folder beside the checkout.
+BENCHMARK_DATA = Path(__file__).resolve().parent / "evaluate" / "data"
 
 
 def codeja_home() -> Path:
@@ -15,17 +17,11 @@ def codeja_home() -> Path:
     return Path(os.environ.get("CODEJA_HOME") or Path.home() / ".cache" / "codeja")
 
 
-def shared_data(required: bool = True) -> Path | None:
-    """The offline benchmark files: $CODEJA_SHARED_DATA, else ``../shared/data`` beside the checkout."""
-    env = os.environ.get("CODEJA_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO_ROOT.parent / "shared" / "data")
-    for c in candidates:
-        if (c / "benchmarks").is_dir():
-            return c
-    if required:
-        raise CodejaError(
-            "offline benchmark data not found: set CODEJA_SHARED_DATA to the folder holding benchmarks/ "
-            f"(looked in: {', '.join(map(str, candidates))})"
-        )
-    return None
+def benchmark_file(relpath: str) -> Path:
+    """A file of the packaged benchmark data, e.g. ``benchmark_file("jhumaneval/jhuman-eval.jsonl.gz")``."""
+    p = BENCHMARK_DATA / relpath
+    if not p.is_file():
+        raise CodejaError(f"packaged benchmark file missing: {relpath} (looked in {BENCHMARK_DATA}); the "
+                          "codeja installation is incomplete: reinstall it, or check it with "
+                          "scripts/vendor_benchmarks.py --check")
+    return p

@@ -125,3 +125,71 @@ def test_bad_extra_pattern_files(tmp_path):
         PatternSet.load((str(wrong),))
     with pytest.raises(ConfigError, match="not found"):
         PatternSet.load((str(tmp_path / "missing.yaml"),))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# policy: strict (the seed's rule: any pattern match) vs calibrated (a weak marker needs a stub body)
+
+TODO_THEN_CODE = "def add(a, b):\n    # TODO: implement this function\n    return a + b\n"
+
+
+def test_strict_policy_drops_a_todo_before_real_code():
+    assert find_placeholder(TODO_THEN_CODE) is None  # calibrated (the default): real code follows the marker
+    m = find_placeholder(TODO_THEN_CODE, policy="strict")
+    assert m == PlaceholderMatch("todo", "weak", "# TODO: implement this function", 2)
+    for text in ("try:\n    f()\nexcept OSError:\n    pass  # TODO\n",  # a bare TODO on a stub line
+                 "class A:\n    def f(self):\n        raise NotImplementedError  # TODO: subclasses implement\n",
+                 "int f() {\n    // FIXME: write the real thing\n    return compute();\n}\n",
+                 "def f():\n    # ここを実装する\n    return 1\n"):
+        assert find_placeholder(text) is None and find_placeholder(text, policy="strict") is not None, text
+
+
+def test_both_policies_agree_on_stubs_strong_phrases_and_unactionable_notes():
+    stub = "def f(x):\n    # TODO: implement this function\n    pass\n"
+    assert find_placeholder(stub).kind == find_placeholder(stub, policy="strict").kind == "weak-stub"
+    strong = "def f():\n    # YOUR CODE HERE\n    return 1\n"
+    assert find_placeholder(strong).kind == find_placeholder(strong, policy="strict").kind == "strong"
+    for text in ("def f():\n    # TODO(alice): handle unicode\n    return s.strip()\n",  # names no action
+                 "todo = fetch_list()\nwrite(todo)\n",  # an identifier, not a comment
+                 "msg = 'TODO items written'\n", ""):
+        assert find_placeholder(text) is None and find_placeholder(text, policy="strict") is None, text
+    with pytest.raises(ConfigError, match="unknown policy 'loose'"):
+        PlaceholderDetector(policy="loose")
+
+
+def test_strict_policy_on_the_labelled_set():
+    """Strict keeps full recall and flags exactly the negatives the calibrated rules were written to keep."""
+    rows = _cases()
+    det = PlaceholderDetector(policy="strict")
+    pos = [r for r in rows if r["label"] == 1]
+    assert all(det.find(r["code"], r["language"]) is not None for r in pos)
+    flagged = {r["note"] for r in rows if r["label"] == 0 and det.find(r["code"], r["language"]) is not None}
+    assert flagged and all("legit todo" in n or n in ("trap", "pass in except") for n in flagged), flagged
+
+
+def test_curate_filter_uses_the_configured_policy():
+    from datatrove.data import Document
+
+    from codeja.curate.config import CurateConfig, PlaceholderConfig
+    from codeja.curate.filters import PlaceholderFilter
+
+    assert CurateConfig.model_fields["placeholder"].default_factory().policy == "calibrated"
+    doc = Document(text=TODO_THEN_CODE, id="d", metadata={"domain": "code", "language": "python"})
+    assert PlaceholderFilter(PlaceholderConfig()).check(doc) is None
+    reason, detail = PlaceholderFilter(PlaceholderConfig(policy="strict")).check(doc)
+    assert reason == "placeholder_weak" and detail["line"] == 2
+    with pytest.raises(ValueError, match="policy"):
+        PlaceholderConfig(policy="seed")
+
+
+def test_check_placeholder_cli_takes_the_policy(tmp_path, capsys):
+    from codeja.cli import main
+
+    f = tmp_path / "add.py"
+    f.write_text(TODO_THEN_CODE, encoding="utf-8")
+    assert main(["curate", "check-placeholder", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["drop"] is False
+    assert main(["curate", "check-placeholder", str(f), "--json", "--policy", "strict"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["match"]["kind"] == "weak"
+    assert main(["curate", "check-placeholder", str(f), "--policy", "loose"]) == 2
+    assert "unknown policy 'loose'" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.runner import score_samples
 from codeja.io import write_jsonl
-from codeja.paths import shared_data
+from codeja.paths import benchmark_file
 from codeja.sandbox import toolchain_available
 
 
@@ -85,8 +85,8 @@ def test_humanevalfix_buggy_solutions_still_fail(tmp_path, name):
     if not toolchain_available(bench.language):
         pytest.skip(f"{bench.language} toolchain not installed")
     lang = name.removeprefix("humanevalfix-")
-    data = [json.loads(x) for x in (shared_data() / "benchmarks" / "humanevalpack" / lang / "data" /
-                                    "humanevalpack.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    data = [json.loads(x) for x in benchmark_file(f"humanevalpack/{lang}/data/humanevalpack.jsonl").read_text(
+        encoding="utf-8").splitlines() if x.strip()]
     picked = data[1::16]
     # the FixTests model path: a completion continuing the declaration (Go: no import block in it at all)
     rows = [{"task_id": r["task_id"], "completion": r["buggy_solution"]} for r in picked]

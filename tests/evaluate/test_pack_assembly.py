@@ -15,7 +15,7 @@ from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.benchmarks.golang import GoImport, go_test_program, split_imports
 from codeja.evaluate.benchmarks.humanevalpack import declared_entry, port_rand_07
 from codeja.evaluate.sanitize import get_sanitizer
-from codeja.paths import shared_data
+from codeja.paths import benchmark_file
 
 SETUP = 'package main\n\nimport (\n    "testing"\n    "github.com/stretchr/testify/assert"\n)\n'
 TEST = "func TestF(t *testing.T) {\n    assert := assert.New(t)\n    assert.Equal(1, F())\n}\n"
@@ -137,8 +137,8 @@ def test_codeja_sanitizer_keeps_rust_attributes_of_helpers_after_the_entry_point
 @pytest.mark.parametrize("tid", ["Rust/49", "Rust/55", "Rust/63"])
 def test_codeja_sanitizer_indented_recursive_completion_is_a_continuation(tid):
     """`\n    if n == 0 { ... modp(n - 1, p) ...` calls the entry point; it is a body, not a restated function."""
-    rows = [json.loads(x) for x in (shared_data() / "benchmarks" / "humanevalpack" / "rust" / "data" /
-                                    "humanevalpack.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = [json.loads(x) for x in benchmark_file("humanevalpack/rust/data/humanevalpack.jsonl").read_text(
+        encoding="utf-8").splitlines() if x.strip()]
     completion = next(r["canonical_solution"] for r in rows if r["task_id"] == tid)
     assert completion.startswith("\n ")
     bench = get_benchmark("humanevalfix-rust")

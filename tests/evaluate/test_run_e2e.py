@@ -26,6 +26,7 @@ def test_run_eval_two_models_side_by_side_and_resume(tmp_path, tiny_random_model
         assert (tmp_path / "run" / f).is_file()
     man = json.loads((tmp_path / "run" / "base" / "humaneval" / "manifest.json").read_text())
     assert man["model"]["fingerprint"] and man["generation"]["mode"] == "completion"
+    assert man["generation"]["prompt_tail"] == "strip" and man["infill_stop"] is None  # no infilling here
     assert man["sanitizers"][0]["id"] == "codeja@2" and man["prompt_template"] == "raw-prompt"
     # identical greedy settings and identical weights give identical samples for both models
     a = (tmp_path / "run" / "base" / "humaneval" / "generations.jsonl").read_text()

@@ -121,6 +121,40 @@ def test_megatron_gpt_dataset(corpora, tmp_path):
         build_fim_gpt_datasets(prefix, tok, fim, [4, 1, None], eod_mask_loss=True)
 
 
+def test_megatron_attention_mask_is_built_once_unless_the_reset_flags_need_it(corpora, tmp_path):
+    """With the reset flags off the causal mask and the positions do not depend on the sample: one shared tensor
+    (megatron-core's GPTDataset caches them the same way); with reset_attention_mask each sample gets its own,
+    computed on the tokens after FIM."""
+    from megatron.core.datasets.gpt_dataset import _get_ltor_masks_and_position_ids
+
+    from codeja.fim.megatron import build_fim_gpt_datasets
+
+    prefix, tok, _ = corpora["bpe"]
+    fim = FIMConfig(seq_len=64, fim_rate=0.9, seed=5)
+    kw = dict(split="100,0,0", path_to_cache=str(tmp_path / "cache"), create_attention_mask=True)
+    train = build_fim_gpt_datasets(prefix, tok, fim, [12, 0, 0], **kw)[0]
+    items = [train[i] for i in range(12)]
+    causal = torch.tril(torch.ones(64, 64)).unsqueeze(0) < 0.5
+    assert all(it["attention_mask"] is items[0]["attention_mask"] for it in items)  # shared, never rebuilt
+    assert torch.equal(items[0]["attention_mask"], causal)
+    assert all(it["position_ids"] is items[0]["position_ids"] for it in items)
+    assert torch.equal(items[0]["position_ids"], torch.arange(64))
+    assert items[0]["loss_mask"] is not items[1]["loss_mask"]  # per sample: padding is masked in it
+    items[0]["loss_mask"][:] = 0  # a consumer writing into one sample's loss mask leaves the others alone
+    assert train[1]["loss_mask"].sum() > 0 and train[0]["loss_mask"].sum() > 0
+
+    reset = build_fim_gpt_datasets(prefix, tok, fim, [12, 0, 0], reset_attention_mask=True, reset_position_ids=True,
+                                   **kw)[0]
+    eod = reset.config.tokenizer.eod
+    differing = 0
+    for i in range(12):
+        it = reset[i]
+        want_mask, _, want_pos = _get_ltor_masks_and_position_ids(it["tokens"], eod, True, True, False, True)
+        assert torch.equal(it["attention_mask"], want_mask) and torch.equal(it["position_ids"], want_pos)
+        differing += not torch.equal(it["attention_mask"], causal)
+    assert differing > 0  # documents end inside samples: their masks are block-diagonal
+
+
 def test_megatron_provider_needs_megatron_lm():
     from codeja.fim.megatron import fim_dataset_provider
 

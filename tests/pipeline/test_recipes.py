@@ -51,6 +51,26 @@ def test_fim_ablation_variants_override_the_mode():
     assert modes == {"fim-off": "off", "document": "document", "context": "context"}
 
 
+def test_rejected_pick_variants_share_sampling_and_scoring(tmp_path):
+    """The three variants differ only in the pairs stage, so the candidates stage (sampling + scoring) has one
+    fingerprint across them and is computed once (tests/prefs runs the same layout end to end)."""
+    from codeja.pipeline.recipe import variant_recipe
+    from codeja.pipeline.runner import Pipeline
+
+    rec = load_recipe(ROOT / "recipes" / "ablations" / "rejected-pick.yaml")
+    fps = {}
+    for v in rec.variants:
+        vr = variant_recipe(rec, v)
+        fps[v] = {p.name: p.fingerprint for p in Pipeline(vr, tmp_path / v).plan()}
+        assert next(s for s in vr.stages if s.name == "pairs").config["build"]["strategy"] == v
+    assert len({f["candidates"] for f in fps.values()}) == 1
+    assert len({f["pairs"] for f in fps.values()}) == 3
+    findings = run_recipe(rec, tmp_path / "dry", dry_run=True, log=lambda m: None)["findings"]["closest"]
+    assert any(f.stage == "pairs" and f.level == "pending" and "candidates: from stage candidates" in f.message
+               for f in findings)
+    assert any(f.stage == "candidates" and f.level == "ok" and "sample.instructions" in f.message for f in findings)
+
+
 def test_cli_dry_run_prints_the_plan():
     out = subprocess.run([sys.executable, "-m", "codeja.cli", "run", str(ROOT / "recipes" / "tiny.yaml"), "--dry-run",
                           "--run-dir", "/nonexistent/run"], capture_output=True, text=True, timeout=120)
@@ -66,7 +86,17 @@ def test_gpu_node_recipe_uses_vllm_and_fsdp():
     by = {s.name: s.config for s in rec.stages}
     assert by["magpie"]["backend"] == by["eval"]["backend"] == by["prefs"]["sample"]["backend"] == "vllm"
     assert {by[s]["accelerate_config"] for s in ("cpt", "sft", "dpo")} == {"${vars.fsdp}"}
+    assert "${prefs.sft_file}" in by["sft"]["extra_data"]  # the preference stage's lone-survivor rows
     assert (ROOT / rec.vars["fsdp"]).is_file()
+
+
+def test_every_recipe_with_prefs_and_sft_trains_on_the_prefs_sft_rows():
+    for path in RECIPES:
+        rec = load_recipe(path)
+        prefs = [s.name for s in rec.stages if s.kind in ("prefs", "prefs.pairs")]
+        for s in rec.stages:
+            if s.kind == "train.sft" and prefs:
+                assert f"${{{prefs[0]}.sft_file}}" in s.config.get("extra_data", []), path
 
 
 def test_cluster_recipe_builds_the_megatron_command(tmp_path):

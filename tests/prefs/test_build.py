@@ -48,19 +48,95 @@ def test_closest_and_farthest_pick_next_and_lowest():
     assert f.rank_of(3) == 4
 
 
-def test_ties_are_broken_by_response_order():
+def test_rejected_scores_strictly_below_chosen_by_default():
     rs = R(2.0, 5.0, 5.0, 1.0)
     c = select(rs, "closest", instruction_id="t")
-    assert c.chosen == 1 and c.rejected == 2 and c.margin == 0.0  # equal best: the earlier one is chosen
+    assert (c.chosen, c.rejected, c.margin) == (1, 0, 3.0)  # equal best: the earlier one is chosen, the tie skipped
     assert select(rs, "farthest", instruction_id="t").rejected == 3
+    for i in range(50):  # random never draws the tying response
+        sel = select(rs, "random", instruction_id=i)
+        assert sel.rejected in (0, 3) and sel.margin > 0
+    # all equal: no pair can be formed; the first one is an SFT row, said why
+    same = select(R(3.0, 3.0, 3.0), "closest", instruction_id="s")
+    assert (same.outcome, same.chosen, same.rejected, same.reason) == ("sft", 0, None, "no_lower_score")
+
+
+def test_allow_ties_keeps_the_old_rank_order_semantics():
+    rs = R(2.0, 5.0, 5.0, 1.0)
+    c = select(rs, "closest", instruction_id="t", allow_ties=True)
+    assert c.chosen == 1 and c.rejected == 2 and c.margin == 0.0
     # equal lowest: the ranking keeps response order, so the later one is the last rank
     low = R(5.0, 1.0, 1.0)
     assert select(low, "farthest", instruction_id="x").rejected == 2
     assert select(low, "closest", instruction_id="x").rejected == 1
-    # all equal: first chosen, second is closest, last is farthest
     same = R(3.0, 3.0, 3.0)
-    assert (select(same, "closest", instruction_id="s").chosen, select(same, "closest", instruction_id="s").rejected) == (0, 1)
-    assert select(same, "farthest", instruction_id="s").rejected == 2
+    s1 = select(same, "closest", instruction_id="s", allow_ties=True)
+    assert (s1.chosen, s1.rejected) == (0, 1)
+    assert select(same, "farthest", instruction_id="s", allow_ties=True).rejected == 2
+
+
+def P(*rows, filtered=()):
+    """Responses from (score, pass rate) pairs."""
+    return [Response(i, f"r{i}", None if i in filtered else float(s), i not in filtered, pass_rate=p)
+            for i, (s, p) in enumerate(rows)]
+
+
+def test_only_a_response_passing_its_tests_may_be_chosen():
+    # pass rate dominates the execution score; failing responses are rejected candidates, never chosen
+    rs = P((1.004, 1.0), (0.5, 0.5), (1.002, 1.0), (0.0, 0.0))
+    f = select(rs, "farthest", instruction_id="g")
+    assert (f.chosen, f.rejected, f.margin) == (0, 3, pytest.approx(1.004))
+    assert select(rs, "closest", instruction_id="g").rejected == 2  # the tie-break decided between two passes
+    # nobody passes everything: no pair, no SFT row
+    fail = select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h")
+    assert (fail.outcome, fail.reason) == ("dropped", "chosen_fails_tests")
+    assert select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h", chosen_min_pass_rate=0.5).chosen == 0
+    assert select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h", chosen_min_pass_rate=None).outcome == "pair"
+    # a lone failing survivor is not an SFT row
+    assert select(P((0.3, 0.0)), "closest", instruction_id="i").reason == "chosen_fails_tests"
+    # a weighted score can rank a failing response first: chosen is the best passing one, and only lower ones
+    # are rejected candidates
+    w = select(P((2.0, 0.0), (1.5, 1.0), (1.0, 0.5)), "farthest", instruction_id="w")
+    assert (w.chosen, w.rejected, w.ranking) == (1, 2, (0, 1, 2))
+    # responses without test results (a reward-model score) are not gated
+    assert select(R(1.0, 2.0), "closest", instruction_id="r").chosen == 1
+
+
+def PH(scores, placeholder=(), filtered=()):
+    out = []
+    for i, s in enumerate(scores):
+        if i in placeholder:
+            out.append(Response(i, f"stub{i}", None, False, ["placeholder"], detail="placeholder (todo, line 2)"))
+        elif i in filtered:
+            out.append(Response(i, f"bad{i}", None, False, ["parse"]))
+        else:
+            out.append(Response(i, f"r{i}", float(s), True))
+    return out
+
+
+def test_placeholder_responses_become_rejected_when_asked():
+    rs = PH([0.2, None, 0.9, None, 0.5], placeholder=(1, 3))
+    for strategy in ("closest", "farthest", "random"):
+        sel = select(rs, strategy, instruction_id="p", placeholder_rejected=True)
+        # chosen = the best survivor, rejected = the first placeholder response, whatever the strategy
+        assert (sel.outcome, sel.chosen, sel.rejected, sel.margin, sel.rejected_source) == (
+            "pair", 2, 1, None, "placeholder")
+        assert sel.rank_of(1) is None
+    # off (the default): placeholder responses stay dropped and the usual strategy picks among survivors
+    off = select(rs, "farthest", instruction_id="p")
+    assert (off.chosen, off.rejected, off.rejected_source) == (2, 0, "ranking")
+    # no placeholder response: the usual strategies
+    plain = PH([0.2, None, 0.9], filtered=(1,))
+    assert select(plain, "closest", instruction_id="q", placeholder_rejected=True).rejected == 0
+    # a lone survivor plus a placeholder response is a pair, not an SFT row
+    lone = select(PH([None, 0.7], placeholder=(0,)), "closest", instruction_id="l", placeholder_rejected=True)
+    assert (lone.outcome, lone.chosen, lone.rejected) == ("pair", 1, 0)
+    # only placeholder responses: nothing can be chosen
+    assert select(PH([None, None], placeholder=(0, 1)), "closest", instruction_id="n",
+                  placeholder_rejected=True).reason == "no_survivors"
+    # the chosen side is gated as usual
+    gated = [Response(0, "stub", None, False, ["placeholder"]), Response(1, "wrong", 0.0, True, pass_rate=0.0)]
+    assert select(gated, "closest", instruction_id="g", placeholder_rejected=True).reason == "chosen_fails_tests"
 
 
 def test_filtered_responses_never_picked():
@@ -78,7 +154,7 @@ def test_all_filtered_is_dropped_and_empty_is_dropped():
 
 def test_one_survivor_is_sft():
     sel = select(R(1, 7, 3, filtered=(0, 2)), "random", instruction_id="o")
-    assert (sel.outcome, sel.chosen, sel.rejected) == ("sft", 1, None)
+    assert (sel.outcome, sel.chosen, sel.rejected, sel.reason) == ("sft", 1, None, "single_survivor")
 
 
 def test_min_margin_drops_close_pairs_only():
@@ -150,6 +226,10 @@ def test_build_writes_trl_pairs_sft_dropped_stats(cands, tmp_path):
     assert dropped["d"]["reason"] == "below_min_margin" and dropped["d"]["margin"] == pytest.approx(0.1)
     on_disk = json.loads((out / "stats.json").read_text())
     assert on_disk["pairs"] == 2 and set(on_disk["per_strategy"]) == {"closest", "farthest", "random"}
+    assert {k: on_disk[k] for k in ("sft_by_reason", "zero_margin_pairs", "pairs_by_basis", "warnings")} == {
+        "sft_by_reason": {"single_survivor": 1}, "zero_margin_pairs": 0, "pairs_by_basis": {"score": 2},
+        "warnings": []}
+    assert on_disk["placeholder_rejected"] == {"enabled": False, "pairs": 0, "instructions_with_placeholder": 0}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["stage"] == "prefs.build"
     assert manifest["config"]["strategy"] == "farthest" and str(cands) in manifest["inputs"]
@@ -161,8 +241,8 @@ def test_report_shows_every_strategy(cands, tmp_path):
     out = tmp_path / "out"
     stats = build_pairs(cands, out, "closest", progress=False)
     per = stats["per_strategy"]
-    # closest margins: a 1.0, d 0.1, e 0.0 (tie); farthest: a 2.0, d 0.1, e 4.0
-    assert per["closest"]["margin"]["max"] == 1.0 and per["closest"]["margin"]["min"] == 0.0
+    # closest margins: a 1.0, d 0.1, e 4.0 (the tie with 5.0 is never a rejected one); farthest: a 2.0, d 0.1, e 4.0
+    assert per["closest"]["margin"]["max"] == 4.0 and per["closest"]["margin"]["min"] == pytest.approx(0.1)
     assert per["farthest"]["margin"]["max"] == 4.0 and per["farthest"]["margin"]["min"] == pytest.approx(0.1)
     assert per["closest"]["rejected_score"]["n"] == per["closest"]["pairs"] == 3
     md = (out / "report.md").read_text()
@@ -170,6 +250,59 @@ def test_report_shows_every_strategy(cands, tmp_path):
         assert s in md
     html = (out / "report.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == 2
+
+
+def test_zero_margin_pairs_are_counted_and_warned_about(cands, tmp_path, caplog):
+    # allow_ties: e's closest pair ties (5.0 vs 5.0): written, counted, warned about, shown in the report
+    stats = build_pairs(cands, tmp_path / "ties", "closest", allow_ties=True, progress=False)
+    assert stats["zero_margin_pairs"] == 1 and stats["pairs"] == 3 and stats["margin"]["min"] == 0.0
+    assert stats["pairs_by_basis"] == {"nothing": 1, "score": 2}
+    assert "1 of 3 pairs have margin 0" in stats["warnings"][0]
+    assert any("margin 0" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "**Warning**: 1 of 3 pairs have margin 0" in (tmp_path / "ties" / "report.md").read_text()
+    # the default: no zero-margin pair; an instruction whose survivors all tie becomes an SFT row, with a warning
+    rows = [cand("t", [2.0, 2.0, 2.0]), cand("u", [3.0, 1.0])]
+    stats = build_pairs(write(tmp_path / "t.jsonl", rows), tmp_path / "strict", "closest", progress=False)
+    assert (stats["pairs"], stats["sft"], stats["zero_margin_pairs"]) == (1, 1, 0)
+    assert stats["sft_by_reason"] == {"no_lower_score": 1}
+    assert "1 instruction(s) had several survivors all scoring the same" in stats["warnings"][0]
+    assert read(tmp_path / "strict" / "sft.jsonl")[0]["meta"]["source"] == "prefs.no_lower_score"
+
+
+def test_pairs_record_pass_rates_and_what_decided_them(tmp_path):
+    def resp(text, score, rate, passed=True, reasons=None, detail=None):
+        r = {"text": text, "score": score, "passed_filters": passed,
+             "execution": {"passed": 0, "total": 2, "pass_rate": rate, "statuses": []}}
+        if reasons:
+            r |= {"filter_reasons": reasons, "filter_detail": detail, "score": None}
+            del r["execution"]
+        return r
+
+    rows = [
+        {"id": "x", "prompt": "q", "responses": [resp("ok", 1.01, 1.0), resp("half", 0.505, 0.5)]},
+        {"id": "y", "prompt": "q", "responses": [resp("ok", 1.02, 1.0), resp("ok2", 1.01, 1.0)]},
+        {"id": "z", "prompt": "q", "responses": [resp("bad", 0.0, 0.0), resp("worse", 0.0, 0.0)]},
+        {"id": "p", "prompt": "q", "responses": [
+            resp("ok", 1.02, 1.0), resp("# TODO: implement", None, None, False, ["placeholder"], "placeholder (todo)"),
+            resp("half", 0.5, 0.5)]},
+    ]
+    path = write(tmp_path / "c.jsonl", rows)
+    stats = build_pairs(path, tmp_path / "o", "farthest", placeholder_rejected=True, progress=False)
+    assert stats["pairs_by_basis"] == {"pass_rate": 1, "placeholder": 1, "tie_break": 1}
+    assert stats["dropped_by_reason"] == {"chosen_fails_tests": 1}
+    assert stats["placeholder_rejected"] == {"enabled": True, "pairs": 1, "instructions_with_placeholder": 1}
+    pairs = {p["meta"]["id"]: p for p in read(tmp_path / "o" / "pairs.jsonl")}
+    assert (pairs["x"]["meta"]["chosen_pass_rate"], pairs["x"]["meta"]["rejected_pass_rate"]) == (1.0, 0.5)
+    ph = pairs["p"]["meta"]
+    assert pairs["p"]["rejected"][0]["content"] == "# TODO: implement"
+    assert (ph["rejected_source"], ph["margin"], ph["rejected_score"], ph["rejected_rank"]) == (
+        "placeholder", None, None, None)
+    assert ph["rejected_filter_detail"] == "placeholder (todo)"
+    assert stats["margin"]["n"] == 2  # the placeholder pair has no margin
+    # without the option the same candidates give the usual pair for p, and the placeholder is only counted
+    stats = build_pairs(path, tmp_path / "o2", "farthest", progress=False)
+    assert stats["placeholder_rejected"] == {"enabled": False, "pairs": 0, "instructions_with_placeholder": 1}
+    assert read(tmp_path / "o2" / "pairs.jsonl")[2]["rejected"][0]["content"] == "half"
 
 
 def test_build_is_deterministic_and_skips_when_unchanged(cands, tmp_path):

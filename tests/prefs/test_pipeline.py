@@ -73,7 +73,10 @@ def test_bad_instructions(tmp_path, row, field):
 
 def test_config_is_strict_and_defaults_validate(tmp_path):
     cfg = PrefsConfig()
-    assert cfg.sample.n == 4 and cfg.build.strategy == "farthest" and "execution" in cfg.filters.chain
+    assert cfg.sample.n == 4 and cfg.build.strategy == "farthest"
+    # failing responses stay in as rejected candidates; the build step gates who may be chosen
+    assert "execution" not in cfg.filters.chain and cfg.build.chosen_min_pass_rate == 1.0
+    assert (cfg.scorer.kind, cfg.scorer.execution.tie_break, cfg.build.allow_ties) == ("execution", "auto", False)
     bad = tmp_path / "c.yaml"
     bad.write_text(yaml.safe_dump({"stage": "prefs", "build": {"strategy": "farthest", "min_margn": 1}}))
     with pytest.raises(ConfigError, match=r"build.min_margn: unknown key \(did you mean 'min_margin'\?\)"):
@@ -144,13 +147,23 @@ def test_pipeline_with_execution_scoring(tmp_path, scripted):
     # the unparsable sample is filtered with its reason; scores are real pass rates
     reasons = [r["filter_reasons"] for c in cands for r in c["responses"] if not r["passed_filters"]]
     assert ["parse"] in reasons
-    assert {r["score"] for c in cands for r in c["responses"] if r["passed_filters"]} <= {0.0, 0.5, 1.0}
+    # score = pass rate + a tie-break term worth less than one test (0.5 / n_tests at most)
+    alive = [(c, r) for c in cands for r in c["responses"] if r["passed_filters"]]
+    assert {r["scores"]["execution"] for _, r in alive} <= {0.0, 0.5, 1.0}
+    for c, r in alive:
+        n_tests = len(c["tests"]) if isinstance(c["tests"], list) else 1
+        assert 0.0 < r["scores"]["tie_break"] <= 1.0
+        assert r["score"] == pytest.approx(r["scores"]["execution"] + 0.5 * r["scores"]["tie_break"] / n_tests)
+    assert cands[0]["scorer"]["tie_break"]["kind"] == "quality"
     pairs = read(out / "pairs.jsonl")
+    assert pairs and stats["zero_margin_pairs"] == 0
     for p in pairs:
-        assert p["meta"]["chosen_score"] >= p["meta"]["rejected_score"]
+        assert p["meta"]["chosen_score"] > p["meta"]["rejected_score"]
+        assert p["meta"]["chosen_pass_rate"] == 1.0  # only a response passing every test is chosen
         assert p["meta"]["scorer"]["kind"] == "execution" and p["meta"]["strategy"] == "farthest"
     add = next(p for p in pairs if p["meta"]["id"] == "HE/add")
-    assert "a + b" in add["chosen"][0]["content"] and add["meta"]["chosen_score"] == 1.0
+    assert "a + b" in add["chosen"][0]["content"] and add["meta"]["decided_by"] == "pass_rate"
+    assert add["meta"]["rejected_pass_rate"] < 1.0
     for sub in ("sample", "candidates", "."):
         m = json.loads((out / sub / "manifest.json").read_text())
         assert m["status"] == "complete"
@@ -158,6 +171,29 @@ def test_pipeline_with_execution_scoring(tmp_path, scripted):
     assert (out / "report.html").exists() and (out / "margins.png").exists()
     # unchanged rerun: every step is skipped, the backend is not called again, same stats
     assert run_prefs(cfg, out, progress=False) == stats and scripted.calls == 2
+
+
+def test_magpie_rows_without_tests_work_with_the_default_scorer(tmp_path, monkeypatch):
+    """No tests: the default execution scorer ranks by its tie-break alone instead of raising."""
+    import codeja.backends
+
+    monkeypatch.setattr(codeja.backends, "get_backend", lambda *a, **k: pytest.fail("no model should load"))
+    clean = "```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"
+    unused = "```python\nimport os\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"
+    long = "```python\ndef mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)\n```"
+    rows = [{"messages": [{"role": "user", "content": "Pythonで平均を求める関数を書いてください。"},
+                          {"role": "assistant", "content": "teacher"}],
+             "meta": {"id": "magpie/0", "language": "python"},
+             "responses": [{"text": f"平均です。\n{t}"} for t in (long, unused, clean)]}]
+    cfg = PrefsConfig(sample={"instructions": str(write_jsonl(tmp_path / "m.jsonl", rows))})
+    stats = run_prefs(cfg, tmp_path / "o", progress=False)
+    assert stats["pairs"] == 1 and stats["zero_margin_pairs"] == 0
+    pair = read(tmp_path / "o" / "pairs.jsonl")[0]
+    # clean and short > clean and long > an unused import
+    assert "sum(xs)" in pair["chosen"][0]["content"] and "import os" in pair["rejected"][0]["content"]
+    assert pair["meta"]["decided_by"] == "score" and pair["meta"]["chosen_score"] > pair["meta"]["rejected_score"]
+    scores = read(tmp_path / "o" / "candidates" / "candidates.jsonl")[0]["responses"]
+    assert [r["scores"]["execution"] for r in scores] == [None, None, None]
 
 
 def test_supplied_responses_with_input_scores_need_no_model(tmp_path, monkeypatch):
@@ -197,6 +233,14 @@ def test_cli_build_and_run(tmp_path, scripted, capsys):
     assert out["in"] == 1 and out["pairs_file"].endswith("pairs.jsonl")
     assert main(["prefs", "sample", str(cfg), "-o", str(tmp_path / "s")]) == 0
     assert (tmp_path / "s" / "samples.jsonl").exists()
+    # the two halves from the command line: candidates, then build with the new rules
+    assert main(["prefs", "candidates", str(cfg), "-o", str(tmp_path / "c")]) == 0
+    cands_file = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["candidates_file"]
+    assert main(["prefs", "build", "--candidates", cands_file, "--strategy", "closest", "--output",
+                 str(tmp_path / "b4"), "--allow-ties", "--chosen-min-pass-rate", "0.5", "--placeholder-rejected"]) == 0
+    built = json.loads((tmp_path / "b4" / "stats.json").read_text())
+    assert (built["allow_ties"], built["chosen_min_pass_rate"], built["placeholder_rejected"]["enabled"]) == (
+        True, 0.5, True)
     assert main(["prefs", "run", str(cfg), "--set", "build.stratgy=closest"]) == 2
 
 
@@ -230,3 +274,45 @@ def test_tiny_end_to_end_on_cpu(tmp_path, tiny_model_dir, tiny_reward_model_dir)
     assert "farthest (written)" in (out / "report.md").read_text()
     # an unchanged rerun resumes nothing and redoes nothing: every step is skipped
     assert run_prefs(cfg, out, progress=False) == stats
+
+
+def test_rejected_pick_variants_sample_and_score_once(tmp_path, scripted):
+    """The ablation's layout: variants that differ only in pair building share one prefs.candidates stage."""
+    from codeja.pipeline.runner import load_recipe, run_recipe
+
+    recipe = {
+        "stage": "recipe", "name": "pick", "seed": 0,
+        "stages": [
+            {"name": "candidates", "kind": "prefs.candidates",
+             "config": {"seed": "${seed}", "sample": {"instructions": str(write_jsonl(tmp_path / "i.jsonl", HE)),
+                                                      "n": 4, "batch_size": 8},
+                        "scorer": {"kind": "execution", "execution": {"timeout_s": 5, "workers": 2}}}},
+            {"name": "pairs", "kind": "prefs.pairs",
+             "config": {"candidates": "${candidates.candidates_file}", "seed": "${seed}"}},
+        ],
+        "variants": {s: [f"pairs.build.strategy={s}"] for s in ("closest", "farthest", "random")},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    logs: list[str] = []
+    res = run_recipe(load_recipe(tmp_path / "r.yaml"), tmp_path / "run", log=logs.append)
+    run = tmp_path / "run"
+    assert scripted.calls == 1  # one backend call (3 instructions, batch 8) for all three variants
+    assert [p.action for p in res["plans"]["closest"]] == ["run", "run"]
+    for v in ("farthest", "random"):
+        assert [p.action for p in res["plans"][v]] == ["reused", "run"]
+        link = run / v / "candidates"
+        assert link.is_symlink() and link.resolve() == run / "closest" / "candidates"
+        state = json.loads((run / v / "pipeline.json").read_text())
+        assert state["stages"]["candidates"]["reused_from"] == str(run / "closest" / "candidates")
+    assert not (run / "closest" / "candidates").is_symlink()
+    assert sum("identical to" in m and "reused" in m for m in logs) == 2
+    # three pair sets from the same scored candidates
+    picked = {}
+    for v in ("closest", "farthest", "random"):
+        pairs = read(run / v / "pairs" / "pairs.jsonl")
+        assert pairs and all(p["meta"]["chosen_score"] > p["meta"]["rejected_score"] for p in pairs)
+        assert {p["meta"]["strategy"] for p in pairs} == {v}
+        picked[v] = {p["meta"]["id"]: p["rejected"][0]["content"] for p in pairs}
+        assert list(json.loads((run / v / "pairs" / "manifest.json").read_text())["inputs"]) == [
+            str(run / "closest" / "candidates" / "candidates" / "candidates.jsonl")]
+    assert picked["closest"]["HE/add"] != picked["farthest"]["HE/add"]  # 0.5 vs 0.0 pass rate

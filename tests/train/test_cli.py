@@ -61,4 +61,5 @@ def test_cli_errors_are_one_paragraph(tmp_path, capsys):
     assert main(["train", "dpo", "--data", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o")]) == 2
     assert "missing.jsonl: file not found" in capsys.readouterr().err
     assert main(["train", "sft", "--set", "cpt.seq_len=5", "-o", str(tmp_path / "o")]) == 2
-    assert main(["train", "cpt", "--dry-run", "-o", str(tmp_path / "o")]) == 2
+    assert main(["train", "cpt", "--dry-run", "-o", str(tmp_path / "o")]) == 2  # no data: nothing to plan
+    assert "data: give an indexed-dataset prefix" in capsys.readouterr().err

@@ -66,7 +66,7 @@ def stats_cmd(
     typer.echo(json.dumps(stats, indent=2, ensure_ascii=False) if as_json else format_stats(stats))
 
 
-def check_placeholder_files(files: list[Path]) -> list[dict]:
+def check_placeholder_files(files: list[Path], policy: str = "calibrated") -> list[dict]:
     from codeja.codeparse import language_from_path
     from codeja.curate.placeholder import find_placeholder
 
@@ -75,7 +75,7 @@ def check_placeholder_files(files: list[Path]) -> list[dict]:
         if not f.is_file():
             raise InputError("file not found", path=str(f))
         text = f.read_bytes().decode("utf-8", "replace")
-        m = find_placeholder(text, language_from_path(str(f)))
+        m = find_placeholder(text, language_from_path(str(f)), policy=policy)
         out.append({"path": str(f), "drop": m is not None, "match": m.as_dict() if m else None})
     return out
 
@@ -84,9 +84,11 @@ def check_placeholder_files(files: list[Path]) -> list[dict]:
 def check_placeholder_cmd(
     files: list[Path] = typer.Argument(..., help="Files to check."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {path, drop, match}."),
+    policy: str = typer.Option("calibrated", "--policy", help="calibrated (TODO needs a stub body) or strict "
+                               "(any pattern match, the seed's rule)."),
 ) -> None:
     """Would the placeholder filter drop these files? Prints the match (rule, kind, line, text)."""
-    results = check_placeholder_files(list(files))
+    results = check_placeholder_files(list(files), policy)
     if as_json:
         typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return

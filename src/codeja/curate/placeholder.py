@@ -11,6 +11,12 @@ and later training cannot reliably undo it, so such documents are dropped whole.
   standard library; developer notes such as ``# TODO(alice): handle unicode`` before real code are never flagged,
   nor are ``pass`` in an ``except`` block or abstract methods.
 
+That is the ``calibrated`` policy (the default). The ``strict`` policy is the seed's rule: any pattern match drops
+the document. A strong phrase, or a weak marker that names an action (``# TODO: implement this function``) or
+stands bare (``# TODO``), in a comment or on a stub line, is enough, whatever follows it and wherever it is (no
+stub-body check, no exemption for abstract methods or ``except`` blocks). ``# TODO(alice): handle unicode`` names
+no action and is kept under both. What each policy costs is measured in docs/placeholder.md.
+
 The pattern set is data (``resources/placeholder_patterns.yaml``) and can be extended with another YAML file.
 The same detector serves curation, the Magpie and preference filters, and the evaluation's generation-health metric
 (a model answer that is only a stub is flagged as ``weak-stub``).
@@ -33,7 +39,9 @@ import yaml
 
 from codeja.errors import ConfigError
 
-Kind = Literal["strong", "weak-stub"]
+Kind = Literal["strong", "weak-stub", "weak"]
+Policy = Literal["strict", "calibrated"]
+POLICIES: tuple[str, ...] = ("strict", "calibrated")
 
 _FLAGS = re.IGNORECASE | re.MULTILINE
 # Comment openers; a weak marker must sit after one of them on its line (or on a stub line).
@@ -46,7 +54,7 @@ _BLOCK_OPEN = re.compile(r"(?::|\{|\"\"\"|''')\s*(?:(?:#|//).*)?$")
 @dataclass(frozen=True)
 class PlaceholderMatch:
     pattern: str  # id of the rule that matched
-    kind: Kind  # "strong" phrase, or "weak-stub" (weak marker + stub body)
+    kind: Kind  # "strong" phrase, "weak-stub" (weak marker + stub body), "weak" (a marker alone: strict policy)
     text: str  # the matched snippet (the line, cut to 200 characters)
     line: int  # 1-based line of the match
 
@@ -156,10 +164,16 @@ def _rules(rules: list[dict], where: str) -> tuple[Rule, ...]:
 
 
 class PlaceholderDetector:
-    """Finds the first placeholder in a text; stateless apart from the compiled patterns, so safe to share."""
+    """Finds the first placeholder in a text; stateless apart from the compiled patterns, so safe to share.
 
-    def __init__(self, patterns: PatternSet | None = None):
+    ``policy``: ``calibrated`` (a weak marker counts only with a stub body) or ``strict`` (any match counts).
+    """
+
+    def __init__(self, patterns: PatternSet | None = None, policy: Policy = "calibrated"):
+        if policy not in POLICIES:
+            raise ConfigError(f"placeholder policy: unknown policy {policy!r}; choose {' or '.join(POLICIES)}")
         self.p = patterns or default_patterns()
+        self.policy = policy
 
     def find(self, text: str, language: str | None = None) -> PlaceholderMatch | None:
         low = text.lower()
@@ -172,10 +186,27 @@ class PlaceholderDetector:
             return PlaceholderMatch(best[1], "strong", _line_at(text, best[0]), text.count("\n", 0, best[0]) + 1)
         hits = sorted((t.start(), i, t) for i, rule in enumerate(self.p.triggers) for t in rule.finditer(text, low))
         for _, i, t in hits:
-            found = self._weak(text, t, self.p.triggers[i].id)
+            rid = self.p.triggers[i].id
+            found = self._weak(text, t, rid) or (self._marker(text, t, rid) if self.policy == "strict" else None)
             if found:
                 return found
         return None
+
+    def _marker(self, text: str, t: re.Match, rid: str) -> PlaceholderMatch | None:
+        """Strict policy: a weak marker with an action word (or a bare TODO) in a comment or on a stub line."""
+        start = text.rfind("\n", 0, t.start()) + 1
+        end = text.find("\n", t.end())
+        line = text[start: len(text) if end < 0 else end]
+        col = t.start() - start
+        comment = _COMMENT.search(line)
+        in_comment = comment is not None and comment.start() <= col
+        code_part = (line[: comment.start()] if in_comment else line).strip()
+        is_macro = rid == "rust-todo-macro"
+        wants = is_macro or bool(self.p.action.search(line, col)) or bool(self.p.bare_todo.search(line, col))
+        on_stub = bool(code_part) and bool(self.p.stub.match(code_part))
+        if not wants or not (in_comment or is_macro or on_stub):
+            return None  # e.g. an identifier `todo` in code, or TODO(alice) naming no action
+        return PlaceholderMatch(rid, "weak", line.strip()[:200], text.count("\n", 0, start) + 1)
 
     # -- weak markers -------------------------------------------------------------------------------------------
 
@@ -266,14 +297,14 @@ def default_patterns(extra_files: tuple[str, ...] = ()) -> PatternSet:
 
 
 @lru_cache(maxsize=8)
-def get_detector(extra_files: tuple[str, ...] = ()) -> PlaceholderDetector:
-    return PlaceholderDetector(default_patterns(tuple(extra_files)))
+def get_detector(extra_files: tuple[str, ...] = (), policy: Policy = "calibrated") -> PlaceholderDetector:
+    return PlaceholderDetector(default_patterns(tuple(extra_files)), policy)
 
 
-def find_placeholder(text: str, language: str | None = None) -> PlaceholderMatch | None:
+def find_placeholder(text: str, language: str | None = None, policy: Policy = "calibrated") -> PlaceholderMatch | None:
     """The first placeholder in ``text`` (a source file, a web page or a model answer), or None.
 
     ``language`` is accepted for callers that know it (it does not change the rules today: comment syntax is
     recognised for all languages at once, so an answer in an unexpected language is still checked).
     """
-    return get_detector().find(text, language)
+    return get_detector(policy=policy).find(text, language)

@@ -1,4 +1,5 @@
-"""``codeja eval run | score | compare``: thin wrappers over :mod:`codeja.evaluate.runner` and ``compare``."""
+"""``codeja eval run | score | compare | selfcheck``: thin wrappers over :mod:`codeja.evaluate.runner`,
+``compare`` and ``selfcheck``."""
 
 from __future__ import annotations
 
@@ -185,3 +186,34 @@ def compare_cmd(
         typer.echo(to_markdown(build_comparison(dirs)))
         raise
     typer.echo(to_markdown(comp))
+
+
+@app.command("selfcheck")
+def selfcheck_cmd(
+    benchmark: list[str] | None = typer.Option(None, "--benchmark", "-b", help="Benchmark to check; repeat "
+                                               "for several (default: every registered benchmark)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: name -> {passed, total, "
+                                 "exceptions}."),
+    data: list[str] | None = typer.Option(None, "--data", help="NAME=PATH: data for one benchmark (a local "
+                                          "file or hub:<id>@<revision>); repeatable."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N tasks of each benchmark."),
+    workers: int | None = typer.Option(None, "--workers", help="Sandbox workers."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Keep each benchmark's scored samples."),
+) -> None:
+    """Run every benchmark's reference solutions through the sandbox (a known-wrong sample where there are
+    none) and print pass counts per benchmark, each exception explained. Exits 1 if one is unexplained."""
+    from codeja.errors import CodejaError, ConfigError
+    from codeja.evaluate.selfcheck import selfcheck, to_json, to_markdown
+
+    paths = {}
+    for item in data or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"--data: expected NAME=PATH, got '{item}'")
+        paths[name.strip()] = path.strip()
+    results = selfcheck(benchmark or None, data=paths, limit=limit, workers=workers, out_dir=output,
+                        progress=not as_json)
+    typer.echo(to_json(results) if as_json else to_markdown(results))
+    bad = [r.name for r in results if not r.ok]
+    if bad:
+        raise CodejaError(f"selfcheck: unexplained exceptions in {', '.join(bad)} (listed above)")

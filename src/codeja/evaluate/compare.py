@@ -1,9 +1,10 @@
 """Side-by-side tables of result folders, and the manifest differences that make a ranking unfair.
 
 A result folder is one (model, benchmark) cell: ``results.json`` + ``manifest.json``. ``compare`` reads any
-number of them (or run folders holding them), builds ``{"models", "benchmarks", "scores", "manifest_differences"}``
-and refuses to rank when a difference could move a score (sanitizer, data, decoding, prompt template, limits,
-toolchains, codeja version) unless ``force``. Model identity differs by design and is not such a difference.
+number of them (or run folders holding them), builds ``{"models", "benchmarks", "scores",
+"manifest_differences"}`` and refuses to rank when a difference could move a score (sanitizer, data hashes,
+decoding, prompt handling, prompt template, limits, toolchains, codeja version and git commit) unless
+``force``. Model identity differs by design and is not such a difference.
 """
 
 from __future__ import annotations
@@ -14,21 +15,31 @@ from typing import Any
 from codeja.errors import CodejaError
 from codeja.runs import read_json, write_json
 
-# manifest keys (dotted) that can move a score, and what to call them in a report
+# manifest keys (dotted) that can move a score, and what to call them in a report. "x.*" compares each key
+# under x on its own, so a report names the one decoding setting that differs. The data's path is not here:
+# the same data sits at different paths on different machines; its hash is.
 SCORE_MOVING = {
     "sanitizer": "sanitizer (name@version)",
-    "benchmark.source": "benchmark data (revision, sha256)",
+    "benchmark.source.sha256": "benchmark data (sha256 of the file or hub rows)",
+    "benchmark.source.hub_id": "benchmark data (hub dataset)",
+    "benchmark.source.revision": "benchmark data (hub revision)",
+    "benchmark.source.config": "benchmark data (hub config)",
     "benchmark.n_tasks": "number of tasks (limit)",
-    "benchmark.options": "benchmark options (prompt language, FIM mode, variant)",
+    "benchmark.options": "benchmark options (prompt language, FIM mode, variant, shots)",
     "benchmark.stop": "generation stop strings",
-    "generation": "decoding settings (mode, n, temperature, top_p, max_new_tokens, seed)",
+    "generation.*": "decoding setting",
     "prompt_template": "prompt template",
     "execution.timeout_s": "execution timeout",
     "execution.memory_mb": "execution memory limit",
     "execution.toolchains": "compiler / interpreter versions",
     "codeja_version": "codeja version",
+    "git_commit": "codeja git commit",
     "backend.backend": "generation backend",
 }
+# What a setting meant before manifests recorded it (so an old run and a new one with the same behaviour
+# agree).
+RECORDED_SINCE = {"generation.prompt_tail": "keep"}
+LABELS = {"generation.prompt_tail": "completion prompt's trailing whitespace (strip: the model writes it)"}
 
 
 class ManifestMismatch(CodejaError):
@@ -73,14 +84,35 @@ def _cell_view(cell: Path) -> tuple[str, str, dict, dict]:
     return model, res["benchmark"], row, man
 
 
+def _score_keys(cells: dict[str, dict]) -> list[tuple[str, str]]:
+    """(dotted key, label) of each score-moving setting; "x.*" becomes every key a manifest has under x."""
+    out = []
+    for key, label in SCORE_MOVING.items():
+        if not key.endswith(".*"):
+            out.append((key, label))
+            continue
+        base = key[:-2]
+        subs = sorted({k for man in cells.values() if isinstance(_get(man, base), dict)
+                       for k in _get(man, base)}
+                      | {k.rsplit(".", 1)[1] for k in RECORDED_SINCE if k.startswith(base + ".")})
+        out += [(f"{base}.{k}", LABELS.get(f"{base}.{k}", f"{label} {base}.{k}")) for k in subs]
+    return out
+
+
+def _setting(man: dict, key: str) -> Any:
+    v = _get(man, key)
+    recorded_later = v is None and key in RECORDED_SINCE and man.get("generation") is not None
+    return RECORDED_SINCE[key] if recorded_later else v
+
+
 def manifest_differences(manifests: dict[tuple[str, str], dict]) -> list[dict[str, Any]]:
     """Per benchmark, every score-moving key whose value differs between models."""
     diffs = []
     benchmarks = sorted({b for _, b in manifests})
     for b in benchmarks:
         cells = {m: man for (m, bb), man in manifests.items() if bb == b}
-        for key, label in SCORE_MOVING.items():
-            values = {m: _get(man, key) for m, man in cells.items()}
+        for key, label in _score_keys(cells):
+            values = {m: _setting(man, key) for m, man in cells.items()}
             if len({repr(v) for v in values.values()}) > 1:
                 diffs.append({"benchmark": b, "key": key, "what": label, "values": values})
     return diffs

@@ -24,20 +24,32 @@ class GenerationConfig(StrictModel):
     seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
     prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
     extra_stop: list[str] = Field(default_factory=list, description="Stop strings added to each benchmark's own.")
+    prompt_tail: Literal["strip", "keep"] = Field(
+        "strip", description="Completion mode: 'strip' sends the prompt without its trailing whitespace and "
+        "lets the model write it (as bigcode-evaluation-harness does): a prompt ending in a bare newline "
+        "otherwise reads, to a tokenizer that merges a newline with the next line's indentation, like the "
+        "end of a file, and a continued-pretrained model stops at once. 'keep' sends the raw prompt. Moves "
+        "scores; see docs/evaluation.md.")
 
 
 class EvalConfig(StrictModel):
     """`codeja eval run`: models x benchmarks, generated with identical settings, scored in the sandbox."""
 
-    models: list[str] = Field(default_factory=lambda: ["tiny"], description="Model args (alias, folder, hub id).")
+    models: list[str] = Field(default_factory=lambda: ["tiny"], description="Model args (alias, folder, hub id). A "
+                              "training stage's folder (RUN/cpt) or a glob of checkpoint folders means every saved "
+                              "checkpoint, each evaluated as <name>@step-<N> (codeja.evaluate.checkpoints).")
     model_names: list[str] = Field(default_factory=list, description="Display names, one per model (default: the arg).")
     backend: str = Field("transformers", description="Generation backend: transformers, openai, vllm.")
     backend_options: dict = Field(default_factory=dict, description="Extra keyword options for get_backend.")
     benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], description="Benchmark names (see registry).")
     benchmark_paths: dict[str, str] = Field(default_factory=dict, description="Local data file per benchmark name.")
     limit: int | None = Field(None, ge=1, description="Use only the first N tasks of every benchmark.")
+    subset_seed: int | None = Field(
+        None, description="With limit: take N tasks picked by this seed (a hash of seed and task id, the same ids "
+        "in every benchmark that has them) instead of the first N. Recorded in benchmark.options.")
     prompt_lang: Literal["ja", "en"] = Field("ja", description="jhumaneval: Japanese (prompt) or English (prompt_en).")
-    fim_mode: Literal["psm", "spm"] = Field("psm", description="humaneval-infilling prompt layout.")
+    fim_mode: Literal["psm", "spm"] = Field("psm", description="Infilling prompt layout ((j)humaneval-infilling), "
+                                            "built from the model's own FIM sentinels: psm or spm (variant 2).")
     generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Decoding settings.")
     sanitizer: str = Field("codeja", description="Sanitizer for the headline score: none, bigcode, evalplus, codeja.")
     k: list[int] = Field(default_factory=lambda: [1, 10, 100], description="pass@k values reported where n >= k.")

@@ -48,9 +48,14 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     from codeja.backends.base import SamplingParams
 
     tasks = bench.tasks
+    infilling = mode == "completion" and any(t.suffix is not None for t in tasks)
+    fim_stop = tuple(infill_stop(tokenizer)) if infilling else ()
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, t in enumerate(tasks):  # tasks with the same stop list share backend calls (MultiPL-E differs per task)
-        groups.setdefault(tuple(bench.stop_for(t)) + tuple(gen.extra_stop), []).append(i)
+        stop = fim_stop if t.suffix is not None else tuple(bench.stop_for(t))
+        groups.setdefault(stop + tuple(gen.extra_stop), []).append(i)
+    prompts = {i: completion_prompt(t, fim_mode, tokenizer, gen.prompt_tail) for i, t in enumerate(tasks)} \
+        if mode == "completion" else {}
     out: dict[int, list] = {}
     bar = None
     if progress:
@@ -69,8 +74,7 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
                          for i in chunk]
                 gens = backend.chat(convs, params)
             else:
-                prompts = [_completion_prompt(tasks[i], fim_mode, tokenizer) for i in chunk]
-                gens = backend.complete(prompts, params)
+                gens = backend.complete([prompts[i][0] for i in chunk], params)
             for i, g in zip(chunk, gens):
                 out[i] = g
             if bar is not None:
@@ -80,18 +84,41 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     field = "solution" if mode == "instruct" and tasks and tasks[0].suffix is None else "completion"
     rows = []
     for i, t in enumerate(tasks):
+        tail = prompts[i][1] if i in prompts else ""
         for j, g in enumerate(out[i]):
-            rows.append({"task_id": t.task_id, field: g.text, "sample_index": j,
+            # a completion continues the dataset's prompt (the layout `score` reads and every sanitizer
+            # expects): the stripped tail comes off the front when the model wrote it, as it nearly always
+            # does
+            text = g.text[len(tail):] if tail and g.text.startswith(tail) else g.text
+            rows.append({"task_id": t.task_id, field: text, "sample_index": j,
                          "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
                          **({"error": g.error} if g.error else {})})
     return rows
 
 
-def _completion_prompt(task: Task, fim_mode: str, tokenizer: Any) -> str:
+def completion_prompt(task: Task, fim_mode: str, tokenizer: Any,
+                      prompt_tail: str = "strip") -> tuple[str, str]:
+    """(the text sent to the model, the tail of the dataset's prompt left for the model to write).
+
+    ``prompt_tail="strip"`` removes the prompt's trailing whitespace: a HumanEval prompt ends in a bare
+    ``"\n"``, which a tokenizer that merges a newline with the next line's indentation (``"\n   "`` is one
+    token) mostly sees at the end of a file, right before the end-of-document token. Infilling prompts are FIM
+    prompts, sent as built.
+    """
     if task.suffix is None:
-        return task.prompt
+        sent = task.prompt.rstrip() if prompt_tail == "strip" else task.prompt
+        return sent, task.prompt[len(sent):]
     if tokenizer is None:
         raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
     from codeja.fim.prompt import build_fim_prompt
 
-    return build_fim_prompt(tokenizer, task.prompt, task.suffix, mode=fim_mode)
+    return build_fim_prompt(tokenizer, task.prompt, task.suffix, mode=fim_mode), ""
+
+
+def infill_stop(tokenizer: Any) -> list[str]:
+    """Stop strings of an infill: the model's FIM convention (EOT/EOD, pad, file separators, sentinels)."""
+    if tokenizer is None:
+        raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
+    from codeja.fim.prompt import fim_stop_tokens
+
+    return fim_stop_tokens(tokenizer)

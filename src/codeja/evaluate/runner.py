@@ -126,7 +126,8 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
             for sid, v in s["verdicts"].items():
                 r = results[v["program_sha256"]]
                 v.update(status=r.status, passed=bool(bench.passed(task, r)), wall_s=r.wall_s,
-                         stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None)
+                         stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None,
+                         compile_status=r.compile_status)
 
     by_san = {sid: _summary(bench, samples, sid, ks=k, bootstrap=bootstrap, confidence=confidence, seed=seed)
               for sid in ids}
@@ -212,6 +213,16 @@ def model_identity(arg: str, name: str) -> dict[str, Any]:
     return ident
 
 
+def _infill_stop(bench: Benchmark, mode: str, tokenizer) -> list[str] | None:
+    """The stop strings infilling generation used (they come from the model's FIM convention; recorded, and
+    expected to differ between models of different conventions)."""
+    from codeja.evaluate.generate import infill_stop
+
+    if mode != "completion" or not any(t.suffix is not None for t in bench.tasks):
+        return None
+    return infill_stop(tokenizer)
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name).strip("._") or "model"
 
@@ -224,21 +235,28 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
     (``cfg.force`` redoes it), so an interrupted run resumes at the next cell.
     """
     from codeja.config import config_hash
+    from codeja.evaluate.checkpoints import CURVES, curves, expand_models
     from codeja.evaluate.compare import build_comparison, write_comparison
     from codeja.evaluate.generate import TEMPLATES, generate_samples, resolve_mode
-    from codeja.runs import read_json
+    from codeja.runs import read_json, write_json
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(cfg.model_names) or [Path(m).name or m for m in cfg.models]
-    if len(names) != len(cfg.models) or len(set(names)) != len(names):
-        raise InputError("model_names: need one distinct name per model")
-    benches = {b: get_benchmark(b, cfg.benchmark_paths.get(b), cfg.limit, prompt_lang=cfg.prompt_lang,
-                                fim_mode=cfg.fim_mode) for b in cfg.benchmarks}
+    # a training run (or a glob of checkpoints) becomes one model per saved step, named <name>@step-<N>
+    specs = expand_models(list(cfg.models), list(cfg.model_names))
+    benches = {b: get_benchmark(b, cfg.benchmark_paths.get(b), None if cfg.subset_seed is not None else cfg.limit,
+                                prompt_lang=cfg.prompt_lang, fim_mode=cfg.fim_mode) for b in cfg.benchmarks}
+    if cfg.subset_seed is not None and cfg.limit:
+        for bench in benches.values():
+            seeded_subset(bench, cfg.limit, cfg.subset_seed)
     gen = cfg.generation
     cells = []
-    for arg, name in zip(cfg.models, names):
+    by_model: dict[str, dict[str, Path]] = {}
+    for spec in specs:
+        arg, name = spec.arg, spec.name
         identity = model_identity(arg, name)
+        if spec.series is not None:
+            identity.update(series=spec.series, step=spec.step)
         backend = tokenizer = None
         for bname, bench in benches.items():
             cell = out / _safe(name) / bname
@@ -247,6 +265,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                         "timeout_s": cfg.timeout_s, "memory_mb": cfg.memory_mb, "backend": cfg.backend}
             key = config_hash(settings)
             man_path = cell / "manifest.json"
+            by_model.setdefault(name, {})[bname] = cell
             if not cfg.force and man_path.is_file() and read_json(man_path).get("cell_hash") == key:
                 cells.append(cell)
                 continue
@@ -267,6 +286,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                           extra_manifest={"cell_hash": key, "model": identity,
                                           "backend": backend.identity() if hasattr(backend, "identity") else {"backend": cfg.backend},
                                           "generation": {**gen.model_dump(), "mode": mode},
+                                          "infill_stop": _infill_stop(bench, mode, tokenizer),
                                           "prompt_template": gen.prompt_template if mode == "instruct" else "raw-prompt",
                                           "prompt_template_text": TEMPLATES.get(gen.prompt_template) if mode == "instruct" else None,
                                           "generation_wall_s": round(gen_s, 3)})
@@ -275,6 +295,20 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
             backend.close()
     comp = build_comparison(cells)
     write_comparison(comp, out)
+    if any(s.series is not None for s in specs):  # scores by training step, for the report's curves
+        write_json(out / CURVES, curves(specs, by_model, bootstrap=cfg.bootstrap, seed=cfg.seed))
     write_manifest(out, "eval", cfg, cells=[str(c.relative_to(out)) for c in cells],
+                   models=[{"arg": s.arg, "name": s.name, "series": s.series, "step": s.step} for s in specs],
                    seeds={"generation": gen.seed, "bootstrap": cfg.seed})
     return comp
+
+
+def seeded_subset(bench: Benchmark, n: int, seed: int) -> None:
+    """Keep ``n`` tasks chosen by ``seed`` (in their original order) instead of the first ``n``: the first tasks of
+    an infilling benchmark are a handful of problems. A task is picked by a hash of (seed, task id), so benchmarks
+    that share task ids (HumanEval-Infilling and JHumanEval-Infilling) get the same tasks wherever both have them."""
+    rank = sorted(bench.all_tasks, key=lambda t: hashlib.sha256(f"{seed}:{t.task_id}".encode()).hexdigest())
+    keep = {t.task_id for t in rank[:n]}
+    bench.tasks = [t for t in bench.all_tasks if t.task_id in keep]
+    bench.limit = n
+    bench.options = {**bench.options, "subset_seed": seed}

@@ -18,20 +18,25 @@ def tokenize(
     output: Path = typer.Option(Path("runs/tokenize/corpus"), "--output", "-o",
                                 help="Output prefix: writes PREFIX.bin/.idx/.json."),
     workers: int = typer.Option(1, "--workers", help="Processes (the output is identical for any count)."),
+    messages_render: Optional[str] = typer.Option(
+        None, "--messages-render", help="Rows with `messages` (SFT / Magpie chats): plain (Question / Answer text, "
+        "no special tokens; the default) or chat_template (the tokenizer's chat template)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tokenize stage YAML (options override it)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: key=value (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Tokenize documents into a Megatron indexed dataset (one EOD after each document), resumably."""
+    """Tokenize documents (or chats, rendered to text) into a Megatron indexed dataset, one EOD after each, resumably."""
     from codeja.config import load_config
     from codeja.fim.config import TokenizeConfig
     from codeja.fim.tokenize import tokenize_corpus
 
     overrides = [f"input={input}", f"model={model}", f"workers={workers}", *(set_ or [])]
+    if messages_render is not None:
+        overrides.append(f"messages_render={messages_render}")
     cfg = load_config(config, TokenizeConfig, overrides, stage="tokenize")
     summary = tokenize_corpus(cfg, output, progress=not quiet)
-    typer.echo(json.dumps({k: summary[k] for k in ("prefix", "docs", "tokens", "quarantined", "rows", "dtype")},
-                          ensure_ascii=False))
+    typer.echo(json.dumps({**{k: summary[k] for k in ("prefix", "docs", "tokens", "quarantined", "rows", "dtype")},
+                           "chats": summary.get("messages", {}).get("rows", 0)}, ensure_ascii=False))
 
 
 @fim_app.command("inspect")

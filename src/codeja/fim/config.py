@@ -77,12 +77,60 @@ class FIMConfig(StrictModel):
         return self.fim_rate if self.fragment_rate is None else self.fragment_rate
 
 
+class FIMBlendConfig(StrictModel):
+    """FIM settings of a blend of corpora (Megatron's ``--data-path w1 p1 w2 p2``): one FIMConfig per prefix.
+
+    Written by ``codeja train cpt --engine megatron`` as ``fim.yaml`` when the sources' FIM settings differ, and read
+    by the dataset provider, which gives each corpus of the blend its own settings by its prefix.
+    """
+
+    default: FIMConfig = Field(default_factory=FIMConfig, description="FIM of any prefix not listed in by_prefix.")
+    by_prefix: dict[str, FIMConfig] = Field(
+        default_factory=dict, description="Corpus prefix, exactly as given to --data-path -> its FIM settings.",
+    )
+
+    def for_prefix(self, prefix: str | None) -> FIMConfig:
+        """The settings of ``prefix`` (matched as written, then as a resolved path)."""
+        if prefix is None:
+            return self.default
+        if prefix in self.by_prefix:
+            return self.by_prefix[prefix]
+        import os
+
+        real = os.path.realpath(prefix)
+        for key, cfg in self.by_prefix.items():
+            if os.path.realpath(key) == real:
+                return cfg
+        return self.default
+
+    def all(self) -> list[FIMConfig]:
+        return [self.default, *self.by_prefix.values()]
+
+
 class TokenizeConfig(StrictModel):
-    """Documents (JSONL / Parquet with ``id`` and ``text``) to a Megatron indexed dataset (.bin/.idx + sidecar)."""
+    """Documents (JSONL / Parquet with ``id`` and ``text``, or chats under ``messages``) to a Megatron indexed
+    dataset (.bin/.idx + sidecar)."""
 
     input: str = Field(..., description="A JSONL(.gz) or Parquet file, or a folder of them (e.g. a curate run's kept/).")
     model: str = Field(..., description="Model or tokenizer: a local folder, hub id, or a codeja alias (e.g. tiny).")
     text_field: str = Field("text", description="Field holding the document text.")
+    messages_field: str = Field(
+        "messages",
+        description="Field holding a chat ([{role, content}, ...], as written by SFT data and `codeja synth magpie`); "
+        "a row without text_field but with this field is rendered to text by messages_render.",
+    )
+    messages_render: Literal["plain", "chat_template"] = Field(
+        "plain",
+        description="How a chat becomes a pretraining document. plain: each turn as '<label>: <content>', turns "
+        "separated by a blank line, the system turn first without a label (plain_labels), and no special token "
+        "of the tokenizer anywhere; chat_template: the tokenizer's own chat template, its special tokens encoded "
+        "as their ids. Either way a turn whose content contains a special-token string is quarantined.",
+    )
+    plain_labels: dict[str, str] = Field(
+        default_factory=lambda: {"system": "", "user": "Question", "assistant": "Answer"},
+        description="messages_render=plain: the label put before each role's turns ('' = the content alone), "
+        "e.g. {user: 質問, assistant: 回答}.",
+    )
     id_field: str = Field("id", description="Field holding the document id (recorded for quarantined rows).")
     eod_token: Optional[str] = Field(
         None, description="Token appended after every document; default: <|endoftext|>-like token or the EOS.",
@@ -95,3 +143,10 @@ class TokenizeConfig(StrictModel):
     max_quarantine_fraction: float = Field(
         1.0, ge=0.0, le=1.0, description="Fail the run if more than this fraction of rows is quarantined.",
     )
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> "TokenizeConfig":
+        unknown = sorted(set(self.plain_labels) - {"system", "user", "assistant"})
+        if unknown:
+            raise ValueError(f"plain_labels: unknown role '{unknown[0]}' (roles: system, user, assistant)")
+        return self

@@ -6,6 +6,13 @@ transform as the torch dataset) with randomness from (fim.seed, sample index), a
 position* (megatron-core masks ``labels == tokenizer.pad``, which misses FIM pads and hits real tokens that share
 the id). The EOD that closes a middle stays in the loss, so ``eod_mask_loss`` is refused with FIM on.
 
+A blend (``--data-path w1 p1 w2 p2 ...``) is megatron-core's BlendedDataset over one FIMGPTDataset per prefix; each
+takes its FIM settings by its prefix from a :class:`~codeja.fim.config.FIMBlendConfig` (so prose can have FIM off
+while code has it on), which ``codeja train cpt --engine megatron`` writes to ``fim.yaml``.
+
+With the reset flags off (Megatron-LM's defaults) the causal attention mask and the position ids are the same for
+every sample: they are built once per dataset and shared, as megatron-core's GPTDataset does.
+
 From Megatron-LM, swap the provider::
 
     # pretrain_gpt.py
@@ -25,9 +32,10 @@ from typing import Any, Optional
 import numpy as np
 
 from codeja.errors import ConfigError
-from codeja.fim.config import FIMConfig
+from codeja.fim.config import FIMBlendConfig, FIMConfig
 
 try:  # megatron-core is a dependency, but keep `import codeja.fim.megatron` cheap to fail clearly
+    import torch
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig, _get_ltor_masks_and_position_ids
 except ImportError as e:  # pragma: no cover
     raise ImportError(f"codeja.fim.megatron needs megatron-core: {e}") from e
@@ -53,14 +61,20 @@ class FIMGPTDatasetConfig(GPTDatasetConfig):
 
     fim: Optional[FIMConfig] = None
     hf_tokenizer: Any = None
+    fim_by_prefix: Optional[dict[str, FIMConfig]] = None  # a blend's per-corpus settings (else fim for all)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.fim is not None and self.fim.mode == "document":
-            raise ConfigError("fim.mode=document is not supported by FIMGPTDataset (use context or off)")
-        if self.fim is not None and self.fim.mode != "off" and self.eod_mask_loss:
-            raise ConfigError("eod_mask_loss would mask the EOD that ends every FIM middle, so the model never learns "
-                              "to stop infilling; turn it off when FIM is on")
+        blend = self.fim_blend()
+        for fim in blend.all():
+            if fim.mode == "document":
+                raise ConfigError("fim.mode=document is not supported by FIMGPTDataset (use context or off)")
+            if fim.mode != "off" and self.eod_mask_loss:
+                raise ConfigError("eod_mask_loss would mask the EOD that ends every FIM middle, so the model never "
+                                  "learns to stop infilling; turn it off when FIM is on")
+
+    def fim_blend(self) -> FIMBlendConfig:
+        return FIMBlendConfig(default=self.fim or FIMConfig(mode="off"), by_prefix=self.fim_by_prefix or {})
 
 
 class FIMGPTDataset(GPTDataset):
@@ -69,10 +83,12 @@ class FIMGPTDataset(GPTDataset):
     def __init__(self, indexed_dataset, dataset_path, indexed_indices, num_samples, index_split, config):
         super().__init__(indexed_dataset, dataset_path, indexed_indices, num_samples, index_split, config)
         self._fim_sampler = None  # built lazily: picklable for DataLoader workers
+        self._masks = None  # (attention mask, position ids) when they do not depend on the tokens
 
     @property
     def fim(self) -> FIMConfig:
-        return self.config.fim or FIMConfig(mode="off")
+        """This corpus's FIM settings (in a blend, chosen by its prefix)."""
+        return self.config.fim_blend().for_prefix(self.dataset_path)
 
     def _transform(self):
         if self._fim_sampler is None:
@@ -99,6 +115,7 @@ class FIMGPTDataset(GPTDataset):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_fim_sampler"] = None
+        state["_masks"] = None  # an 8k x 8k mask is 64 MB: each worker builds its own once
         return state
 
     def _read(self, idx: int, count: int) -> np.ndarray:
@@ -133,19 +150,33 @@ class FIMGPTDataset(GPTDataset):
             return transform.finish([tokens], out_len, SampleStats(), consumed=len(tokens))
         return transform.apply(tokens, sample_random(fim.seed, 0, int(idx)), out_len, check=check)
 
-    def __getitem__(self, idx: Optional[int]) -> dict:
-        import torch
+    def _masks_for(self, tokens):
+        """(attention mask, loss mask, position ids) of ``tokens``.
 
+        Without reset_position_ids / reset_attention_mask / eod_mask_loss the L x L causal mask and the positions
+        are the same for every sample: built once and shared, as megatron-core's GPTDataset does (rebuilding the
+        mask costs ~16 ms per sample at 2048 tokens and ~0.4 s at 8192). The loss mask is a fresh tensor per sample
+        because the padding is masked in it.
+        """
+        c = self.config
+        if self.masks_and_position_ids_are_cacheable:  # set by GPTDataset from the three flags
+            if self._masks is None:
+                attention_mask, _, position_ids = _get_ltor_masks_and_position_ids(
+                    tokens, c.tokenizer.eod, False, False, False, c.create_attention_mask)
+                self._masks = (attention_mask, position_ids)
+            attention_mask, position_ids = self._masks
+            return attention_mask, torch.ones(len(tokens), dtype=torch.float), position_ids
+        return _get_ltor_masks_and_position_ids(tokens, c.tokenizer.eod, c.reset_position_ids,
+                                                c.reset_attention_mask, c.eod_mask_loss, c.create_attention_mask)
+
+    def __getitem__(self, idx: Optional[int]) -> dict:
         sample = self.fim_sample(0 if idx is None else int(idx))
         text = torch.from_numpy(sample.tokens)
         if self.config.add_extra_token_to_sequence:
             tokens, labels = text[:-1].contiguous(), text[1:].contiguous()
         else:
             tokens, labels = text, torch.roll(text, shifts=-1, dims=0)
-        attention_mask, loss_mask, position_ids = _get_ltor_masks_and_position_ids(
-            tokens, self.config.tokenizer.eod, self.config.reset_position_ids, self.config.reset_attention_mask,
-            self.config.eod_mask_loss, self.config.create_attention_mask,
-        )
+        attention_mask, loss_mask, position_ids = self._masks_for(tokens)
         # padding sits at the end of `text`; label position k predicts text[k + 1]
         first_pad_label = len(text) - sample.n_pad - (1 if self.config.add_extra_token_to_sequence else 0)
         loss_mask[max(0, first_pad_label):] = 0.0
@@ -163,8 +194,15 @@ class FIMGPTDataset(GPTDataset):
 
 def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMConfig,
                            train_val_test_num_samples: list[int | None], *, split: str = "99,1,0",
-                           path_to_cache: str | None = None, **config_kwargs: Any):
-    """Build (train, valid, test) FIMGPTDatasets from codeja corpus prefix(es) without Megatron-LM's args."""
+                           path_to_cache: str | None = None, weights: list[float] | None = None,
+                           fim_by_prefix: dict[str, FIMConfig] | None = None, dataset_class: type | None = None,
+                           **config_kwargs: Any):
+    """Build (train, valid, test) FIMGPTDatasets from codeja corpus prefix(es) without Megatron-LM's args.
+
+    Several prefixes with ``weights`` give megatron-core BlendedDatasets (what ``--data-path w1 p1 w2 p2`` builds);
+    ``fim_by_prefix`` gives corpora their own FIM settings (``fim`` for the others). ``dataset_class`` builds
+    another GPTDataset class on the same config (megatron-core's own GPTDataset, as a baseline in benchmarks).
+    """
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 
     from codeja.fim.codec import TokenCodec
@@ -176,22 +214,38 @@ def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMC
     if eod is None:
         eod = resolve_eod(hf_tokenizer)[0]
     config = FIMGPTDatasetConfig(
-        random_seed=fim.seed, sequence_length=fim.seq_len, blend=(prefixes, None), split=split,
+        random_seed=fim.seed, sequence_length=fim.seq_len, blend=(prefixes, weights), split=split,
         path_to_cache=path_to_cache, tokenizer=HFTokenizerForMegatron(hf_tokenizer, eod),
         reset_position_ids=config_kwargs.pop("reset_position_ids", False),
         reset_attention_mask=config_kwargs.pop("reset_attention_mask", False),
         eod_mask_loss=config_kwargs.pop("eod_mask_loss", False),
-        fim=fim, hf_tokenizer=hf_tokenizer, **config_kwargs,
+        fim=fim, hf_tokenizer=hf_tokenizer, fim_by_prefix=fim_by_prefix, **config_kwargs,
     )
-    return BlendedMegatronDatasetBuilder(FIMGPTDataset, train_val_test_num_samples, lambda: True, config).build()
+    cls = dataset_class or FIMGPTDataset
+    return BlendedMegatronDatasetBuilder(cls, train_val_test_num_samples, lambda: True, config).build()
+
+
+def load_fim_blend(path: str | None, *, seq_len: int, seed: int) -> FIMBlendConfig:
+    """The FIM settings the launcher wrote (a FIMConfig, or a FIMBlendConfig for per-source settings), with
+    Megatron's sequence length and seed, which win over the file's."""
+    from codeja.config import read_yaml, validate
+
+    data = read_yaml(path) if path else {}
+    data.pop("stage", None)
+    blend = (validate(FIMBlendConfig, data, source=str(path)) if "default" in data or "by_prefix" in data
+             else FIMBlendConfig(default=validate(FIMConfig, data, source=str(path or "<defaults>"))))
+    fix = {"seq_len": seq_len, "seed": seed}
+    return FIMBlendConfig(default=blend.default.model_copy(update=fix),
+                          by_prefix={k: v.model_copy(update=fix) for k, v in blend.by_prefix.items()})
 
 
 def fim_dataset_provider(train_val_test_num_samples: list[int], vp_stage: int | None = None):
     """Drop-in ``train_valid_test_datasets_provider`` for Megatron-LM's ``pretrain_gpt.py``.
 
     Reads Megatron-LM's args (``--data-path``, ``--split``, ``--seq-length``, ``--seed``, ``--tokenizer-model``,
-    ...), takes the FIM settings from the YAML named by ``$CODEJA_FIM_CONFIG`` (a ``fim`` stage config; default
-    FIMConfig()), overriding its seq_len and seed with Megatron's, and builds FIMGPTDatasets.
+    ...), takes the FIM settings from the YAML named by ``$CODEJA_FIM_CONFIG`` (a ``fim`` stage config, or a
+    :class:`~codeja.fim.config.FIMBlendConfig` giving each ``--data-path`` prefix its own; default FIMConfig()),
+    overriding seq_len and seed with Megatron's, and builds FIMGPTDatasets, blended as megatron-core blends them.
     """
     try:
         from megatron.training import get_args, get_tokenizer, print_rank_0
@@ -201,13 +255,10 @@ def fim_dataset_provider(train_val_test_num_samples: list[int], vp_stage: int | 
                           f"codeja.fim.megatron.build_fim_gpt_datasets ({e})") from None
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
 
-    from codeja.config import load_config
-
     args = get_args()
     tokenizer = get_tokenizer()
-    path = os.environ.get("CODEJA_FIM_CONFIG")
-    fim = load_config(path, FIMConfig, stage="fim") if path else FIMConfig()
-    fim = fim.model_copy(update={"seq_len": args.seq_length, "seed": args.seed})
+    fims = load_fim_blend(os.environ.get("CODEJA_FIM_CONFIG"), seq_len=args.seq_length, seed=args.seed)
+    fim = fims.default
     blend, blend_per_split = get_blend_and_blend_per_split(args)
     hf = getattr(tokenizer, "_tokenizer", None)
     config = FIMGPTDatasetConfig(
@@ -215,9 +266,10 @@ def fim_dataset_provider(train_val_test_num_samples: list[int], vp_stage: int | 
         split=args.split, path_to_cache=args.data_cache_path, tokenizer=tokenizer,
         reset_position_ids=args.reset_position_ids, reset_attention_mask=args.reset_attention_mask,
         eod_mask_loss=args.eod_mask_loss, create_attention_mask=getattr(args, "create_attention_mask_in_dataloader", True),
-        fim=fim, hf_tokenizer=hf,
+        fim=fim, hf_tokenizer=hf, fim_by_prefix=fims.by_prefix or None,
     )
-    print_rank_0(f"> building codeja FIM datasets (mode={fim.mode}, fim_rate={fim.fim_rate}, spm_rate={fim.spm_rate})")
+    print_rank_0(f"> building codeja FIM datasets (mode={fim.mode}, fim_rate={fim.fim_rate}, spm_rate={fim.spm_rate}"
+                 + "".join(f"; {p}: mode={f.mode}, fim_rate={f.fim_rate}" for p, f in fims.by_prefix.items()) + ")")
     from megatron.core import mpu
 
     def built_on_rank() -> bool:

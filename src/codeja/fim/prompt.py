@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from codeja.fim.sentinels import Sentinels, resolve_sentinels
+from codeja.fim.sentinels import Sentinels, resolve_sentinels, stop_strings
 
 
 def _sentinels(tokenizer: Any, sentinels: Sentinels | str | None) -> Sentinels:
@@ -61,5 +61,6 @@ def build_fim_prompt_ids(tokenizer: Any, prefix: str, suffix: str, mode: Literal
 
 
 def fim_stop_tokens(tokenizer: Any, sentinels: Sentinels | str | None = None) -> list[str]:
-    """Strings that end an infill: EOT/EOD, the FIM pad, file separators of the convention."""
-    return _sentinels(tokenizer, sentinels).stop_tokens()
+    """Strings that end an infill: EOT/EOD, the FIM pad, file separators and sentinels of the model's
+    convention, in each spelling its tokenizer decodes them to (:func:`codeja.fim.sentinels.stop_strings`)."""
+    return stop_strings(tokenizer, _sentinels(tokenizer, sentinels))

@@ -35,7 +35,7 @@ REGISTRY: dict[str, SentinelSpec] = {
     # Llama-3.x has no FIM tokens; map the roles onto reserved special tokens (their embeddings are untrained).
     "llama3-reserved": SentinelSpec("<|reserved_special_token_2|>", "<|reserved_special_token_3|>",
                                     "<|reserved_special_token_4|>", "<|reserved_special_token_5|>",
-                                    ("<|end_of_text|>",)),
+                                    ("<|end_of_text|>",), extra_stop=("<|eot_id|>",)),
 }
 ADD_CONVENTION = "starcoder"  # what "add" adds
 # generic document separators, tried when a convention's own candidates are missing
@@ -67,9 +67,48 @@ class Sentinels:
         return {self.prefix, self.middle, self.suffix}
 
     def stop_tokens(self) -> list[str]:
-        """Strings that end an infill at inference: EOT/EOD, the pad, file separators."""
-        out = [s for s in (self.eot_str, self.eod_str, self.pad_str, *self.stop_strs) if s]
+        """Tokens (as vocabulary strings) that end an infill at inference: EOT/EOD, the pad, file separators,
+        and the FIM sentinels themselves (a model that opens another FIM block has finished the middle)."""
+        out = [s for s in (self.eot_str, self.eod_str, self.pad_str, *self.stop_strs, self.prefix_str,
+                           self.suffix_str, self.middle_str) if s]
         return list(dict.fromkeys(out))
+
+
+def _spellings(token: str) -> list[str]:
+    """A token string and the forms it takes in decoded text: SentencePiece-style decoders turn the leading
+    ``▁`` of Code Llama's ``▁<EOT>`` into a space, and drop it at the start of a text."""
+    if not token.startswith("\u2581"):
+        return [token]
+    return [token, " " + token[1:], token[1:]]
+
+
+def registry_stop_strings() -> tuple[str, ...]:
+    """Every string that ends an infill or leaks a sentinel in any convention of :data:`REGISTRY`, in every
+    spelling. For cutting text whose model is unknown (scoring samples from elsewhere); generation uses the
+    model's own :func:`stop_strings`."""
+    out: list[str] = []
+    for spec in REGISTRY.values():
+        for t in (spec.eot, *spec.eod, spec.pad, *spec.extra_stop, spec.prefix, spec.suffix, spec.middle):
+            if t:
+                out += _spellings(t)
+    return tuple(dict.fromkeys(out))
+
+
+def stop_strings(tokenizer: Any, sentinels: Sentinels) -> list[str]:
+    """The strings that end an infill, as they appear in ``tokenizer``'s decoded text (stop strings are
+    matched on decoded text): each stop token's vocabulary string, how it decodes after text, and alone."""
+    out: list[str] = []
+    head_ids = tokenizer.encode("x", add_special_tokens=False)
+    head = tokenizer.decode(head_ids, skip_special_tokens=False)
+    for token in sentinels.stop_tokens():
+        out.append(token)
+        tid = _tid(tokenizer, token)
+        if tid is None:
+            continue
+        after = tokenizer.decode(head_ids + [tid], skip_special_tokens=False)
+        in_text = after[len(head):] if after.startswith(head) else None
+        out += [x for x in (in_text, tokenizer.decode([tid], skip_special_tokens=False)) if x and x.strip()]
+    return list(dict.fromkeys(out))
 
 
 def _tid(tokenizer: Any, token: str) -> int | None:

@@ -226,12 +226,13 @@ def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
 def _train(c: _Checker, cfg: Any, kind: str) -> None:
     c.model("model", cfg.model)
     if kind == "train.cpt":
-        data = cfg.data
-        if (up := _pending(data)) is not None:
-            c.add("pending", f"data: from stage {up}")
-        elif data:
-            for ext in (".bin", ".idx"):
-                c.file("data", f"{data}{ext}")
+        for src in cfg.sources if cfg.data else []:  # one prefix, or the prefixes of a mixture
+            key = "data" if isinstance(cfg.data, str) else f"data.{src.name}"
+            if (up := _pending(src.prefix)) is not None:
+                c.add("pending", f"{key}: from stage {up}")
+            else:
+                for ext in (".bin", ".idx"):
+                    c.file(key, f"{src.prefix}{ext}")
     else:
         for ref in [cfg.data, *(_get(cfg, "extra_data") or [])]:
             _finetune_data(c, cfg, kind, ref)
@@ -299,7 +300,7 @@ def _prefs(c: _Checker, cfg: Any) -> None:
     c.model("sample.model", s.model, backend=backend or "transformers")
     c.file("sample.instructions", s.instructions, fields=INSTRUCTION_LAYOUTS)
     kind = _get(cfg, "scorer.kind")
-    if kind in ("reward_model", "weighted"):
+    if kind in ("reward_model", "weighted") or (kind == "execution" and _get(cfg, "scorer.reward_model.model")):
         c.model("scorer.reward_model.model", _get(cfg, "scorer.reward_model.model"))
         if str(_get(cfg, "scorer.reward_model.device") or "").startswith("cuda"):
             c.gpu_needed("scorer.reward_model.device cuda")
@@ -318,7 +319,12 @@ def _tokenize(c: _Checker, cfg: Any) -> None:
     c.model("model", cfg.model)
 
 
+def _prefs_pairs(c: _Checker, cfg: Any) -> None:
+    c.file("candidates", cfg.candidates, fields=(("id", "prompt", "responses"),))
+
+
 CHECKS = {"curate": _curate, "tokenize": _tokenize, "synth.magpie": _magpie, "prefs": _prefs, "eval": _eval,
+          "prefs.candidates": _prefs, "prefs.pairs": _prefs_pairs,
           "train.cpt": lambda c, cfg: _train(c, cfg, "train.cpt"),
           "train.sft": lambda c, cfg: _train(c, cfg, "train.sft"),
           "train.dpo": lambda c, cfg: _train(c, cfg, "train.dpo")}

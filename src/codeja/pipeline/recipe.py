@@ -53,6 +53,8 @@ STAGE_FUNCTIONS: dict[str, str] = {
     "train.cpt": "codeja.train.cpt:train_cpt",
     "synth.magpie": "codeja.synth.magpie:run_magpie",
     "prefs": "codeja.prefs.pipeline:run_prefs",
+    "prefs.candidates": "codeja.prefs.pipeline:run_candidates",  # sample + filter + score ...
+    "prefs.pairs": "codeja.prefs.pipeline:run_pairs",  # ... and pair building, as two stages (shareable)
     "train.sft": "codeja.train.sft:train_sft",
     "train.dpo": "codeja.train.dpo:train_dpo",
     "eval": "codeja.evaluate.runner:run_eval",

@@ -33,6 +33,22 @@ from codeja.runs import now_iso, read_json, write_json
 STATE = "pipeline.json"
 RESULT = "result.json"
 
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its finished children (sandbox runs, workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
+
+
 def stage_function(kind: str) -> Callable[[Any, Path], dict]:
     module, _, fn = STAGE_FUNCTIONS[kind].partition(":")
     return getattr(importlib.import_module(module), fn)
@@ -159,7 +175,7 @@ class Pipeline:
             self.state["stages"][p.name] = rec
             write_json(self.state_path, self.state)
             self.log(f"[{p.name}] {'resuming' if p.action == 'resume' else 'running'} ({spec.kind})")
-            t0 = time.monotonic()
+            t0, cpu0, load0 = time.monotonic(), _cpu_s(), _load()
             try:
                 result = stage_function(spec.kind)(cfg, self.stage_dir(p.name)) or {}
             except BaseException as e:
@@ -169,7 +185,9 @@ class Pipeline:
             result = json.loads(json.dumps(result, default=str))
             p.result, p.wall_s = result, round(time.monotonic() - t0, 2)
             write_json(self.stage_dir(p.name) / RESULT, result)
-            rec.update(status="complete", result=result, wall_s=p.wall_s, finished_at=now_iso())
+            # CPU time and load beside the wall time: on a shared machine the wall time says little on its own
+            rec.update(status="complete", result=result, wall_s=p.wall_s, cpu_s=round(_cpu_s() - cpu0, 1),
+                       load_avg_1m=[load0, _load()], finished_at=now_iso())
             write_json(self.state_path, self.state)
             self.log(f"[{p.name}] done in {p.wall_s:.1f} s")
             if self.shared is not None:
@@ -215,7 +233,9 @@ def run_recipe(
     plans: dict[str, list[StagePlan]] = {}
     findings: dict[str, list] = {}
     shared: dict[str, tuple[Path, dict]] = {}
-    for vname, (rec, vdir) in runs.items():  # stages finished by earlier sessions of this run can be shared too
+    # stages finished by earlier sessions of this run can be shared too, by any variant (`--variant` runs of one
+    # recipe, one after the other or side by side, link what another variant already computed)
+    for vdir in [run_dir / v for v in recipe.variants] or [run_dir]:
         if (vdir / STATE).exists():
             for name, srec in read_json(vdir / STATE)["stages"].items():
                 if srec.get("status") == "complete" and not (vdir / name).is_symlink():

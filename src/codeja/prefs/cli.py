@@ -1,4 +1,5 @@
-"""``codeja prefs sample | build | run``: thin wrappers over sample_responses, build_pairs and run_prefs."""
+"""``codeja prefs sample | candidates | build | run``: thin wrappers over sample_responses, run_candidates,
+build_pairs and run_prefs."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def sample_cmd(
     typer.echo(str(sample_responses(_load(config, set_, backend, base_url), output)))
 
 
+@app.command("candidates")
+def candidates_cmd(
+    config: ConfigArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("prefs-out"),
+    set_: SetOpt = None,
+) -> None:
+    """Sample, filter and score (no pairs yet): OUTPUT/candidates/candidates.jsonl is the input of `prefs build`."""
+    from codeja.prefs.pipeline import run_candidates
+
+    typer.echo(json.dumps(run_candidates(_load(config, set_), output), ensure_ascii=False))
+
+
 @app.command("build")
 def build_cmd(
     candidates: Annotated[Path, typer.Option("--candidates", help="JSONL: {id, prompt, responses: [{text, score, "
@@ -56,11 +69,18 @@ def build_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy (with the instruction id).")] = 0,
     min_margin: Annotated[float | None, typer.Option("--min-margin", help="Drop pairs closer than this.")] = None,
     quarantine: Annotated[bool, typer.Option("--quarantine", help="Set bad lines aside and go on.")] = False,
+    allow_ties: Annotated[bool, typer.Option("--allow-ties", help="Let rejected score the same as chosen.")] = False,
+    chosen_min_pass_rate: Annotated[float | None, typer.Option(
+        "--chosen-min-pass-rate", help="Chosen must pass this share of its tests (where they were run).")] = 1.0,
+    placeholder_rejected: Annotated[bool, typer.Option(
+        "--placeholder-rejected", help="Placeholder responses become the rejected side.")] = False,
 ) -> None:
     """Pick chosen/rejected among the responses that passed the filters; lone survivors become SFT rows."""
     from codeja.prefs.build import build_pairs
 
-    stats = build_pairs(candidates, output, strategy, seed=seed, min_margin=min_margin, quarantine=quarantine)
+    stats = build_pairs(candidates, output, strategy, seed=seed, min_margin=min_margin, allow_ties=allow_ties,
+                        chosen_min_pass_rate=chosen_min_pass_rate, placeholder_rejected=placeholder_rejected,
+                        quarantine=quarantine)
     keys = ("in", "pairs", "sft", "dropped", "quarantined", "dropped_by_reason")
     typer.echo(json.dumps({k: stats[k] for k in keys}, ensure_ascii=False))
 

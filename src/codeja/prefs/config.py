@@ -1,4 +1,4 @@
-"""The ``prefs`` stage config: sample N responses, filter them, score them, build chosen/rejected pairs.
+"""The ``prefs`` stage configs: sample N responses, filter them, score them, build chosen/rejected pairs.
 
 One YAML file drives ``codeja prefs sample`` (the ``sample`` section), ``codeja prefs run`` (all four sections)
 and, through the recipe runner, the ``prefs`` stage of a run::
@@ -6,9 +6,13 @@ and, through the recipe runner, the ``prefs`` stage of a run::
     stage: prefs
     seed: 0
     sample: {instructions: data/instructions.jsonl, model: tiny, n: 4, temperature: 0.8}
-    filters: {chain: [empty, truncated, refusal, language, placeholder, parse, repetition, duplicate, execution]}
+    filters: {chain: [empty, truncated, refusal, language, placeholder, parse, repetition, duplicate]}
     scorer: {kind: reward_model, reward_model: {model: Skywork/Skywork-Reward-V2-Qwen3-0.6B}}
     build: {strategy: farthest, min_margin: 0.5}
+
+A recipe can also run the two halves as two stages, so that variants which differ only in pair building share
+one sampling and scoring (the rejected-pick ablation): ``prefs.candidates`` (:class:`CandidatesConfig`: seed,
+sample, filters, scorer) and ``prefs.pairs`` (:class:`PairsConfig`: the candidates file, seed, build).
 
 Paths are plain strings (a recipe fills them in from earlier stages), checked when the stage runs.
 """
@@ -29,6 +33,11 @@ STRATEGIES: tuple[str, ...] = ("closest", "farthest", "random")
 FILTER_NAMES: tuple[str, ...] = (
     "empty", "truncated", "refusal", "language", "placeholder", "parse", "repetition", "duplicate", "execution",
 )
+# The default chain leaves 'execution' out: a response that fails tests is the most informative rejected
+# response there is (with the default execution scorer it ranks below every passing one), so dropping it would
+# leave only passing responses, all scoring 1.0. Who may be *chosen* is gated in the build step instead
+# (build.chosen_min_pass_rate).
+DEFAULT_CHAIN: tuple[str, ...] = tuple(f for f in FILTER_NAMES if f != "execution")
 ScorerKind = Literal["reward_model", "http", "execution", "input", "weighted"]
 
 
@@ -64,8 +73,9 @@ class FiltersConfig(StrictModel):
     """The rule-filter chain; each dropped response records the first filter that rejected it."""
 
     chain: list[str] = Field(
-        default_factory=lambda: list(FILTER_NAMES),
-        description=f"Filters to apply, in order. Known: {', '.join(FILTER_NAMES)}.",
+        default_factory=lambda: list(DEFAULT_CHAIN),
+        description=f"Filters to apply, in order. Known: {', '.join(FILTER_NAMES)}. The default leaves out "
+        "'execution' so that responses failing tests stay in as rejected candidates (see build.chosen_min_pass_rate).",
     )
     max_repetition: float = Field(
         0.5, ge=0.0, le=1.0,
@@ -124,12 +134,32 @@ class HTTPScorerConfig(StrictModel):
     concurrency: int = Field(4, ge=1, description="Requests in flight at once.")
 
 
+TieBreak = Literal["auto", "reward_model", "http", "quality", "none"]
+
+
 class ExecutionScorerConfig(StrictModel):
-    """Pass rate of the response's code on the instruction's tests, through the sandbox."""
+    """Pass rate of the response's code on the instruction's tests (through the sandbox), ties broken by a second
+    signal (see :mod:`codeja.prefs.tiebreak`).
+
+    score = pass_rate + tie_break_span * t / n_tests, with t in [0, 1] from the tie-break signal: responses that
+    pass the same number of tests are ordered by t, and no t can outweigh one more passing test. An instruction
+    without tests is scored by t alone (so Magpie rows work with the default scorer).
+    """
 
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per test program.")
     workers: int | None = Field(None, ge=1, description="Parallel sandbox jobs (None: the sandbox's default).")
     default_language: str = Field("python", description="Language assumed when an instruction names none.")
+    tie_break: TieBreak = Field(
+        "auto",
+        description="Second signal between responses passing the same share of tests: reward_model (the "
+        "scorer.reward_model section; its reward through a sigmoid), http (scorer.http), quality (deterministic: "
+        "fewer ruff findings on Python code, then less code), none (pass rate only; instructions without tests "
+        "are then an error), auto (reward_model when scorer.reward_model.model is set, else quality).",
+    )
+    tie_break_span: float = Field(
+        0.5, gt=0.0, lt=1.0,
+        description="How much of one test's worth the tie-break may add (the term is span * t / n_tests).",
+    )
 
 
 class InputScorerConfig(StrictModel):
@@ -157,6 +187,8 @@ class ScorerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _weights_ok(self) -> ScorerConfig:
+        if self.kind == "execution" and self.execution.tie_break == "reward_model" and not self.reward_model.model:
+            raise ValueError("execution.tie_break 'reward_model' needs reward_model.model (a local folder or hub id)")
         if self.kind == "weighted":
             if not self.weights:
                 raise ValueError("kind 'weighted' needs weights, e.g. {execution: 1.0, reward_model: 0.1}")
@@ -167,23 +199,57 @@ class ScorerConfig(StrictModel):
 
 
 class BuildConfig(StrictModel):
-    """Choosing chosen and rejected among the surviving, scored responses."""
+    """Choosing chosen and rejected among the surviving, scored responses (see codeja.prefs.strategies)."""
 
     strategy: Strategy = Field(
         "farthest",
-        description="Rejected = the next highest (closest), the lowest (farthest) or a seeded uniform draw among "
-        "the other survivors (random). Chosen is always the highest score; ties go to the earlier response.",
+        description="Rejected = the next highest (closest), the lowest (farthest) or a seeded uniform draw "
+        "(random) among the survivors scoring below the chosen one. Chosen is the highest score; equal scores go "
+        "to the earlier response.",
     )
     min_margin: float | None = Field(
         None, ge=0.0, description="Drop pairs whose chosen-rejected score gap is below this (None: keep all)."
     )
+    allow_ties: bool = Field(
+        False,
+        description="Let rejected score the same as chosen (a pair with no preference in it; counted in "
+        "stats.json as zero_margin_pairs, with a warning). False: rejected always scores strictly lower, and "
+        "where every other survivor ties with the chosen one the chosen one becomes an SFT row.",
+    )
+    chosen_min_pass_rate: float | None = Field(
+        1.0, ge=0.0, le=1.0,
+        description="A response can be chosen (or become an SFT row) only if it passed at least this share of "
+        "its instruction's tests; responses of instructions without tests, or not run, are not gated. "
+        "None: no gate.",
+    )
+    placeholder_rejected: bool = Field(
+        False,
+        description="Responses the placeholder filter removed become the rejected side instead of being dropped: "
+        "chosen = the best survivor, rejected = the first placeholder response (the strategy applies only where "
+        "an instruction has none). Recorded in each pair's meta (rejected_source) and in stats.json.",
+    )
 
 
-class PrefsConfig(StrictModel):
-    """Preference pairs: sample -> filter -> score -> build (see codeja.prefs.pipeline)."""
+class CandidatesConfig(StrictModel):
+    """Sample -> filter -> score (the ``prefs.candidates`` stage): writes the candidates that pairs are built from."""
 
-    seed: int = Field(0, description="Seeds sampling (per backend call) and the random strategy (per instruction id).")
+    seed: int = Field(0, description="Seeds sampling (per backend call).")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="Response sampling.")
     filters: FiltersConfig = Field(default_factory=FiltersConfig, description="The rule-filter chain.")
     scorer: ScorerConfig = Field(default_factory=ScorerConfig, description="How survivors are scored.")
+
+
+class PairsConfig(StrictModel):
+    """Pair building from a candidates file (the ``prefs.pairs`` stage; ``codeja prefs build``)."""
+
+    candidates: str = Field("", description="The candidates JSONL (a prefs.candidates stage's candidates_file).")
+    seed: int = Field(0, description="Seeds the random strategy (with each instruction id).")
+    build: BuildConfig = Field(default_factory=BuildConfig, description="Pair selection.")
+    quarantine: bool = Field(False, description="Set bad candidate lines aside (quarantine.jsonl) and go on.")
+
+
+class PrefsConfig(CandidatesConfig):
+    """Preference pairs: sample -> filter -> score -> build, in one stage (see codeja.prefs.pipeline)."""
+
+    seed: int = Field(0, description="Seeds sampling (per backend call) and the random strategy (per instruction id).")
     build: BuildConfig = Field(default_factory=BuildConfig, description="Pair selection.")

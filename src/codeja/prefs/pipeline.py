@@ -3,6 +3,10 @@
     OUT/sample/       samples.jsonl + manifest.json            (sample_responses)
     OUT/candidates/   candidates.jsonl + manifest.json         (filter_and_score: the `prefs build` input format)
     OUT/              pairs.jsonl, sft.jsonl, dropped.jsonl, stats.json, plots, report.md/html, manifest.json
+
+The same work as two recipe stages (so variants that differ only in pair building sample and score once):
+``prefs.candidates`` (:func:`run_candidates`: OUT/sample/ + OUT/candidates/) and ``prefs.pairs``
+(:func:`run_pairs`: the pair files in OUT/).
 """
 
 from __future__ import annotations
@@ -10,21 +14,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
 from codeja.prefs.build import build_pairs
-from codeja.prefs.config import PrefsConfig
+from codeja.prefs.config import BuildConfig, CandidatesConfig, PairsConfig, PrefsConfig
 from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.filters import FilterChain
 from codeja.prefs.records import parse_instruction
 from codeja.prefs.sample import sample_responses
 from codeja.prefs.scorers import ScoreItem, Scorer, make_scorer
-from codeja.runs import stage_run
+from codeja.runs import read_json, stage_run
 
 CANDIDATES = "candidates.jsonl"
 SCORE_CHUNK = 32  # instructions per filter+score unit (the resume unit)
 
 
-def filter_and_score(cfg: PrefsConfig, samples_path: str | Path, output_dir: str | Path, *,
+def filter_and_score(cfg: CandidatesConfig, samples_path: str | Path, output_dir: str | Path, *,
                      progress: bool = True) -> Path:
     """Run the filter chain and the scorer over sampled responses; writes candidates.jsonl."""
     out = Path(output_dir)
@@ -78,12 +83,36 @@ def filter_and_score(cfg: PrefsConfig, samples_path: str | Path, output_dir: str
     return out / CANDIDATES
 
 
+def run_candidates(cfg: CandidatesConfig, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Sample, filter and score (the ``prefs.candidates`` stage); returns the paths and counts."""
+    out = Path(output_dir)
+    samples = sample_responses(cfg, out / "sample", progress=progress)
+    candidates = filter_and_score(cfg, samples, out / "candidates", progress=progress)
+    manifest = read_json(out / "candidates" / "manifest.json")
+    return {"samples_file": str(samples), "candidates_file": str(candidates),
+            "instructions": manifest.get("counts", {}).get("instructions"), "scorer": manifest.get("scorer")}
+
+
+def _pairs(candidates: str | Path, out: Path, cfg: BuildConfig, seed: int, config: Any, quarantine: bool,
+           progress: bool) -> dict[str, Any]:
+    stats = build_pairs(candidates, out, cfg.strategy, seed=seed, min_margin=cfg.min_margin,
+                        allow_ties=cfg.allow_ties, chosen_min_pass_rate=cfg.chosen_min_pass_rate,
+                        placeholder_rejected=cfg.placeholder_rejected, quarantine=quarantine, config=config,
+                        progress=progress)
+    return stats | {"pairs_file": str(out / "pairs.jsonl"), "sft_file": str(out / "sft.jsonl"),
+                    "candidates_file": str(candidates), "report_file": str(out / "report.html")}
+
+
+def run_pairs(cfg: PairsConfig, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Build pairs from a candidates file (the ``prefs.pairs`` stage); returns the stats plus the output paths."""
+    if not cfg.candidates:
+        raise ConfigError("candidates: set the candidates JSONL (e.g. ${candidates.candidates_file} in a recipe)")
+    return _pairs(cfg.candidates, Path(output_dir), cfg.build, cfg.seed, cfg, cfg.quarantine, progress)
+
+
 def run_prefs(cfg: PrefsConfig, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """The whole stage; returns the build stats plus the output paths (for recipes: ``${prefs.pairs_file}``)."""
     out = Path(output_dir)
     samples = sample_responses(cfg, out / "sample", progress=progress)
     candidates = filter_and_score(cfg, samples, out / "candidates", progress=progress)
-    stats = build_pairs(candidates, out, cfg.build.strategy, seed=cfg.seed, min_margin=cfg.build.min_margin,
-                        config=cfg, progress=progress)
-    return stats | {"pairs_file": str(out / "pairs.jsonl"), "sft_file": str(out / "sft.jsonl"),
-                    "candidates_file": str(candidates), "report_file": str(out / "report.html")}
+    return _pairs(candidates, out, cfg.build, cfg.seed, cfg, False, progress)

@@ -10,7 +10,9 @@ Candidates (the input of ``codeja prefs build``), one instruction per line::
      "responses": [{"text": "...", "score": 0.7, "passed_filters": true}, ...]}
 
 ``prompt`` may also be a plain string (one user turn). ``score`` may be null for a response that did not pass
-the filters (filtered responses are usually not scored). Unknown keys are kept and carried into ``meta``.
+the filters (filtered responses are usually not scored). Optional per response: ``execution.pass_rate`` (the
+share of tests passed; gates who may be chosen), ``filter_reasons`` and ``filter_detail``. Unknown keys are kept
+and carried into ``meta``.
 """
 
 from __future__ import annotations
@@ -189,6 +191,8 @@ class Response:
     score: float | None
     passed: bool
     reasons: list[str] = field(default_factory=list)  # why it was filtered, when known
+    pass_rate: float | None = None  # share of the instruction's tests passed, when they were run
+    detail: str | None = None  # the filter's explanation (e.g. which placeholder pattern matched)
 
 
 @dataclass
@@ -233,7 +237,17 @@ def parse_candidate(obj: dict[str, Any], *, path: str, line: int) -> Candidate:
         reasons = r.get("filter_reasons") or []
         if not (isinstance(reasons, list) and all(isinstance(x, str) for x in reasons)):
             raise InputError("expected a list of strings", path=path, line=line, field=f"{where}.filter_reasons")
-        responses.append(Response(i, r["text"], score, passed, list(reasons)))
+        execution = r.get("execution")
+        pass_rate = None
+        if execution is not None:
+            if not isinstance(execution, dict):
+                raise InputError(f"expected an object, got {type(execution).__name__}", path=path, line=line,
+                                 field=f"{where}.execution")
+            pass_rate = _number(execution.get("pass_rate"), path=path, line=line,
+                                field_name=f"{where}.execution.pass_rate", allow_none=False)
+        detail = r.get("filter_detail")
+        responses.append(Response(i, r["text"], score, passed, list(reasons), pass_rate,
+                                  detail if isinstance(detail, str) else None))
     extra = {k: v for k, v in obj.items() if k not in ("id", "prompt", "responses")}
     return Candidate(cid, prompt, responses, line, extra)
 

@@ -87,6 +87,15 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
         "",
         "Dropped by reason: " + (", ".join(f"{k}: {v}" for k, v in stats["dropped_by_reason"].items()) or "none"),
         "",
+        "SFT rows by reason: " + (", ".join(f"{k}: {v}" for k, v in stats["sft_by_reason"].items()) or "none"),
+        "",
+        "Pairs decided by: " + (", ".join(f"{k}: {v}" for k, v in stats["pairs_by_basis"].items()) or "none")
+        + f"; pairs with margin 0: {stats['zero_margin_pairs']}"
+        + (f"; placeholder responses as rejected: {stats['placeholder_rejected']['pairs']} pairs"
+           if stats["placeholder_rejected"]["enabled"] else ""),
+        "",
+        *[f"**Warning**: {w}" for w in stats["warnings"]],
+        *([""] if stats["warnings"] else []),
         f"Responses: {stats['responses']['total']}, passed the filters: {stats['responses']['passed_filters']}; "
         "filtered by reason: "
         + (", ".join(f"{k}: {v}" for k, v in stats["responses"]["filtered_by_reason"].items()) or "none"),

@@ -18,7 +18,7 @@ from typing import Any
 from codeja.backends.base import SamplingParams, derive_seed
 from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
-from codeja.prefs.config import PrefsConfig, SampleConfig
+from codeja.prefs.config import CandidatesConfig, PrefsConfig, SampleConfig
 from codeja.prefs.records import Instruction, read_instructions
 from codeja.runs import stage_run
 
@@ -41,7 +41,7 @@ def _row(inst: Instruction, gens) -> dict[str, Any]:
     return inst.as_dict() | {"responses": responses}
 
 
-def sample_responses(cfg: PrefsConfig | SampleConfig, output_dir: str | Path, *, progress: bool = True) -> Path:
+def sample_responses(cfg: CandidatesConfig | SampleConfig, output_dir: str | Path, *, progress: bool = True) -> Path:
     """Sample responses for every instruction of ``cfg.sample.instructions``; returns the samples.jsonl path."""
     if isinstance(cfg, SampleConfig):
         cfg = PrefsConfig(sample=cfg)

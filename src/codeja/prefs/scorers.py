@@ -11,7 +11,9 @@ every candidate and pair.
   NVIDIA NIM serves Nemotron reward models: the response goes in as the final assistant turn, the reward comes
   back as ``"reward:-3.25"`` (Llama-3.1-Nemotron-70B-Reward) or ``"helpfulness:3.1,correctness:2.9,..."``
   (Nemotron-4-340B-Reward) in the message content, and in ``logprobs.content`` as (token=name, logprob=value).
-* :class:`ExecutionScorer`: the share of the instruction's tests the response passes, through the sandbox.
+* :class:`ExecutionScorer`: the share of the instruction's tests the response passes, through the sandbox, with
+  ties broken by a second signal (a reward model when configured, else :mod:`codeja.prefs.tiebreak`'s
+  deterministic code-quality measure), so that responses passing the same tests still rank.
 * :class:`InputScorer`: a score already present in each response record (computed elsewhere).
 """
 
@@ -42,6 +44,15 @@ class ScoreItem:
     responses: list[str]
     instruction: Instruction | None = None
     records: list[dict[str, Any]] | None = None  # the response objects (supplied scores, cached execution)
+
+
+def unflatten(flat: list[float], items: list[ScoreItem]) -> list[list[float]]:
+    """Per-item lists from one flat list of per-response values (items' responses in order)."""
+    out, pos = [], 0
+    for it in items:
+        out.append(flat[pos:pos + len(it.responses)])
+        pos += len(it.responses)
+    return out
 
 
 class Scorer(ABC):
@@ -126,11 +137,7 @@ class RewardModelScorer(Scorer):
             with self._torch.inference_mode():
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits
             flat.extend(float(x) for x in logits[:, 0].float().cpu())
-        out, pos = [], 0
-        for it in items:
-            out.append(flat[pos:pos + len(it.responses)])
-            pos += len(it.responses)
-        return out
+        return unflatten(flat, items)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "model": self.model_name, "path": str(self.ref.path) if self.ref.path else None,
@@ -237,11 +244,7 @@ class HTTPRewardScorer(Scorer):
         jobs = [(it.prompt, r) for it in items for r in it.responses]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             flat = list(pool.map(lambda job: self._one(*job), jobs))  # map keeps order
-        out, pos = [], 0
-        for it in items:
-            out.append(flat[pos:pos + len(it.responses)])
-            pos += len(it.responses)
-        return out
+        return unflatten(flat, items)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "url": self.endpoint, "model": self.model,
@@ -255,29 +258,102 @@ class HTTPRewardScorer(Scorer):
 # execution pass rate and supplied scores
 
 
+class ScorerTieBreak:
+    """A reward scorer as the execution scorer's tie-break: t = sigmoid(reward), in (0, 1), order kept."""
+
+    def __init__(self, scorer: Scorer):
+        self.scorer, self.kind = scorer, scorer.kind
+
+    def values(self, items: list[ScoreItem]) -> list[list[float]]:
+        return [[_sigmoid(x) for x in scores] for scores in self.scorer.score_many(items)]
+
+    def identity(self) -> dict[str, Any]:
+        return self.scorer.identity()
+
+    def close(self) -> None:
+        self.scorer.close()
+
+
+class QualityTieBreakAdapter:
+    """:class:`codeja.prefs.tiebreak.QualityTieBreak` over score items."""
+
+    def __init__(self, default_language: str = "python"):
+        from codeja.prefs.tiebreak import QualityTieBreak
+
+        self.measure = QualityTieBreak(default_language)
+        self.kind = self.measure.kind
+
+    def values(self, items: list[ScoreItem]) -> list[list[float]]:
+        return unflatten(self.measure.values_for([(it.instruction, r) for it in items for r in it.responses]), items)
+
+    def identity(self) -> dict[str, Any]:
+        return self.measure.identity()
+
+    def close(self) -> None:
+        pass
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 class ExecutionScorer(Scorer):
-    """Pass rate in [0, 1]. Reuses results the execution filter cached on the records."""
+    """Pass rate in [0, 1], plus ``span * t / n_tests`` from the tie-break (t in [0, 1]) when one is set.
+
+    Responses that pass more tests always rank higher (the tie-break term stays below one test's worth); among
+    responses passing the same tests the tie-break decides. An instruction without tests is scored by t alone
+    (pass rate ``None``); without a tie-break it is an error. Reuses results the execution filter cached on the
+    records. ``score_many_detailed`` gives ``{"execution": pass rate, "tie_break": t, "total": score}``.
+    """
 
     kind = "execution"
 
-    def __init__(self, runner: ExecutionRunner | None = None):
+    def __init__(self, runner: ExecutionRunner | None = None, tie_break: Any = None, span: float = 0.5):
         self.runner = runner or ExecutionRunner()
+        self.tie_break, self.span = tie_break, span
 
-    def score_many(self, items: list[ScoreItem]) -> list[list[float]]:
+    def score_many_detailed(self, items: list[ScoreItem]) -> list[list[dict[str, float | None]]]:
         todo = []
         for it in items:
-            if it.instruction is None or not it.instruction.tests:
+            tested = it.instruction is not None and bool(it.instruction.tests)
+            if not tested and self.tie_break is None:
                 where = f"instruction {it.instruction.id!r}" if it.instruction else "an item without an instruction"
                 raise ScorerError(f"execution scorer: {where} has no tests; give instructions `tests` (+ "
-                                  "`entry_point`, `language`) or choose another scorer.kind")
-            records = it.records or [{"text": r} for r in it.responses]
-            it.records = records
-            todo.extend((it.instruction, rec) for rec in records)
+                                  "`entry_point`, `language`), set scorer.execution.tie_break, or choose another "
+                                  "scorer.kind")
+            it.records = it.records or [{"text": r} for r in it.responses]
+            if tested:
+                todo.extend((it.instruction, rec) for rec in it.records)
         self.runner.run(todo)
-        return [[rec["execution"]["pass_rate"] for rec in it.records] for it in items]
+        ts = self.tie_break.values(items) if self.tie_break is not None else None
+        out = []
+        for n, it in enumerate(items):
+            tests = len(it.instruction.tests) if it.instruction is not None and it.instruction.tests else 0
+            rows: list[dict[str, float | None]] = []
+            for j, rec in enumerate(it.records):
+                rate = rec["execution"]["pass_rate"] if tests else None
+                if ts is None:
+                    rows.append({"execution": rate})
+                    continue
+                t = ts[n][j]
+                total = rate + self.span * t / tests if tests else t
+                rows.append({"execution": rate, "tie_break": t, "total": total})
+            out.append(rows)
+        return out
+
+    def score_many(self, items: list[ScoreItem]) -> list[list[float]]:
+        return [[row.get("total", row["execution"]) for row in rows] for rows in self.score_many_detailed(items)]
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "timeout_s": self.runner.timeout_s, "default_language": self.runner.default_language}
+        ident: dict[str, Any] = {"kind": self.kind, "timeout_s": self.runner.timeout_s,
+                                 "default_language": self.runner.default_language}
+        if self.tie_break is not None:
+            ident.update(tie_break=self.tie_break.identity(), tie_break_span=self.span)
+        return ident
+
+    def close(self) -> None:
+        if self.tie_break is not None:
+            self.tie_break.close()
 
 
 class InputScorer(Scorer):
@@ -343,7 +419,7 @@ class WeightedScorer(Scorer):
 def make_scorer(cfg: ScorerConfig, runner: ExecutionRunner | None = None) -> Scorer:
     """The scorer a config names (the execution runner is shared with the execution filter)."""
 
-    def one(kind: str) -> Scorer:
+    def one(kind: str, tie_break: bool = False) -> Scorer:
         if kind == "reward_model":
             rm = cfg.reward_model
             return RewardModelScorer(rm.model, batch_size=rm.batch_size, max_length=rm.max_length, dtype=rm.dtype,
@@ -354,12 +430,26 @@ def make_scorer(cfg: ScorerConfig, runner: ExecutionRunner | None = None) -> Sco
                                     api_key_env=h.api_key_env, timeout_s=h.timeout_s, max_retries=h.max_retries,
                                     concurrency=h.concurrency)
         if kind == "execution":
-            return ExecutionScorer(runner or ExecutionRunner(cfg.execution.timeout_s, cfg.execution.workers,
-                                                             cfg.execution.default_language))
+            ex = cfg.execution
+            return ExecutionScorer(runner or ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language),
+                                   make_tie_break(cfg, one) if tie_break else None, ex.tie_break_span)
         if kind == "input":
             return InputScorer(cfg.input.field)
         raise ConfigError(f"scorer.kind: unknown kind {kind!r}")
 
-    if cfg.kind == "weighted":
+    if cfg.kind == "weighted":  # the components are combined as configured, each one plain
         return WeightedScorer({k: (w, one(k)) for k, w in cfg.weights.items()})
-    return one(cfg.kind)
+    return one(cfg.kind, tie_break=True)
+
+
+def make_tie_break(cfg: ScorerConfig, make_one) -> Any:
+    """The execution scorer's second signal: ``scorer.execution.tie_break`` resolved (``auto``: the reward model
+    when ``scorer.reward_model.model`` is set, else the deterministic quality measure)."""
+    kind = cfg.execution.tie_break
+    if kind == "auto":
+        kind = "reward_model" if cfg.reward_model.model else "quality"
+    if kind == "none":
+        return None
+    if kind == "quality":
+        return QualityTieBreakAdapter(cfg.execution.default_language)
+    return ScorerTieBreak(make_one(kind))

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codeja.errors import CodejaError, InputError
+from codeja.errors import CodejaError
 from codeja.report import plots
+from codeja.report.curves import render_curves, run_curves
 from codeja.report.render import Doc
+from codeja.runs import read_json
 
 STATE = "pipeline.json"
 MANIFEST = "manifest.json"
@@ -37,13 +39,6 @@ GENERATOR = "codeja report"  # in the <meta name=generator> of pages this module
 
 # ---------------------------------------------------------------------------------------------------------------
 # reading a folder
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not valid JSON ({e})", path=str(path)) from None
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -236,8 +231,10 @@ def scores_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> No
 
 def stages_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> None:
     doc.heading(f"{prefix}Stages")
-    doc.table(["stage", "kind", "status", "wall time (s)"],
-              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s"))] for r in recs])
+    # CPU time and load beside the wall time: on a shared machine the wall time says little on its own
+    doc.table(["stage", "kind", "status", "wall time (s)", "CPU time (s)", "load avg (start, end)"],
+              [[r["name"], r["kind"], r.get("status", "?"), _fmt(r.get("wall_s")), _fmt(r.get("cpu_s")),
+                ", ".join(map(str, r.get("load_avg_1m") or [])) or "—"] for r in recs])
 
 
 def loss_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> None:
@@ -272,6 +269,10 @@ STAGE_TITLES = {
     "train.cpt": "Continued pretraining",
     "synth.magpie": "Magpie synthesis: diversity",
     "prefs": "Preference pairs: margins",
+    "prefs.candidates": "Preference candidates: sampled and scored",
+    "prefs.pairs": "Preference pairs: margins",
+    "prefs.candidates": "Preference candidates: sampled and scored",
+    "prefs.pairs": "Preference pairs: margins",
     "train.sft": "Supervised fine-tuning",
     "train.dpo": "DPO",
     "eval": "Evaluation",
@@ -397,6 +398,15 @@ def _output_path(folder: Path) -> Path:
     return own
 
 
+def variant_curves(runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Every variant's series, labelled by variant (``variant/series`` when a variant has several)."""
+    out = {}
+    for v, path in runs.items():
+        series = run_curves(stage_records(path))
+        out.update({v if len(series) == 1 else f"{v}/{name}": c for name, c in series.items()})
+    return out
+
+
 def write_report(run_dir: str | Path) -> str:
     """Write report.html and report.md for any codeja output folder (see the module doc); returns the HTML path."""
     run_dir = Path(run_dir).resolve()
@@ -417,10 +427,12 @@ def write_report(run_dir: str | Path) -> str:
                 rows += [[v, *r] for r in rs]
         if header:
             doc.table(header, rows)
+        render_curves(doc, variant_curves(runs), run_dir)
         for v, path in runs.items():
             render_run(doc, path, title_prefix=f"[{v}] ")
     else:
         render_run(doc, runs["main"])
+        render_curves(doc, run_curves(stage_records(runs["main"])), run_dir)
     out = _output_path(run_dir)
     out.write_text(doc.html(f"codeja report: {name}", generator=GENERATOR), encoding="utf-8")
     out.with_suffix(".md").write_text(doc.markdown_text(), encoding="utf-8")

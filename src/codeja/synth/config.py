@@ -42,6 +42,14 @@ class SteeringConfig(StrictModel):
                                                 description="Natural language of the instructions -> weight (ja, en).")
     system_prompts: dict[str, str] = Field(default_factory=dict, description=(
         "Replacement prompt templates keyed 'task_type.lang' (e.g. 'fix.ja'), with {language}, {target}, {fence}."))
+    system_prompt: Literal["task", "seed", "magpie-coding"] = Field("task", description=(
+        "task: one prompt per (task type, instruction language), describing the user turn (all three dimensions "
+        "steered). seed: Magpie's coding prompt naming the drawn programming language ('... coding questions about "
+        "the {language} programming language.'; only the language is steered). magpie-coding: Magpie's original "
+        "coding prompt for every row (nothing steered)."))
+    baseline_system_prompt: Literal["magpie-coding", "none"] = Field("magpie-coding", description=(
+        "System prompt of the baseline_rows that measure the steering effect: Magpie's original coding prompt "
+        "(the unsteered baseline of Magpie's code data), or none (the model's default system prompt)."))
 
     @field_validator("languages")
     @classmethod
@@ -112,7 +120,7 @@ class MagpieConfig(StrictModel):
                                                                               "dtype, tensor_parallel_size ...).")
     tokenizer: str | None = Field(None, description="Where the chat template comes from; default: the model.")
     rows: int = Field(16, ge=1, description="Instructions to generate (kept + removed).")
-    baseline_rows: int = Field(0, ge=0, description="Extra unsteered instructions (model default system prompt) "
+    baseline_rows: int = Field(0, ge=0, description="Extra unsteered instructions (steering.baseline_system_prompt) "
                                                    "generated only to measure the steering effect in the report.")
     seed: int = Field(0, description="Seeds the steering draws and sampling (per row).")
     batch_size: int = Field(16, ge=1, description="Prompts per backend call (the unit of resume).")

@@ -26,7 +26,7 @@ from codeja.synth.config import MagpieConfig, SamplingConfig
 from codeja.synth.dedup import InstructionDeduplicator
 from codeja.synth.filters import build_filters, judge
 from codeja.synth.measure import distributions, measure_instruction
-from codeja.synth.steering import RowSpec, draw_row_spec, system_prompt_for
+from codeja.synth.steering import RowSpec, draw_row_spec, preset_spec, system_prompt_for
 from codeja.synth.templates import PreQuery, derive_pre_query
 
 
@@ -88,10 +88,16 @@ def plan_rows(cfg: MagpieConfig) -> tuple[list[dict], list[dict]]:
     st = cfg.steering
     rows = []
     for i in range(cfg.rows):
-        spec = (draw_row_spec(st.languages, st.task_types, st.instruction_langs, cfg.seed, i) if st.enabled
-                else RowSpec(None, None, None))
+        if not st.enabled:
+            spec = RowSpec(None, None, None)
+        elif st.system_prompt == "task":
+            spec = draw_row_spec(st.languages, st.task_types, st.instruction_langs, cfg.seed, i)
+        else:
+            spec = preset_spec(st.system_prompt, st.languages, cfg.seed, i)
         rows.append({"row": i, "spec": spec.as_dict(), "system_prompt": system_prompt_for(spec, st.system_prompts)})
-    baseline = [{"row": f"b{j}", "spec": RowSpec(None, None, None).as_dict(), "system_prompt": None}
+    base_spec = (preset_spec("magpie-coding", st.languages, cfg.seed, 0) if st.baseline_system_prompt != "none"
+                 else RowSpec(None, None, None))
+    baseline = [{"row": f"b{j}", "spec": base_spec.as_dict(), "system_prompt": system_prompt_for(base_spec)}
                 for j in range(cfg.baseline_rows)]
     return rows, baseline
 

@@ -22,6 +22,14 @@ DIMENSIONS = {  # report dimension -> (spec field, measured field, steering weig
 }
 
 
+def steered_dimensions(steering) -> tuple[str, ...]:
+    """The dimensions a steering config asks for: all three with task prompts, the language with the seed's
+    prompt, none with Magpie's own prompt or steering off."""
+    if not steering.enabled or steering.system_prompt == "magpie-coding":
+        return ()
+    return ("language",) if steering.system_prompt == "seed" else tuple(DIMENSIONS)
+
+
 def _count(values) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
@@ -33,7 +41,7 @@ def distributions(cfg, rows: list[dict], kept_ids: set, baseline: list[dict]) ->
     """Per dimension: requested weights (normalised), drawn counts, measured counts (all / kept / unsteered)."""
     out = {}
     for dim, (spec_key, measured_key, weights_key) in DIMENSIONS.items():
-        weights = getattr(cfg.steering, weights_key) if cfg.steering.enabled else {}
+        weights = getattr(cfg.steering, weights_key) if dim in steered_dimensions(cfg.steering) else {}
         total = sum(weights.values()) or 1.0
         out[dim] = {
             "requested": {k: round(w / total, 4) for k, w in sorted(weights.items())},

@@ -7,9 +7,28 @@ user pastes code in a fenced block; "fix" says the pasted code has a bug, "edit"
 follows the code, "translate" names the source and target language.
 
 Placeholders: ``{language}`` and ``{target}`` (display names), ``{fence}`` (the fence tag of the source language).
+
+Two single-prompt presets (``steering.system_prompt``) reproduce earlier experiments:
+
+* ``magpie-coding``: Magpie's own coding system prompt, verbatim, the unsteered baseline (with it Magpie's code
+  instructions came out mostly Python);
+* ``seed``: the same prompt with the programming language named ("... a wide range of coding questions about the
+  {language} programming language."), the one-clause edit the project codeja generalises used to steer languages.
 """
 
 from __future__ import annotations
+
+# Verbatim from magpie-align/magpie, configs/model_configs.json, key "pre_query_template_code" (the system part of
+# the Llama-3 code pre-query template used by `--control_tasks code`), commit 07fc38ae888125a87ccad816559626c4a6100393;
+# Xu et al., "Magpie: Alignment Data Synthesis from Scratch by Prompting Aligned LLMs with Nothing", arXiv:2406.08464.
+MAGPIE_CODING = (
+    "You are an AI assistant designed to provide helpful, step-by-step guidance on coding problems. The user will "
+    "ask you a wide range of coding questions.\nYour purpose is to assist users in understanding coding concepts, "
+    "working through code, and arriving at the correct solutions."
+)
+SEED = MAGPIE_CODING.replace("a wide range of coding questions.",
+                             "a wide range of coding questions about the {language} programming language.")
+PRESETS = {"seed": SEED, "magpie-coding": MAGPIE_CODING}
 
 PREAMBLE = {
     "en": "You are an AI assistant that helps software developers with {language} programming. ",

@@ -109,6 +109,18 @@ def plot_png(dist: dict) -> bytes:
     return buf.getvalue()
 
 
+def _prompt_name(cfg: MagpieConfig) -> str:
+    st = cfg.steering
+    if not st.enabled:
+        return "the model's default"
+    return {"task": "one per task type and instruction language", "seed": "the seed's prompt (Magpie's coding "
+            "prompt naming the language)", "magpie-coding": "Magpie's coding prompt"}[st.system_prompt]
+
+
+def _baseline_name(cfg: MagpieConfig) -> str:
+    return "Magpie's coding prompt" if cfg.steering.baseline_system_prompt == "magpie-coding" else "model default"
+
+
 def write_reports(out: Path, cfg: MagpieConfig, summary: dict) -> None:
     dist = summary["distributions"]
     png = plot_png(dist)
@@ -117,6 +129,7 @@ def write_reports(out: Path, cfg: MagpieConfig, summary: dict) -> None:
     intro = (f"Model `{model.get('model', cfg.model)}` via `{model.get('backend', cfg.backend)}`; "
              f"{summary['generated']} steered instructions generated, {summary['kept']} kept, "
              f"{summary['removed']} removed; {summary['baseline_generated']} unsteered baseline instructions. "
+             f"System prompts: {_prompt_name(cfg)} (steered rows), {_baseline_name(cfg)} (baseline). "
              "Measured = classified from the instruction text by codeja.quality detectors.")
     acc_rows = [["generated (in)", str(summary["generated"])], ["kept", str(summary["kept"])]]
     acc_rows += [[f"removed: {k}", str(v)] for k, v in summary["removed_by_reason"].items()]
@@ -126,7 +139,7 @@ def write_reports(out: Path, cfg: MagpieConfig, summary: dict) -> None:
             _html_table(["rows", "count"], acc_rows)]
     effect = steering_effect(dist) if summary["baseline_generated"] else []
     if effect:
-        header = ["metric", "unsteered (model default)", "steered"]
+        header = ["metric", f"unsteered ({_baseline_name(cfg)})", "steered"]
         rows = [[name, _fmt(b, name), _fmt(s, name)] for name, b, s in effect]
         md += ["", "## Steering effect (same model, unsteered vs steered)", "", _md_table(header, rows)]
         body += ["<h2>Steering effect (same model, unsteered vs steered)</h2>", _html_table(header, rows)]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from codeja.backends.base import derive_seed
 from codeja.codeparse import DISPLAY_NAMES, canonical_language
-from codeja.synth.prompts import system_prompt_template
+from codeja.synth.prompts import PRESETS, system_prompt_template
 
 UNSTEERED_KEY = "default"
 # Where a translate row needs a target language and the spec has only one language, draw from these.
@@ -27,6 +27,7 @@ class RowSpec:
     instruction_lang: str | None  # "ja" | "en"
     target_language: str | None = None  # translate tasks only
     system_prompt_key: str = UNSTEERED_KEY
+    preset: str | None = None  # a single-prompt preset ("seed", "magpie-coding"); None: task prompts / unsteered
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,12 +67,23 @@ def draw_row_spec(languages: dict[str, float], task_types: dict[str, float], ins
     return RowSpec(language, task, ilang, target, key)
 
 
+def preset_spec(preset: str, languages: dict[str, float], seed: int, row: int) -> RowSpec:
+    """A row under a single-prompt preset: ``seed`` draws the language (the same draw as the task prompts would
+    make for this row) and steers nothing else; ``magpie-coding`` steers nothing."""
+    if preset == "magpie-coding":
+        return RowSpec(None, None, None, None, "magpie-coding", preset)
+    language = draw_row_spec(languages, {"write": 1.0}, {"en": 1.0}, seed, row).language
+    return RowSpec(language, None, None, None, f"seed.{language}", preset)
+
+
 def system_prompt_for(spec: RowSpec, overrides: dict[str, str] | None = None) -> str | None:
     """The steering system prompt of a row (None for unsteered rows: the model's default applies).
 
     ``overrides`` maps "task_type.instruction_lang" (e.g. "fix.ja") to a replacement template with the same
     placeholders.
     """
+    if spec.preset:
+        return PRESETS[spec.preset].format(language=display_name(spec.language) if spec.language else "")
     if spec.task_type is None:
         return None
     template = (overrides or {}).get(f"{spec.task_type}.{spec.instruction_lang}") or system_prompt_template(

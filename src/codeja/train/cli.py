@@ -2,7 +2,8 @@
 
 Each command is a thin wrapper over train_cpt / train_sft / train_dpo. The quick flags are shorthands for
 ``--set model=M --set data=PATH --set max_steps=N`` (and ``--seq-len`` for ``--set fim.seq_len=L``); they win over
-the file. ``codeja train cpt CONFIG --engine megatron --dry-run`` prints the Megatron-LM command and the config.
+the file. ``codeja train cpt CONFIG --dry-run`` prints the data plan (samples, tokens and epochs per source); with
+``--engine megatron`` also the Megatron-LM command and the config.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def _print(summary: dict, as_json: bool) -> None:
         if summary.get(key) is not None:
             v = summary[key]
             typer.echo(f"{key:>18}: {round(v, 4) if isinstance(v, float) else v}")
+    mixture = summary.get("mixture") or {}
+    for name, m in mixture.items() if len(mixture) > 1 else ():
+        typer.echo(f"{'share ' + name:>18}: {m['share']:.4f} of trained tokens (weight {m['weight']:.4f}, "
+                   f"{m['trained_tokens']:,} tokens, {m['epochs']} epochs)")
 
 
 @app.command("cpt")
@@ -101,7 +106,8 @@ def cpt_cmd(
     seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="megatron: print the command and config, run nothing."
+        False, "--dry-run", help="Print the data plan (samples, tokens and epochs per source) and, for megatron, "
+        "the command and config; run nothing."
     ),
     as_json: bool = _JSON,
 ) -> None:
@@ -126,15 +132,18 @@ def cpt_cmd(
         if dry_run:
             typer.echo("# Megatron-LM launch (run on every node; NODE_RANK / MASTER_ADDR from the scheduler)")
             typer.echo(summary["command"])
+            typer.echo("\n" + summary["data_plan_table"])
             typer.echo("\n# resolved config (stage: train.cpt)")
             typer.echo(dump_yaml(cfg), nl=False)
             return
         _print(summary, as_json)
         return
     if dry_run:
-        from codeja.errors import ConfigError
+        from codeja.train.mixture import plan_mixture
 
-        raise ConfigError("--dry-run applies to --engine megatron only")
+        plan = plan_mixture(cfg, require_data=False)
+        typer.echo(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False) if as_json else plan.table())
+        return
     from codeja.train.cpt import train_cpt
 
     with _quiet_stdout():

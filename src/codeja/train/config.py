@@ -9,9 +9,10 @@ The names clash with TRL's ``SFTConfig`` / ``DPOConfig`` on purpose (they are th
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from codeja.config import StrictModel
 from codeja.fim.config import FIMConfig
@@ -106,6 +107,11 @@ class ValidationConfig(StrictModel):
         "never trained on and are evaluated packed with fim_rate 0 (L2R) and fim_rate 1 (FIM).",
     )
     eval_steps: int = Field(0, ge=0, description="Evaluate every N steps (0 = once at the end).")
+    eval_on_start: bool = Field(False, description="Also evaluate before the first step (the starting model's held-out "
+                                "losses, step 0 of the curves).")
+    fim_mode: Literal["context", "document"] | None = Field(
+        None, description="Level of the FIM view (default: the training mode; context when training has FIM off). "
+        "Fix it to compare runs of different modes on the same held-out FIM examples.")
     batch_size: int = Field(4, ge=1, description="Eval batch size.")
 
 
@@ -204,9 +210,60 @@ class MegatronConfig(StrictModel):
         )
 
 
-class CPTConfig(TrainBase):
-    """Continued pretraining on an indexed dataset (``codeja tokenize`` output) with FIM applied at load time."""
+# FIM fields one run shares across its sources: the sample length, the random seed and the sentinel tokens
+SHARED_FIM_FIELDS = ("seq_len", "seed", "sentinels")
 
+
+class DataSource(StrictModel):
+    """One tokenized corpus of a CPT data mixture (``data: [{name, prefix, weight}, ...]``)."""
+
+    name: str = Field(description="Short name, used in logs, the manifest and overrides (cpt.data.<name>.weight=0).")
+    prefix: str = Field(description="Indexed-dataset prefix written by `codeja tokenize` (PREFIX.bin / PREFIX.idx).")
+    weight: float | None = Field(
+        None, ge=0,
+        description="Share of the training samples drawn from this source, normalised over the sources (0 leaves "
+        "it out). Every source of a mixture gives weight, or every source gives tokens.",
+    )
+    tokens: int | None = Field(
+        None, ge=0,
+        description="Target training tokens from this source instead of a weight: the shares are tokens / total, "
+        "and the total must equal the tokens the run trains on (max_steps x tokens per step) within one step.",
+    )
+    fim: dict[str, Any] = Field(
+        default_factory=dict,
+        description="FIM settings that differ for this source, applied over the run's fim section (e.g. "
+        "{mode: off} for prose, {fim_rate: 0.9} for code). seq_len, seed and sentinels are the run's.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", v):
+            raise ValueError("use letters, digits, '_' or '-', starting with a letter")
+        return v
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "DataSource":
+        if self.weight is not None and self.tokens is not None:
+            raise ValueError(f"source '{self.name}': give weight or tokens, not both")
+        shared = sorted(set(self.fim) & set(SHARED_FIM_FIELDS))
+        if shared:
+            raise ValueError(f"source '{self.name}': fim.{shared[0]} is set once for the run (in fim), not per source")
+        return self
+
+
+class CPTConfig(TrainBase):
+    """Continued pretraining on indexed datasets (``codeja tokenize`` output) with FIM applied at load time."""
+
+    data: Annotated[
+        Annotated[str, Tag("prefix")] | Annotated[list[DataSource], Tag("sources")],
+        Discriminator(lambda v: "sources" if isinstance(v, list) else "prefix"),  # one branch's errors, not both
+    ] = Field(
+        "",
+        description="An indexed-dataset prefix written by `codeja tokenize`, or a mixture: a list of sources "
+        "{name, prefix, weight | tokens, fim} blended like Megatron's --data-path w1 p1 w2 p2 (same meaning on "
+        "both engines; see docs/megatron.md).",
+    )
     fim: FIMConfig = Field(
         default_factory=lambda: FIMConfig(seq_len=512),
         description="FIM transform (mode, "
@@ -218,7 +275,7 @@ class CPTConfig(TrainBase):
     limit_train_samples: int = Field(
         0,
         ge=0,
-        description="Train on only the first N (non-held-out) samples "
+        description="Train on only the first N (non-held-out) samples of each source "
         "(0 = all); for overfitting checks and smoke tests.",
     )
     engine: Literal["hf", "megatron"] = Field(
@@ -233,6 +290,53 @@ class CPTConfig(TrainBase):
         default_factory=lambda: OptimConfig(learning_rate=1e-4),
         description="Optimiser and schedule (cpt default peak lr 1e-4).",
     )
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> "CPTConfig":
+        if isinstance(self.data, str):
+            return self
+        if not self.data:
+            raise ValueError("data: an empty list of sources")
+        for kind in ("name", "prefix"):
+            seen = [getattr(src, kind) for src in self.data]
+            dup = next((x for x in seen if seen.count(x) > 1), None)
+            if dup is not None:
+                raise ValueError(f"data: two sources have the {kind} '{dup}'")
+        if len(self.data) > 1:
+            kinds = {("weight" if src.weight is not None else "tokens" if src.tokens is not None else None)
+                     for src in self.data}
+            if None in kinds:
+                bare = next(src.name for src in self.data if src.weight is None and src.tokens is None)
+                raise ValueError(f"data: source '{bare}' has neither weight nor tokens")
+            if len(kinds) > 1:
+                raise ValueError("data: mix of weight and tokens; give every source a weight, or every source tokens")
+            if not any((src.weight or src.tokens or 0) > 0 for src in self.data):
+                raise ValueError("data: every source has weight 0")
+        for src in self.data:
+            self.source_fim(src)  # raises on a bad per-source FIM setting
+        return self
+
+    @property
+    def sources(self) -> list[DataSource]:
+        """The mixture as a list of sources (a single prefix is one source named after it, weight 1)."""
+        if isinstance(self.data, str):
+            from pathlib import PurePath
+
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", PurePath(self.data).name) or "data"
+            return [DataSource(name=name if name[0].isalpha() else f"d{name}", prefix=self.data, weight=1.0)]
+        return list(self.data)
+
+    def source_fim(self, src: DataSource) -> FIMConfig:
+        """The FIM settings of one source: the run's ``fim`` with the source's overrides."""
+        if not src.fim:
+            return self.fim
+        try:
+            return FIMConfig.model_validate({**self.fim.model_dump(), **src.fim})
+        except ValueError as e:  # pydantic's ValidationError: name the source and the key
+            errs = getattr(e, "errors", lambda: [])()
+            first = errs[0] if errs else {"loc": (), "msg": str(e)}
+            key = ".".join(str(x) for x in first.get("loc", ()))
+            raise ValueError(f"data: source '{src.name}': fim.{key}: {first.get('msg')}") from None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """``codeja train cpt --engine megatron``: the torchrun command for Megatron-LM's pretrain_gpt.py, with codeja's
 FIM dataset provider plugged in through :mod:`codeja.train.megatron_pretrain`.
 
-The same CPTConfig drives both engines: ``data`` (indexed-dataset prefix), ``fim`` (written to ``fim.yaml`` and
-handed to the provider through ``CODEJA_FIM_CONFIG``), ``max_steps`` (train iterations), ``optim`` (peak lr,
+The same CPTConfig drives both engines: ``data`` (an indexed-dataset prefix, or a mixture of sources, emitted as
+Megatron's own ``--data-path w1 p1 w2 p2 ...``), ``fim`` (written to ``fim.yaml`` and handed to the provider through
+``CODEJA_FIM_CONFIG``; per-source FIM settings as a FIMBlendConfig keyed by prefix), ``max_steps`` (train iterations), ``optim`` (peak lr,
 warmup, cosine, AdamW betas, clipping) and ``seed``; the ``megatron`` section adds parallelism, the architecture and
-checkpoint paths. ``--dry-run`` prints the command and the resolved config and writes ``command.sh``.
+checkpoint paths. ``--dry-run`` prints the command, the data plan (samples, tokens and epochs per source) and the
+resolved config, and writes ``command.sh``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from codeja.config import dump_yaml
 from codeja.errors import CodejaError, ConfigError
 from codeja.runs import write_manifest
+from codeja.fim.config import FIMBlendConfig, FIMConfig
 from codeja.train.config import CPTConfig
 
 ENTRY = Path(__file__).with_name("megatron_pretrain.py")
@@ -50,14 +53,12 @@ class MegatronLaunch:
         """The command as a copy-pasteable shell line, one flag per line."""
         env = " ".join(f"{k}={_q(v)}" for k, v in self.env.items())
         parts, i = [], 0
-        while i < len(self.argv):  # keep each flag with its value on one line
-            item = self.argv[i]
-            if item.startswith("--") and i + 1 < len(self.argv) and not self.argv[i + 1].startswith("--"):
-                parts.append(f"{item} {_q(self.argv[i + 1])}")
-                i += 2
-            else:
-                parts.append(_q(item))
-                i += 1
+        while i < len(self.argv):  # keep each flag with its values on one line (--data-path w1 p1 w2 p2)
+            item, j = self.argv[i], i + 1
+            while item.startswith("--") and j < len(self.argv) and not self.argv[j].startswith("--"):
+                j += 1
+            parts.append(" ".join(_q(x) for x in self.argv[i:j]))
+            i = j
         return (env + " \\\n  " if env else "") + " \\\n  ".join(parts)
 
 
@@ -70,10 +71,39 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def data_path_args(cfg: CPTConfig) -> list[str]:
+    """The values of ``--data-path``: the prefix, or Megatron's blend ``w1 p1 w2 p2 ...`` with the normalised
+    weights of the sources (a source of weight 0 is left out, as on the transformers engine)."""
+    from codeja.train.mixture import normalised_weights
+
+    if isinstance(cfg.data, str):
+        if not cfg.data:
+            raise ConfigError("data: an indexed-dataset prefix is needed for the Megatron data path")
+        return [cfg.data]
+    live = [(w, src) for w, src in zip(normalised_weights(cfg), cfg.sources) if w > 0]
+    if len(live) == 1:
+        return [live[0][1].prefix]
+    return [x for w, src in live for x in (f"{w:.12g}", src.prefix)]
+
+
+def fim_settings(cfg: CPTConfig) -> FIMConfig | FIMBlendConfig:
+    """What ``fim.yaml`` holds for the provider: the run's FIMConfig, or a FIMBlendConfig when sources differ."""
+    per = {src.prefix: cfg.source_fim(src) for src in cfg.sources}
+    for src in cfg.sources:
+        if per[src.prefix].mode == "document":
+            raise ConfigError(f"data: source '{src.name}': fim.mode=document is not supported on the Megatron engine "
+                              "(use context or off)")
+    if cfg.fim.mode == "document":
+        raise ConfigError("fim.mode=document is not supported on the Megatron engine (use context or off)")
+    if all(f == cfg.fim for f in per.values()):
+        return cfg.fim
+    return FIMBlendConfig(default=cfg.fim, by_prefix=per)
+
+
 def build_command(cfg: CPTConfig, output_dir: str | Path) -> MegatronLaunch:
     m, o = cfg.megatron, cfg.optim
-    if not cfg.data:
-        raise ConfigError("data: an indexed-dataset prefix is needed for the Megatron data path")
+    data_path = data_path_args(cfg)
+    fim_settings(cfg)  # refuses what FIMGPTDataset cannot do before anything reaches a cluster
     warmup = int(math.ceil(o.warmup_ratio * cfg.max_steps))
     out = Path(output_dir)
     torchrun = [
@@ -171,7 +201,7 @@ def build_command(cfg: CPTConfig, output_dir: str | Path) -> MegatronLaunch:
         "--tokenizer-model",
         m.tokenizer,
         "--data-path",
-        cfg.data,
+        *data_path,
         "--split",
         m.split,
         "--seed",
@@ -208,10 +238,13 @@ def _load_args(m) -> list[str]:
 
 def run_megatron(cfg: CPTConfig, output_dir: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """Write fim.yaml, command.sh and a manifest; run the command unless ``dry_run``. Returns a summary."""
+    from codeja.train.mixture import plan_mixture
+
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     launch = build_command(cfg, out)
-    (out / "fim.yaml").write_text(dump_yaml(cfg.fim), encoding="utf-8")
+    plan = plan_mixture(cfg, engine="megatron", require_data=False)  # the data may live on the cluster only
+    (out / "fim.yaml").write_text(dump_yaml(fim_settings(cfg)), encoding="utf-8")
     script = out / "command.sh"
     script.write_text(
         "#!/usr/bin/env bash\n# codeja train cpt --engine megatron (run on every node)\nset -euo "
@@ -227,6 +260,9 @@ def run_megatron(cfg: CPTConfig, output_dir: str | Path, *, dry_run: bool = Fals
         "world_size": m.nnodes * m.nproc_per_node,
         "data_parallel": m.data_parallel,
         "tokens_per_step": m.global_batch_size * cfg.fim.seq_len,
+        "data_path": data_path_args(cfg),
+        "data_plan": plan.as_dict(),
+        "data_plan_table": plan.table(),
     }
     write_manifest(out, "train.cpt", cfg, status="dry_run" if dry_run else "launched", summary=summary)
     if dry_run:

@@ -3,6 +3,7 @@
 Names: ``humaneval``, ``jhumaneval`` (``prompt_lang="en"`` for the English prompts), ``multiple-<lang>``
 (cpp cs d go java jl js lua php pl r rb rkt rs scala sh swift ts, and java-ja / cpp-ja with Japanese prompts), ``humanevalfix-<lang>`` / ``humanevalsynthesize-<lang>`` (python, js, java, cpp,
 go, rust), ``humaneval-infilling`` (single-line) and ``humaneval-infilling-{multi,random-span,random-span-light}``,
+``jhumaneval-infilling[-multi|-random-span|-random-span-light]`` (the same tasks on JHumanEval's Japanese prompts),
 ``canitedit`` / ``canitedit-descriptive`` / ``canitedit-lazy``, ``niilc``.
 """
 
@@ -11,7 +12,13 @@ from __future__ import annotations
 from codeja.errors import InputError
 from codeja.evaluate.benchmarks.base import Benchmark, Source, Task
 from codeja.evaluate.benchmarks.canitedit import CanItEdit
-from codeja.evaluate.benchmarks.humaneval import INFILLING_FILES, HumanEval, HumanEvalInfilling, JHumanEval
+from codeja.evaluate.benchmarks.humaneval import (
+    INFILLING_FILES,
+    HumanEval,
+    HumanEvalInfilling,
+    JHumanEval,
+    JHumanEvalInfilling,
+)
 from codeja.evaluate.benchmarks.humanevalpack import PACK_LANGS, HumanEvalPack
 from codeja.evaluate.benchmarks.multiple import MULTIPLE_LANGS, MultiPLE
 from codeja.evaluate.benchmarks.niilc import NIILC
@@ -23,6 +30,7 @@ def benchmark_names() -> list[str]:
     names = ["humaneval", "jhumaneval", "humaneval-infilling", "canitedit", "canitedit-descriptive", "canitedit-lazy",
              "niilc"]
     names += [f"humaneval-infilling-{v}" for v in INFILLING_FILES if v != "single"]
+    names += ["jhumaneval-infilling"] + [f"jhumaneval-infilling-{v}" for v in INFILLING_FILES if v != "single"]
     names += [f"multiple-{x}" for x in MULTIPLE_LANGS]
     names += [f"humanevalfix-{x}" for x in PACK_LANGS] + [f"humanevalsynthesize-{x}" for x in PACK_LANGS]
     return names
@@ -34,9 +42,10 @@ def get_benchmark(name: str, path: str | None = None, limit: int | None = None, 
         return HumanEval.load(path, limit)
     if name == "jhumaneval":
         return JHumanEval.load(path, limit, prompt_lang=options.get("prompt_lang", "ja"))
-    if name == "humaneval-infilling" or name.startswith("humaneval-infilling-"):
-        variant = name[len("humaneval-infilling-"):] or "single" if name != "humaneval-infilling" else "single"
-        return HumanEvalInfilling.load(path, limit, variant=variant, fim_mode=options.get("fim_mode", "psm"))
+    for infilling in (HumanEvalInfilling, JHumanEvalInfilling):
+        if name == infilling.name or name.startswith(infilling.name + "-"):
+            variant = name[len(infilling.name) + 1:] or "single"
+            return infilling.load(path, limit, variant=variant, fim_mode=options.get("fim_mode", "psm"))
     if name.startswith("multiple-") and name[len("multiple-"):] in MULTIPLE_LANGS:
         return MultiPLE.load(path, limit, lang=name[len("multiple-"):])
     for prefix, variant in (("humanevalfix-", "fixtests"), ("humanevalsynthesize-", "synthesize")):

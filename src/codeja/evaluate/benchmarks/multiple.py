@@ -5,7 +5,7 @@ languages the completion stops before ``"\\n}"`` and the tests start with the cl
 returns a closed function gets the tests without that closer (``Task.test_close``).
 
 Offline data: DeepSeek-Coder's vendored copy of the *reworded* HumanEval prompts (MultiPL-E v0.3 era; see
-``shared/data/benchmarks/SOURCES.md``), all 18 languages of it. The canonical hub data is ``nuprl/MultiPL-E``
+``codeja/evaluate/data/PROVENANCE.json``), all 18 languages of it. The canonical hub data is ``nuprl/MultiPL-E``
 config ``humaneval-<lang>``; pass ``path="hub:nuprl/MultiPL-E@<revision>"`` to use it (bigcode pins ``28441b6``,
 MultiPL-E pins ``3a9e8d2``). ``multiple-java-ja`` and ``multiple-cpp-ja`` are to-aoki/humaneval_java_ja: the same
 Java and C++ problems with the prompt comments in Japanese (no hub copy).
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from codeja.errors import InputError
 from codeja.evaluate.benchmarks.base import CLOSERS, Benchmark, Source, Task, read_rows, source_for
-from codeja.paths import shared_data
+from codeja.paths import benchmark_file
 
 # multiple-<suffix> -> sandbox language; suffix = MultiPL-E's language key (+ "-ja": the Japanese prompts)
 MULTIPLE_LANGS = {"js": "javascript", "ts": "typescript", "java": "java", "cpp": "cpp", "go": "go", "rs": "rust",
@@ -97,10 +97,9 @@ for _ja in ("java", "cpp"):
 
 def data_file(lang: str) -> Path:
     """The offline copy of ``multiple-<lang>``'s data (the one place that knows where it lives)."""
-    base = shared_data() / "benchmarks"
     if lang.endswith("-ja"):
-        return base / "humaneval_java_ja" / "data" / f"humaneval-{lang.removesuffix('-ja')}_ja.jsonl"
-    return base / "multipl-e_via_deepseek-coder" / f"humaneval-{lang}.jsonl"
+        return benchmark_file(f"humaneval_java_ja/data/humaneval-{lang.removesuffix('-ja')}_ja.jsonl")
+    return benchmark_file(f"multipl-e_via_deepseek-coder/humaneval-{lang}.jsonl")
 
 
 # How a prompt names the function it opens, where it is not the first `name(` (or `name<T>(`) on its last line
