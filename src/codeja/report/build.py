@@ -271,8 +271,6 @@ STAGE_TITLES = {
     "prefs": "Preference pairs: margins",
     "prefs.candidates": "Preference candidates: sampled and scored",
     "prefs.pairs": "Preference pairs: margins",
-    "prefs.candidates": "Preference candidates: sampled and scored",
-    "prefs.pairs": "Preference pairs: margins",
     "train.sft": "Supervised fine-tuning",
     "train.dpo": "DPO",
     "eval": "Evaluation",
