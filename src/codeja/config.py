@@ -6,7 +6,7 @@ knows which model to check it against; commands that already know their stage ac
 
 Errors name the file, the key path and, for unknown keys, the closest valid key::
 
-    error: recipes/x.yaml: train.learning_rat: unknown key (did you mean 'learning_rate'?)
+    error: my-recipe.yaml: train.learning_rat: unknown key (did you mean 'learning_rate'?)
 """
 
 from __future__ import annotations

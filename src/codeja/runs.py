@@ -66,7 +66,13 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A JSON file; one that is not valid UTF-8 JSON is an InputError naming it."""
+    from codeja.errors import InputError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not valid JSON ({e})", path=str(path)) from None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -14,7 +14,7 @@ interchangeable in a stage:
 
 Sequences are decoded one at a time (llama.cpp's KV cache is reused for a shared prompt prefix, e.g. the ``n``
 samples of one prompt). Greedy outputs can differ from the transformers backend's where two tokens' logits are
-within bf16 rounding of each other: the kernels differ (see ``benchmarks/bench_generate.py``).
+within bf16 rounding of each other: the kernels differ (see ``benchmarks/bench_llamacpp.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ decoding, prompt handling, prompt template, limits, toolchains, codeja version a
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -169,25 +168,22 @@ def to_markdown(comp: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_html(comp: dict[str, Any], chart_png: str | None = None) -> str:
-    md = html.escape(to_markdown(comp))
-    img = f'<img src="{html.escape(chart_png)}" alt="pass@1 by model and benchmark">' if chart_png else ""
-    rows = "".join(
-        f"<tr><th>{html.escape(m)}</th>" + "".join(f"<td>{html.escape(_fmt(comp['scores'][m].get(b)))}</td>"
-                                                   for b in comp["benchmarks"]) + "</tr>" for m in comp["models"])
-    head = "".join(f"<th>{html.escape(b)}</th>" for b in comp["benchmarks"])
-    return (f"<!doctype html><meta charset='utf-8'><title>codeja eval comparison</title>"
-            f"<style>body{{font-family:sans-serif}}td,th{{padding:4px 8px;border:1px solid #ccc}}</style>"
-            f"<h1>Evaluation comparison</h1><table><tr><th>model</th>{head}</tr>{rows}</table>{img}"
-            f"<h2>Details</h2><pre>{md}</pre>")
+def to_html(comp: dict[str, Any], chart_png: str | Path | None = None) -> str:
+    """comparison.md rendered as a page; the chart is embedded when ``chart_png`` is a file."""
+    from codeja.report.render import markdown_html, page
+
+    text = f"# Evaluation comparison\n\n{to_markdown(comp)}"
+    if chart_png:
+        text += f"\n![pass@1 by model and benchmark]({Path(chart_png).name})\n"
+    return page("codeja eval comparison", markdown_html(text, Path(chart_png).parent if chart_png else None))
 
 
 def bar_chart(comp: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from codeja.report.fonts import pyplot
+
+    plt = pyplot()  # Agg, with a Japanese-capable font
 
     models, benches = comp["models"], comp["benchmarks"]
     x = np.arange(len(benches))
@@ -214,7 +210,7 @@ def write_comparison(comp: dict[str, Any], out_dir: str | Path, *, chart: bool =
     png = bar_chart(comp, out / "comparison.png") if chart and comp["models"] else None
     write_json(out / "comparison.json", comp)
     (out / "comparison.md").write_text(to_markdown(comp), encoding="utf-8")
-    (out / "comparison.html").write_text(to_html(comp, png.name if png else None), encoding="utf-8")
+    (out / "comparison.html").write_text(to_html(comp, png), encoding="utf-8")
     return {"json": out / "comparison.json", "md": out / "comparison.md", "html": out / "comparison.html"}
 
 

@@ -7,8 +7,6 @@ Writes ``margins.png`` (margin histogram, one series per strategy, the one writt
 
 from __future__ import annotations
 
-import base64
-import html
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,9 @@ def _fmt(x: Any) -> str:
 
 
 def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
-    import matplotlib
+    from codeja.report.fonts import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # Agg, with a Japanese-capable font
 
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
     values = [m for t in tallies.values() for m in t.margins + t.below_margin]
@@ -55,10 +52,9 @@ def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
 
 
 def _plot_scores(out: Path, tallies: dict, all_scores: list[float]) -> Path:
-    import matplotlib
+    from codeja.report.fonts import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # Agg, with a Japanese-capable font
 
     series, labels = [all_scores], ["all survivors"]
     for name, t in tallies.items():
@@ -136,44 +132,11 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
 
 
 def _html(md: str, images: dict[str, Path]) -> str:
-    """A minimal Markdown-to-HTML rendering for the subset _markdown writes (headings, tables, lists, images)."""
-    body, table = [], False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-:"):
-                continue
-            if not table:
-                body.append("<table>")
-                table = True
-                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if table:
-            body.append("</table>")
-            table = False
-        if line.startswith("!["):
-            name = line[line.index("(") + 1:line.index(")")]
-            data = base64.b64encode(images[name].read_bytes()).decode()
-            body.append(f'<p><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></p>')
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            text = html.escape(line)
-            while "**" in text:
-                text = text.replace("**", "<b>", 1).replace("**", "</b>", 1)
-            body.append(f"<p>{text}</p>")
-    if table:
-        body.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Preference pairs</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    """report.md as a self-contained page (the plots it references embedded)."""
+    from codeja.report.render import markdown_html, page
+
+    base = next(iter(images.values())).parent if images else None
+    return page("Preference pairs", markdown_html(md, base)) + "\n"
 
 
 def write_report(out: Path, stats: dict, tallies: dict, examples: list[dict], all_scores: list[float]) -> dict:

@@ -1,4 +1,4 @@
-"""``codeja report RUN_DIR``."""
+"""``codeja report FOLDER``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ def register(root: typer.Typer) -> None:
     root.command("report")(report)
 
 
-def report(run_dir: Path = typer.Argument(..., help="A run directory written by `codeja run`.")) -> None:
-    """Write report.html (self-contained) and report.md for a run; prints the HTML path."""
+def report(run_dir: Path = typer.Argument(..., help="Any codeja output folder: a run (`codeja run`), a run with "
+                                          "variants, an eval output, a curate output, one stage's output, or a "
+                                          "folder holding several.")) -> None:
+    """Write report.html (self-contained) and report.md for a run or any output folder; prints the HTML path."""
     from codeja.report.build import write_report
 
     typer.echo(write_report(run_dir))

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from codeja.quality import TASK_TYPES
+from codeja.report.render import page, table_html, table_md
 from codeja.synth.config import MagpieConfig
 
 COLUMNS = [("requested", "requested"), ("drawn", "drawn"), ("measured", "measured (all generated)"),
@@ -73,23 +74,18 @@ def _table_rows(d: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    return table_md(header, rows).rstrip("\n")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return str(table_html(header, rows))
 
 
 def plot_png(dist: dict) -> bytes:
     """Grouped bars per dimension: requested vs measured (steered) vs measured (unsteered)."""
-    import matplotlib
+    from codeja.report.fonts import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # Agg, with a Japanese-capable font
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for ax, dim in zip(axes, ("language", "task_type", "instruction_lang")):
@@ -154,10 +150,5 @@ def write_reports(out: Path, cfg: MagpieConfig, summary: dict) -> None:
     md += ["", "![distributions](report.png)", ""]
     b64 = base64.b64encode(png).decode("ascii")
     body.append(f'<h2>Distributions</h2><img alt="distributions" src="data:image/png;base64,{b64}">')
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
-             "img{max-width:100%}")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Magpie synthesis report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out / "report.html").write_text(page, encoding="utf-8")
+    (out / "report.html").write_text(page("Magpie synthesis report", "".join(body)), encoding="utf-8")

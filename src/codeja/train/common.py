@@ -225,10 +225,9 @@ def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
 
 def plot_loss_curve(output_dir: Path, title: str) -> Path:
     """loss.png: training loss per step, plus any eval_*loss series as markers."""
-    import matplotlib
+    from codeja.report.fonts import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()  # Agg, with a Japanese-capable font
 
     rows = read_metrics(output_dir)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
