@@ -72,7 +72,7 @@ BAD_VALUES = [
     (["generate", "-p", "x", "--max-new-tokens", "0"], "max_new_tokens must be >= 1"),
     (["generate", "-p", "x", "--backend", "transformer"], "did you mean 'transformers'?"),
     (["generate", "-p", "x", "--max-new-tokens", "lots"], "Invalid value for '--max-new-tokens'"),
-    (["synth", "magpie", "--backend", "foo"], "backend: input should be"),
+    (["synth", "magpie", "--backend", "foo"], "backend: unknown backend 'foo'"),
     (["synth", "magpie", "--rows", "0"], "rows: input should be greater than or equal to 1"),
     (["synth", "magpie", "--task-types", "nonsense"], "unknown task type"),
     (["prefs", "run", "missing.yaml"], "config file not found"),

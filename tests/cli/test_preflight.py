@@ -38,11 +38,22 @@ def test_a_real_run_stops_before_the_first_stage(capsys, tmp_path):
         "stage: recipe\nname: broken\nstages:\n"
         "  - {name: sft, kind: train.sft, config: {data: " + str(tmp_path / "missing.jsonl") + "}}\n"
         "  - {name: eval, kind: eval, config: {models: ['${sft.model_path}'], benchmarks: [humaneval],"
-        " backend: vlm}}\n", encoding="utf-8")
+        " backend: openai}}\n", encoding="utf-8")
     assert main(["run", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
-    assert "missing.jsonl: file not found" in err and "unknown backend 'vlm'" in err
+    assert "missing.jsonl: file not found" in err and "needs backend_options.base_url" in err
     assert not (tmp_path / "run" / "sft").exists()  # nothing ran
+
+
+def test_an_unknown_backend_is_a_config_error_naming_the_key(capsys, tmp_path):
+    # backend names come from codeja.backends.BACKENDS and are checked when the recipe is read
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("stage: recipe\nname: broken\nstages:\n"
+                      "  - {name: eval, kind: eval, config: {models: [tiny], backend: vlm}}\n", encoding="utf-8")
+    assert main(["run", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "stages.eval.config: backend: unknown backend 'vlm' (did you mean 'vllm'?)" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_data_with_the_wrong_fields_is_named(tmp_path, capsys):

@@ -9,28 +9,31 @@
 * ``llamacpp``: in-process llama.cpp, fast on a CPU, an optional extra (:mod:`codeja.backends.llamacpp`); HF
   checkpoints are exported to GGUF once, weights unchanged.
 
-Engines are imported only when chosen, so importing this package is cheap.
+Each engine is a :class:`~codeja.backends.base.Backend` subclass registered by name in
+:data:`~codeja.backends.base.BACKENDS` (``@register_backend``); the names configs accept are that dict's keys.
+Engine libraries (torch, httpx, vllm, llama_cpp) are imported only when an engine is opened, so importing this
+package is cheap. Configs declare generation settings with :mod:`codeja.backends.settings`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
-from codeja.errors import ConfigError
-
-BACKENDS = ("transformers", "openai", "vllm", "llamacpp")
-
-
-def check_backend(name: str) -> str:
-    """``name`` if it is a backend, else a ConfigError with the closest name: called before any model loads."""
-    if name in BACKENDS:
-        return name
-    import difflib
-
-    close = difflib.get_close_matches(name, BACKENDS, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise ConfigError(f"unknown backend '{name}'{hint}; choose one of: {', '.join(BACKENDS)}")
+from codeja.backends.base import (
+    BACKENDS,
+    Backend,
+    Generation,
+    Message,
+    SamplingParams,
+    apply_stop,
+    check_backend,
+    derive_seed,
+    register_backend,
+)
+from codeja.backends.hf import TransformersBackend
+from codeja.backends.llamacpp import LlamaCppBackend
+from codeja.backends.openai_http import OpenAIBackend
+from codeja.backends.vllm_backend import VLLMBackend
 
 
 def get_backend(model: str | Path, backend: str = "transformers", **opts) -> Backend:
@@ -42,23 +45,9 @@ def get_backend(model: str | Path, backend: str = "transformers", **opts) -> Bac
     ``vllm.LLM`` arguments.
     llamacpp: ``n_ctx``, ``n_threads``, ``n_batch``, ``progress``.
     """
-    check_backend(backend)
-    if backend == "transformers":
-        from codeja.backends.hf import TransformersBackend
-
-        return TransformersBackend(model, **opts)
-    if backend == "openai":
-        from codeja.backends.openai_http import OpenAIBackend
-
-        return OpenAIBackend(str(model), **opts)
-    if backend == "vllm":
-        from codeja.backends.vllm_backend import VLLMBackend
-
-        return VLLMBackend(model, **opts)
-    from codeja.backends.llamacpp import LlamaCppBackend
-
-    return LlamaCppBackend(model, **opts)
+    return BACKENDS[check_backend(backend)](model, **opts)
 
 
-__all__ = ["BACKENDS", "Backend", "check_backend", "Generation", "Message", "SamplingParams", "apply_stop", "derive_seed",
-           "get_backend"]
+__all__ = ["BACKENDS", "Backend", "Generation", "LlamaCppBackend", "Message", "OpenAIBackend", "SamplingParams",
+           "TransformersBackend", "VLLMBackend", "apply_stop", "check_backend", "derive_seed", "get_backend",
+           "register_backend"]

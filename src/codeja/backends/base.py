@@ -14,10 +14,13 @@ generation stopped. Sampling is reproducible: sample ``j`` of prompt ``i`` is dr
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
+
+from codeja.errors import ConfigError
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -75,7 +78,11 @@ def apply_stop(text: str, stop: list[str]) -> tuple[str, str | None]:
 
 
 class Backend(ABC):
-    """A text-generation engine. Subclasses: transformers (default), openai (HTTP), vllm (optional)."""
+    """A text-generation engine. Subclasses: transformers (default), openai (HTTP), vllm, llamacpp (optional).
+
+    A subclass takes the model (a path, alias or server-side name) and keyword options in its constructor, and is
+    made choosable by name with :func:`register_backend`.
+    """
 
     name: str = "base"
 
@@ -99,3 +106,26 @@ class Backend(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# name -> engine class. The allowed ``backend`` values of every config and CLI flag are this dict's keys; the
+# built-in engines register themselves when ``codeja.backends`` is imported (their heavy libraries load only
+# when one is opened).
+BACKENDS: dict[str, type[Backend]] = {}
+
+B = TypeVar("B", bound=type[Backend])
+
+
+def register_backend(cls: B) -> B:
+    """Class decorator: make ``cls`` choosable as ``backend: <cls.name>`` in configs and ``--backend`` flags."""
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend, else a ConfigError with the closest name: called before any model loads."""
+    if name in BACKENDS:
+        return name
+    close = difflib.get_close_matches(name, list(BACKENDS), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"unknown backend '{name}'{hint}; choose one of: {', '.join(BACKENDS)}")

@@ -7,6 +7,9 @@ from typing import Any, List, Optional
 
 import typer
 
+from codeja.backends import SamplingParams, check_backend, get_backend
+from codeja.backends.settings import check_params
+
 
 def generate(
     model: str = "tiny",
@@ -30,15 +33,10 @@ def generate(
     ``base_url`` is given.
     """
     backend = backend or ("openai" if base_url else "transformers")
-    from codeja.backends import SamplingParams, get_backend
-
-    from codeja.backends import check_backend
-    from codeja.backends.hf import _check_params
-
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                             stop=list(stop or []), seed=seed)
-    _check_params(params)  # bad values and names are reported before any model loads
+    check_params(params)  # bad values and names are reported before any model loads
     check_backend(backend)
     opts = {"base_url": base_url} if backend == "openai" else {}
     with get_backend(model, backend, **opts) as engine:

@@ -20,8 +20,17 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
-from codeja.errors import CodejaError, ConfigError
+from codeja.backends.base import (
+    Backend,
+    Generation,
+    Message,
+    SamplingParams,
+    apply_stop,
+    derive_seed,
+    register_backend,
+)
+from codeja.backends.settings import check_params
+from codeja.errors import CodejaError
 
 
 def _torch():
@@ -100,6 +109,7 @@ class _CountSteps:
         return _torch().zeros(input_ids.shape[0], dtype=_torch().bool, device=input_ids.device)
 
 
+@register_backend
 class TransformersBackend(Backend):
     """Batched generation with transformers; see the module docstring for how sampling stays reproducible."""
 
@@ -258,26 +268,10 @@ class TransformersBackend(Backend):
 
 def encode_prompts(tokenizer, prompts: list[str], params: SamplingParams) -> list[list[int]]:
     """Token ids of each prompt as written (no special tokens added), after checking the sampling settings."""
-    _check_params(params)
+    check_params(params)
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     empty = [i for i, x in enumerate(encoded) if not x]
     if empty:
         raise CodejaError(f"empty prompt at index {empty[0]} ({len(empty)} in all): a prompt needs at least one token")
     return encoded
 
-
-def _check_params(params: SamplingParams) -> None:
-    """Bad decoding settings are a ConfigError (exit 2); callers check before loading a model."""
-    problems = []
-    if params.n < 1:
-        problems.append(f"n must be >= 1 (got {params.n})")
-    if params.temperature < 0:
-        problems.append(f"temperature must be >= 0 (got {params.temperature})")
-    if not 0 < params.top_p <= 1:
-        problems.append(f"top_p must be in (0, 1] (got {params.top_p})")
-    if params.max_new_tokens < 1:
-        problems.append(f"max_new_tokens must be >= 1 (got {params.max_new_tokens})")
-    if params.repetition_penalty <= 0:
-        problems.append(f"repetition_penalty must be > 0 (got {params.repetition_penalty})")
-    if problems:
-        raise ConfigError("invalid sampling parameters: " + "; ".join(problems))

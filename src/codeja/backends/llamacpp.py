@@ -24,7 +24,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
+from codeja.backends.base import (
+    Backend,
+    Generation,
+    Message,
+    SamplingParams,
+    apply_stop,
+    derive_seed,
+    register_backend,
+)
 from codeja.errors import CodejaError
 
 INSTALL_HINT = ("the llamacpp backend needs llama-cpp-python, which is not installed: `pip install "
@@ -38,6 +46,7 @@ def available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+@register_backend
 class LlamaCppBackend(Backend):
     name = "llamacpp"
 

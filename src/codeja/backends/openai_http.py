@@ -16,12 +16,22 @@ import random
 import threading
 from typing import Any
 
-from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
+from codeja.backends.base import (
+    Backend,
+    Generation,
+    Message,
+    SamplingParams,
+    apply_stop,
+    derive_seed,
+    register_backend,
+)
+from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
+@register_backend
 class OpenAIBackend(Backend):
     name = "openai"
 
@@ -47,7 +57,7 @@ class OpenAIBackend(Backend):
         base = base_url.rstrip("/")
         if not base.endswith("/v1"):
             base += "/v1"  # users pass either http://host:port or http://host:port/v1
-        self.model = model
+        self.model = str(model)
         self.base_url = base
         self.api_key = api_key
         self.concurrency = concurrency
@@ -89,9 +99,7 @@ class OpenAIBackend(Backend):
         return body
 
     def _run(self, endpoint: str, payloads: list[dict], params: SamplingParams) -> list[list[Generation]]:
-        from codeja.backends.hf import _check_params
-
-        _check_params(params)
+        check_params(params)
         jobs = [(i, j, self._body(p, params, derive_seed(params.seed, i, j)))
                 for i, p in enumerate(payloads) for j in range(params.n)]
         results = _run_coro(self._gather(endpoint, jobs, params))

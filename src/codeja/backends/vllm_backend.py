@@ -11,10 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
+from codeja.backends.base import (
+    Backend,
+    Generation,
+    Message,
+    SamplingParams,
+    apply_stop,
+    derive_seed,
+    register_backend,
+)
+from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
 
 
+@register_backend
 class VLLMBackend(Backend):
     name = "vllm"
 
@@ -63,9 +73,7 @@ class VLLMBackend(Backend):
                    stop=list(params.stop) or None, seed=seed, repetition_penalty=params.repetition_penalty)
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
-        from codeja.backends.hf import _check_params
-
-        _check_params(params)
+        check_params(params)
         keys = [(i, j) for i in range(len(prompts)) for j in range(params.n)]
         token_prompts = [{"prompt_token_ids": self.tokenizer(prompts[i], add_special_tokens=False)["input_ids"]}
                          for i, _ in keys]

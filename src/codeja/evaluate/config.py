@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from codeja.backends.settings import BackendName, BackendOptions, GenerationSettings, MaxNewTokens
 from codeja.config import StrictModel
 
 
-class GenerationConfig(StrictModel):
+class GenerationConfig(GenerationSettings):
     """Decoding settings, identical for every model in one run (that is what makes the runs comparable)."""
 
     mode: Literal["completion", "instruct", "auto"] = Field(
@@ -17,9 +18,8 @@ class GenerationConfig(StrictModel):
         "and DPO checkpoints are compared identically); instruct: the chat template with the named prompt template; "
         "auto: instruct when the tokenizer has a chat template (then modes may differ between models).")
     n: int = Field(1, ge=1, description="Samples per task (pass@k needs n >= k).")
-    temperature: float = Field(0.0, ge=0.0, description="0 = greedy.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (ignored when greedy).")
-    max_new_tokens: int = Field(384, ge=1, description="Generation budget per sample; hitting it counts as truncated.")
+    max_new_tokens: MaxNewTokens = Field(384, description="Generation budget per sample; hitting it counts as "
+                                                          "truncated.")
     batch_size: int = Field(8, ge=1, description="Prompts per backend call.")
     seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
     prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
@@ -39,8 +39,9 @@ class EvalConfig(StrictModel):
                               "training stage's folder (RUN/cpt) or a glob of checkpoint folders means every saved "
                               "checkpoint, each evaluated as <name>@step-<N> (codeja.evaluate.checkpoints).")
     model_names: list[str] = Field(default_factory=list, description="Display names, one per model (default: the arg).")
-    backend: str = Field("transformers", description="Generation backend: transformers, openai, vllm.")
-    backend_options: dict = Field(default_factory=dict, description="Extra keyword options for get_backend.")
+    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai, vllm, "
+                                 "llamacpp (a name in codeja.backends.BACKENDS).")
+    backend_options: BackendOptions = Field(default_factory=dict)
     benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], description="Benchmark names (see registry).")
     benchmark_paths: dict[str, str] = Field(default_factory=dict, description="Local data file per benchmark name.")
     limit: int | None = Field(None, ge=1, description="Use only the first N tasks of every benchmark.")

@@ -45,7 +45,6 @@ def resolve_mode(mode: str, backend: Any) -> str:
 def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, mode: str, fim_mode: str = "psm",
                      tokenizer: Any = None, progress: bool = False) -> list[dict[str, Any]]:
     """One row per (task, sample j) in the layout ``score`` reads, plus token counts and finish reasons."""
-    from codeja.backends.base import SamplingParams
 
     tasks = bench.tasks
     infilling = mode == "completion" and any(t.suffix is not None for t in tasks)
@@ -66,9 +65,8 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
         for start in range(0, len(idxs), gen.batch_size):
             chunk = idxs[start:start + gen.batch_size]
             # the seed depends on the first task index of the batch, so a resumed or re-batched run is reproducible
-            params = SamplingParams(n=gen.n, temperature=gen.temperature, top_p=gen.top_p,
-                                    max_new_tokens=gen.max_new_tokens, stop=list(stop) if mode == "completion" else [],
-                                    seed=gen.seed * 1_000_003 + chunk[0])
+            params = gen.sampling_params(n=gen.n, stop=stop if mode == "completion" else (),
+                                         seed=gen.seed * 1_000_003 + chunk[0])
             if mode == "instruct":
                 convs = [[{"role": "user", "content": instruct_message(gen.prompt_template, tasks[i], bench)}]
                          for i in chunk]

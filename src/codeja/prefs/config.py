@@ -19,10 +19,17 @@ Paths are plain strings (a recipe fills them in from earlier stages), checked wh
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from codeja.backends.settings import (
+    BackendName,
+    BackendOptions,
+    MaxNewTokens,
+    PenalisedGenerationSettings,
+    Temperature,
+)
 from codeja.config import StrictModel
 
 Strategy = Literal["closest", "farthest", "random"]
@@ -41,7 +48,7 @@ DEFAULT_CHAIN: tuple[str, ...] = tuple(f for f in FILTER_NAMES if f != "executio
 ScorerKind = Literal["reward_model", "http", "execution", "input", "weighted"]
 
 
-class SampleConfig(StrictModel):
+class SampleConfig(PenalisedGenerationSettings):
     """Drawing ``n`` responses per instruction from the policy model."""
 
     instructions: str = Field(
@@ -51,15 +58,13 @@ class SampleConfig(StrictModel):
         "(str or list of str), `entry_point` and `language` for execution filtering and scoring.",
     )
     model: str = Field("tiny", description="Policy model: 'tiny' (the bundled SmolLM2), an HF folder, a .gguf or a hub id.")
-    backend: str = Field("transformers", description="Generation backend: transformers, openai (HTTP) or vllm.")
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra keyword arguments for the backend (e.g. base_url, dtype, batch_size)."
-    )
+    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai (HTTP), vllm "
+                                 "or llamacpp (a name in codeja.backends.BACKENDS).")
+    backend_options: BackendOptions = Field(default_factory=dict)
     n: int = Field(4, ge=1, le=64, description="Responses drawn per instruction.")
-    temperature: float = Field(0.8, ge=0.0, description="Sampling temperature; 0 is greedy (then all n are identical).")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(512, ge=1, description="Longest response in tokens; longer ones end 'length' (truncated).")
-    repetition_penalty: float = Field(1.0, gt=0.0, description="Repetition penalty passed to the backend.")
+    temperature: Temperature = Field(0.8, description="Sampling temperature; 0 is greedy (then all n are identical).")
+    max_new_tokens: MaxNewTokens = Field(512, description="Longest response in tokens; longer ones end 'length' "
+                                                          "(truncated).")
     stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
     batch_size: int = Field(
         8, ge=1,

@@ -26,9 +26,7 @@ SAMPLES = "samples.jsonl"
 
 
 def sampling_params(sc: SampleConfig, seed: int, call: int) -> SamplingParams:
-    return SamplingParams(n=sc.n, temperature=sc.temperature, top_p=sc.top_p, max_new_tokens=sc.max_new_tokens,
-                          stop=list(sc.stop), seed=derive_seed(seed, "sample", call),
-                          repetition_penalty=sc.repetition_penalty)
+    return sc.sampling_params(n=sc.n, stop=sc.stop, seed=derive_seed(seed, "sample", call))
 
 
 def _row(inst: Instruction, gens) -> dict[str, Any]:

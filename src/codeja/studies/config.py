@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from codeja.backends.settings import (
+    BackendName,
+    BackendOptions,
+    GenerationSettings,
+    MaxNewTokens,
+    Temperature,
+    TopP,
+)
 from codeja.config import StrictModel
 from codeja.studies.idioms import GROUPS
 
@@ -75,7 +83,7 @@ class SplitConfig(StrictModel):
 FUNCTION_STOP = ["\nclass ", "\ndef ", "\n#", "\n@", "\nprint", "\nif "]
 
 
-class StudySampleConfig(StrictModel):
+class StudySampleConfig(GenerationSettings):
     """``study.sample``: completions of function prompts from a corpus, as preference-stage instructions.
 
     The prompts are module-level functions' headers and docstrings (:mod:`codeja.studies.prompts`); each gets
@@ -90,12 +98,12 @@ class StudySampleConfig(StrictModel):
     min_docstring_chars: int = Field(20, ge=0, description="Shortest docstring of a usable function.")
     max_body_lines: int = Field(30, ge=1, description="Longest original body of a usable function.")
     model: str = Field("tiny", description="The policy model: alias, HF folder or hub id.")
-    backend: str = Field("transformers", description="Generation backend.")
-    backend_options: dict = Field(default_factory=dict, description="Extra keyword options for get_backend.")
+    backend: BackendName = Field("transformers", description="Generation backend (a name in codeja.backends.BACKENDS).")
+    backend_options: BackendOptions = Field(default_factory=dict)
     n: int = Field(4, ge=1, le=64, description="Completions per prompt.")
-    temperature: float = Field(0.8, ge=0.0, description="Sampling temperature (0: greedy).")
-    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(192, ge=1, description="Longest completion in tokens.")
+    temperature: Temperature = Field(0.8, description="Sampling temperature (0: greedy).")
+    top_p: TopP = Field(0.95, description="Nucleus sampling mass.")
+    max_new_tokens: MaxNewTokens = Field(192, description="Longest completion in tokens.")
     stop: list[str] = Field(default_factory=lambda: list(FUNCTION_STOP), description="Stop strings.")
     batch_size: int = Field(8, ge=1, description="Prompts per backend call (also the unit of resume).")
     seed: int = Field(0, description="Seed of the prompt draw and of sampling (per call).")

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import SamplingParams, derive_seed
+from codeja.backends.base import derive_seed
 from codeja.errors import InputError
 from codeja.io import iter_jsonl, write_jsonl
 from codeja.runs import stage_run, write_json
@@ -95,9 +95,7 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
                 from codeja.backends import get_backend
 
                 backend = get_backend(cfg.model, cfg.backend, **cfg.backend_options)
-            params = SamplingParams(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                                    max_new_tokens=cfg.max_new_tokens, stop=list(cfg.stop),
-                                    seed=derive_seed(cfg.seed, "study.sample.call", k))
+            params = cfg.sampling_params(n=cfg.n, stop=cfg.stop, seed=derive_seed(cfg.seed, "study.sample.call", k))
             gens = backend.complete([p["prompt"] for p in chunk], params)
             rows = []
             for p, gs in zip(chunk, gens):

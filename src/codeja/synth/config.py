@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from codeja.backends.settings import (
+    BackendName,
+    BackendOptions,
+    MaxNewTokens,
+    PenalisedGenerationSettings,
+    Temperature,
+)
 from codeja.codeparse import canonical_language
 from codeja.config import StrictModel
 from codeja.quality.tasks import TASK_TYPES
@@ -79,13 +86,11 @@ class SteeringConfig(StrictModel):
         return v
 
 
-class SamplingConfig(StrictModel):
+class SamplingConfig(PenalisedGenerationSettings):
     """Decoding settings for one generation phase."""
 
-    temperature: float = Field(0.7, ge=0, description="0 = greedy.")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(384, ge=1, description="Token budget; hitting it marks the text truncated.")
-    repetition_penalty: float = Field(1.0, gt=0, description="1.0 = off.")
+    temperature: Temperature = Field(0.7, description="0 = greedy.")
+    max_new_tokens: MaxNewTokens = Field(384, description="Token budget; hitting it marks the text truncated.")
 
 
 class FilterConfig(StrictModel):
@@ -115,8 +120,8 @@ class MagpieConfig(StrictModel):
     """Magpie synthesis: steered instructions from the pre-query template, responses through the chat template."""
 
     model: str = Field("tiny", description="Chat model: 'tiny', an HF folder, a .gguf or a hub id.")
-    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = Field("transformers", description="Generation engine.")
-    backend_options: dict[str, Any] = Field(default_factory=dict, description="Extra backend arguments (base_url, "
+    backend: BackendName = Field("transformers", description="Generation engine (a name in codeja.backends.BACKENDS).")
+    backend_options: BackendOptions = Field(default_factory=dict, description="Extra backend arguments (base_url, "
                                                                               "dtype, tensor_parallel_size ...).")
     tokenizer: str | None = Field(None, description="Where the chat template comes from; default: the model.")
     rows: int = Field(16, ge=1, description="Instructions to generate (kept + removed).")

@@ -19,20 +19,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import Backend, SamplingParams, derive_seed
+from codeja.backends.base import Backend, derive_seed
 from codeja.io import read_jsonl, write_jsonl
 from codeja.runs import stage_run, write_json
-from codeja.synth.config import MagpieConfig, SamplingConfig
+from codeja.synth.config import MagpieConfig
 from codeja.synth.dedup import InstructionDeduplicator
 from codeja.synth.filters import build_filters, judge
 from codeja.synth.measure import distributions, measure_instruction
 from codeja.synth.steering import RowSpec, draw_row_spec, preset_spec, system_prompt_for
 from codeja.synth.templates import PreQuery, derive_pre_query
-
-
-def _params(s: SamplingConfig, seed: int, stop: list[str] | None = None) -> SamplingParams:
-    return SamplingParams(n=1, temperature=s.temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
-                          stop=list(stop or []), seed=seed, repetition_penalty=s.repetition_penalty)
 
 
 def _gen_record(role: str, gen: Any, seed: int, index: int) -> dict:
@@ -55,7 +50,7 @@ class MagpieGenerator:
 
     def _complete(self, prompts: list[str], stops: list[str], seed: int):
         stop = list(dict.fromkeys(s for s in stops if s))
-        return [g[0] for g in self.backend.complete(prompts, _params(self.cfg.instruction, seed, stop))]
+        return [g[0] for g in self.backend.complete(prompts, self.cfg.instruction.sampling_params(stop=stop or [], seed=seed))]
 
     def instructions(self, rows: list[dict], unit_seed: int) -> None:
         """Generate the first user turn of each row (in place)."""
@@ -77,7 +72,7 @@ class MagpieGenerator:
                 for i, (r, gen) in enumerate(zip(rows, gens)):
                     r["messages"].append({"role": "user", "content": gen.text.strip()})
                     r["gens"].append(_gen_record("user", gen, seed, i))
-            outs = self.backend.chat([head + r["messages"] for r in rows], _params(self.cfg.response, seed))
+            outs = self.backend.chat([head + r["messages"] for r in rows], self.cfg.response.sampling_params(seed=seed))
             for i, (r, g) in enumerate(zip(rows, outs)):
                 r["messages"].append({"role": "assistant", "content": g[0].text.strip()})
                 r["gens"].append(_gen_record("assistant", g[0], seed, i))
