@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from codeja.errors import InputError
+from codeja.evaluate.metrics import bootstrap_ci
 from codeja.runs import read_json, stage_run, write_json
 from codeja.studies.config import PlaceholderStudyConfig
 from codeja.studies.outputs import judge_body
@@ -64,13 +65,8 @@ def interval(values: list[float] | np.ndarray, cfg: PlaceholderStudyConfig) -> d
     if arr.size == 0:
         return {"mean": None, "ci": [None, None], "n": 0}
     mean = float(arr.mean())
-    if cfg.bootstrap <= 0 or arr.size == 1:
-        return {"mean": mean, "ci": [mean, mean], "n": int(arr.size)}
-    rng = np.random.default_rng(cfg.seed)
-    means = arr[rng.integers(0, arr.size, size=(cfg.bootstrap, arr.size))].mean(axis=1)
-    a = (1 - cfg.confidence) / 2
-    ci = [float(np.quantile(means, a)), float(np.quantile(means, 1 - a))]
-    return {"mean": mean, "ci": ci, "n": int(arr.size)}
+    ci = bootstrap_ci(arr, resamples=cfg.bootstrap, confidence=cfg.confidence, seed=cfg.seed)
+    return {"mean": mean, "ci": list(ci), "n": int(arr.size)}
 
 
 def filter_drops(folder: str) -> dict[str, Any]:
