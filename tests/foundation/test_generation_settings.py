@@ -13,6 +13,7 @@ from codeja.prefs.config import SampleConfig
 from codeja.studies.config import StudySampleConfig
 from codeja.synth.config import MagpieConfig, SamplingConfig
 
+
 def test_every_generation_config_is_the_shared_model():
     for cls in (SamplingConfig, SampleConfig, GenerationConfig, StudySampleConfig):
         assert issubclass(cls, GenerationSettings)
