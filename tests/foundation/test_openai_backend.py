@@ -213,3 +213,15 @@ def test_chat_endpoint_and_concurrency_limit(scripted):
     assert all(g.finish_reason == "length" and g.text.startswith("a") for x in out for g in x)
     assert {c[0] for c in handler.calls} == {"/v1/chat/completions"}
     assert len({c[1]["seed"] for c in handler.calls}) == 6  # one seed per (prompt, sample)
+
+
+def test_backoff_doubles_up_to_the_cap_with_private_jitter():
+    import random
+    from types import SimpleNamespace
+
+    b = get_backend("m", "openai", base_url="http://127.0.0.1:1", backoff=0.5, max_backoff=3.0)
+    state = random.getstate()
+    for attempt, base in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (9, 3.0)]:
+        delay = b._delay(SimpleNamespace(attempt_number=attempt))
+        assert 0.5 * base <= delay < 1.5 * base
+    assert random.getstate() == state  # the jitter never touches the global generator

@@ -6,7 +6,9 @@ need this); ``chat`` posts to ``/v1/chat/completions`` (the server applies its c
 Each sample is its own request with ``seed = derive_seed(params.seed, prompt index, sample index)``, so samples
 are reproducible on servers that honour per-request seeds and never depend on how requests were grouped.
 Requests run concurrently up to ``concurrency``; 429, 5xx, timeouts and connection errors are retried with
-exponential backoff; anything left is a :class:`~codeja.errors.CodejaError` naming the URL and the status.
+exponential backoff (tenacity; not the openai SDK, whose backoff is fixed at 0.5 s doubling to 8 s, so the
+``backoff`` and ``max_backoff`` options users set would stop working, and which brings a second HTTP stack);
+anything left is a :class:`~codeja.errors.CodejaError` naming the URL and the status.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import asyncio
 import random
 import threading
 from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from codeja.backends.base import (
     Backend,
@@ -109,8 +114,6 @@ class OpenAIBackend(Backend):
         return out
 
     async def _gather(self, endpoint: str, jobs: list, params: SamplingParams) -> list[Generation]:
-        import httpx
-
         from codeja.log import GenerationProgress
 
         url = f"{self.base_url}/{endpoint}"
@@ -133,30 +136,41 @@ class OpenAIBackend(Backend):
                 bar.close()
 
     async def _post(self, client, url: str, body: dict) -> dict:
-        import httpx
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._delay,
+                                 retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await _post_once(client, url, body)
+        except _Retryable as e:
+            raise CodejaError(f"POST {url}: failed after {self.max_retries + 1} attempts; last error: {e}. "
+                              "Is the server running and reachable at that address?") from None
+        raise AssertionError("unreachable: tenacity returns or raises")
 
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = await client.post(url, json=body)
-            except (httpx.TimeoutException, httpx.TransportError) as e:
-                last = f"{type(e).__name__}: {e or 'no response'}"
-            else:
-                if resp.status_code < 400:
-                    try:
-                        return resp.json()
-                    except ValueError:
-                        raise CodejaError(f"POST {url}: HTTP {resp.status_code} but the body is not JSON: "
-                                          f"{resp.text[:200]!r}") from None
-                last = f"HTTP {resp.status_code}: {_error_text(resp)}"
-                if resp.status_code not in RETRY_STATUS:
-                    raise CodejaError(f"POST {url}: {last}" + _hint(resp.status_code))
-            if attempt < self.max_retries:
-                # exponential backoff with jitter; jitter from a private RNG so the global one is untouched
-                delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + _jitter.random())
-                await asyncio.sleep(delay)
-        raise CodejaError(f"POST {url}: failed after {self.max_retries + 1} attempts; last error: {last}. "
-                          "Is the server running and reachable at that address?")
+    def _delay(self, state: RetryCallState) -> float:
+        # exponential backoff with jitter; jitter from a private RNG so the global one is untouched
+        return min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1)) * (0.5 + _jitter.random())
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt: a timeout, a lost connection, or a status in RETRY_STATUS."""
+
+
+async def _post_once(client, url: str, body: dict) -> dict:
+    try:
+        resp = await client.post(url, json=body)
+    except (httpx.TimeoutException, httpx.TransportError) as e:
+        raise _Retryable(f"{type(e).__name__}: {e or 'no response'}") from None
+    if resp.status_code < 400:
+        try:
+            return resp.json()
+        except ValueError:
+            raise CodejaError(f"POST {url}: HTTP {resp.status_code} but the body is not JSON: "
+                              f"{resp.text[:200]!r}") from None
+    last = f"HTTP {resp.status_code}: {_error_text(resp)}"
+    if resp.status_code in RETRY_STATUS:
+        raise _Retryable(last)
+    raise CodejaError(f"POST {url}: {last}" + _hint(resp.status_code))
 
 
 _jitter = random.Random(0)
