@@ -32,6 +32,24 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
+def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None, str]:
+    """One JSONL line: ``(record, None, text)``, or ``(None, why it is malformed, text)``.
+
+    For readers that keep each raw line (``iter_jsonl`` for everyone else); ``text`` has undecodable bytes replaced.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"invalid UTF-8 at byte {e.start}", raw.decode("utf-8", "replace")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"invalid JSON: {e.msg} at column {e.colno}", text
+    if not isinstance(obj, dict):
+        return None, f"expected a JSON object, got {type(obj).__name__}", text
+    return obj, None, text
+
+
 def iter_jsonl(path: str | Path, bad: list[BadLine] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     p = Path(path)
     if not p.is_file():
@@ -40,19 +58,7 @@ def iter_jsonl(path: str | Path, bad: list[BadLine] | None = None) -> Iterator[t
         for lineno, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
-            reason = None
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                reason, text = f"invalid UTF-8 at byte {e.start}", raw.decode("utf-8", "replace")
-            if reason is None:
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as e:
-                    reason = f"invalid JSON: {e.msg} at column {e.colno}"
-                else:
-                    if not isinstance(obj, dict):
-                        reason = f"expected a JSON object, got {type(obj).__name__}"
+            obj, reason, text = parse_line(raw)
             if reason is not None:
                 if bad is None:
                     raise InputError(reason, path=str(p), line=lineno)

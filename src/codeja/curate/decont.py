@@ -9,8 +9,6 @@ from the index.
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from codeja.errors import CodejaError
+from codeja.io import iter_jsonl
 from codeja.paths import BENCHMARK_DATA, benchmark_file
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -29,11 +28,7 @@ def tokens(text: str) -> list[str]:
 
 
 def _jsonl(path: Path) -> Iterator[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+    return (obj for _, obj in iter_jsonl(path))
 
 
 def _packaged(pattern: str) -> list[Path]:

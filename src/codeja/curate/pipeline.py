@@ -23,6 +23,7 @@ from typing import Any
 
 from codeja.curate.config import CurateConfig, ExecutorConfig
 from codeja.errors import CodejaError
+from codeja.io import iter_jsonl
 from codeja.runs import stage_run, write_json
 
 KEPT, REMOVED, QUARANTINE, WORK, LOGS = "kept", "removed", "quarantine", "work", "logs"
@@ -171,10 +172,8 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
 
 def _jsonl_rows(folder: Path):
     for f in sorted(folder.rglob("*.jsonl")):
-        with open(f, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield f, json.loads(line)
+        for _, obj in iter_jsonl(f):
+            yield f, obj
 
 
 def records_in(out: Path) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeja.errors import CodejaError
+from codeja.io import read_jsonl
 
 Check = Literal["reference", "known-wrong", "unavailable"]
 # A program that never ran proves nothing either way: always an exception (explained for a missing toolchain)
@@ -113,8 +114,7 @@ def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dic
                                        for r in rows])
     score_samples(bench, work / "input.jsonl", work, "none", k=[1], bootstrap=0, workers=workers)
     by_line = {}
-    for line in (work / SAMPLES).read_text(encoding="utf-8").splitlines():
-        s = json.loads(line)
+    for s in read_jsonl(work / SAMPLES):
         by_line[s["line"]] = {"task_id": s["task_id"], **next(iter(s["verdicts"].values()))}
     return [by_line[i] for i in range(1, len(rows) + 1)]
 

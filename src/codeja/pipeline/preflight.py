@@ -16,14 +16,14 @@ listed as "from stage cpt".
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeja.errors import CodejaError, ConfigError
+from codeja.errors import CodejaError, ConfigError, InputError
+from codeja.io import iter_jsonl
 
 PENDING = re.compile(r"<([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z0-9_.:-]+)?>")
 
@@ -150,19 +150,12 @@ class _Checker:
 
 def _first_record(path: Path) -> dict | str:
     """The first non-empty JSONL record, or a sentence saying why there is none."""
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        return f"line {lineno}: not JSON ({e.msg})"
-                    return obj if isinstance(obj, dict) else f"line {lineno}: not a JSON object"
-    except (OSError, UnicodeDecodeError) as e:
+        for _, obj in iter_jsonl(path):
+            return obj
+    except InputError as e:
+        return f"line {e.line}: {e.reason}" if e.line else e.reason
+    except OSError as e:
         return f"cannot read: {e}"
     return "empty file"
 
@@ -176,7 +169,6 @@ INSTRUCTION_LAYOUTS = (("messages",), ("prompt",))
 def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
     """SFT / DPO data: a JSONL's first row must parse as the stage parses it (after the ``columns`` renames); a
     dataset folder, data file or hub id is checked when it is loaded (a hub id may need the network)."""
-    from codeja.errors import InputError
     from codeja.hub_datasets import parse_ref
     from codeja.train.data import detect_sft_format, parse_pair, parse_sft_row
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
+from codeja.io import iter_jsonl
 from codeja.report import plots
 from codeja.report.curves import render_curves, run_curves
 from codeja.report.render import Doc
@@ -43,15 +44,7 @@ GENERATOR = "codeja report"  # in the <meta name=generator> of pages this module
 
 def _read_jsonl(path: Path) -> list[dict]:
     """Rows of a JSONL file a stage is still appending to: a half-written last line is not an error."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            rows.append(obj)
-    return rows
+    return [obj for _, obj in iter_jsonl(path, bad=[])]
 
 
 def _is_stage_dir(d: Path) -> bool:

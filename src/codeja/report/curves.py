@@ -8,10 +8,10 @@ stages of one run add up (infilling in one, HumanEval in another); ablation vari
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from codeja.io import read_jsonl
 from codeja.runs import read_json
 
 CURVES = "curves.json"  # what an eval stage writes (codeja.evaluate.checkpoints.CURVES)
@@ -37,8 +37,7 @@ def run_curves(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             points.sort(key=lambda p: p["step"])
         metrics = train.get(series, Path("/nonexistent")) / "metrics.jsonl"
         if metrics.is_file():
-            for line in metrics.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line) if line.strip() else {}
+            for row in read_jsonl(metrics):
                 for k, v in row.items():
                     if k.startswith("eval_") and k.endswith("loss") and isinstance(v, (int, float)):
                         data["losses"].setdefault(k.removeprefix("eval_"), {})[row["step"]] = v

@@ -36,6 +36,7 @@ from typing import Any
 from codeja.backends.base import derive_seed
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.errors import InputError
+from codeja.io import parse_line
 from codeja.runs import stage_run, write_json
 from codeja.studies.bodies import function_bodies, supported
 from codeja.studies.config import ContaminateConfig
@@ -74,15 +75,8 @@ def read_lines(files: list[Path], text_field: str) -> Iterator[Line]:
             for lineno, raw in enumerate(fh, start=1):
                 if not raw.strip():
                     continue
-                try:
-                    doc = json.loads(raw.decode("utf-8"))
-                except UnicodeDecodeError as e:
-                    raise InputError(f"invalid UTF-8 at byte {e.start}", path=str(f), line=lineno) from None
-                except json.JSONDecodeError as e:
-                    why = f"invalid JSON: {e.msg} at column {e.colno}"
-                    raise InputError(why, path=str(f), line=lineno) from None
-                if not isinstance(doc, dict):
-                    why = f"expected a JSON object, got {type(doc).__name__}"
+                doc, why, _ = parse_line(raw)
+                if why is not None:
                     raise InputError(why, path=str(f), line=lineno)
                 text = doc.get(text_field)
                 if not isinstance(text, str):

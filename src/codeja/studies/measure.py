@@ -16,7 +16,6 @@ contrasts resample the same tasks (windows) for both arms, so they are paired.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from codeja.errors import InputError
 from codeja.evaluate.metrics import bootstrap_ci
+from codeja.io import read_jsonl
 from codeja.runs import read_json, stage_run, write_json
 from codeja.studies.config import PlaceholderStudyConfig
 from codeja.studies.outputs import judge_body
@@ -49,8 +49,7 @@ def task_values(cell: Path) -> dict[str, dict[str, float]]:
                          "benchmark?", path=str(cell))
     sanitizer = read_json(results).get("sanitizer_id")
     per: dict[str, list[dict[str, float]]] = {}
-    for line in samples.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(samples):
         verdict = judge_body(row["raw"]).verdict
         v = row["verdicts"].get(sanitizer) or next(iter(row["verdicts"].values()))
         per.setdefault(row["task_id"], []).append({
@@ -160,8 +159,7 @@ def _dpo_data(candidates: str, pairs: str) -> dict[str, Any]:
 
     verdicts, caught = Counter(), Counter()
     prompts = prompts_flagged = 0
-    for line in Path(candidates).read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(candidates):
         prompts += 1
         flagged_here = False
         for r in row["responses"]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import ConfigError
+from codeja.io import read_jsonl
 from codeja.runs import StageRun
 
 METRICS = "metrics.jsonl"
@@ -220,7 +221,7 @@ def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
     path = Path(output_dir) / METRICS
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def plot_loss_curve(output_dir: Path, title: str) -> Path:
