@@ -35,7 +35,8 @@ def _open_binary(path: Path):
 def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None, str]:
     """One JSONL line: ``(record, None, text)``, or ``(None, why it is malformed, text)``.
 
-    For readers that keep each raw line (``iter_jsonl`` for everyone else); ``text`` has undecodable bytes replaced.
+    For readers that keep each raw line (``iter_jsonl`` for everyone else); ``text`` has undecodable bytes
+    replaced.
     """
     try:
         text = raw.decode("utf-8")

@@ -49,7 +49,8 @@ def test_an_unknown_backend_is_a_config_error_naming_the_key(capsys, tmp_path):
     # backend names come from codeja.backends.BACKENDS and are checked when the recipe is read
     recipe = tmp_path / "r.yaml"
     recipe.write_text("stage: recipe\nname: broken\nstages:\n"
-                      "  - {name: eval, kind: eval, config: {models: [tiny], backend: vlm}}\n", encoding="utf-8")
+                      "  - {name: eval, kind: eval, config: {models: [tiny], backend: vlm}}\n",
+                      encoding="utf-8")
     assert main(["run", str(recipe), "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "stages.eval.config: backend: unknown backend 'vlm' (did you mean 'vllm'?)" in err

@@ -45,8 +45,9 @@ def test_a_new_backend(registry_restored):
     assert BACKENDS["reverse"] is namespace["ReverseBackend"]
     assert MagpieConfig(backend="reverse").backend == "reverse" and SampleConfig(backend="reverse").backend
     engine = namespace["get_backend"]("m", "reverse")
-    out = engine.chat([[{"role": "user", "content": "abcdef"}]], SampleConfig(n=2, max_new_tokens=4)
-                      .sampling_params(n=2))
+    out = engine.chat(
+        [[{"role": "user", "content": "abcdef"}]], SampleConfig(n=2, max_new_tokens=4).sampling_params(n=2)
+    )
     assert [g.text for g in out[0]] == ["fedc", "fedc"] and out[0][0].finish_reason == "length"
     with pytest.raises(ConfigError, match="max_new_tokens must be >= 1"):
         engine.complete(["x"], namespace["SamplingParams"](max_new_tokens=0))
@@ -54,6 +55,6 @@ def test_a_new_backend(registry_restored):
 
 def test_the_section_lists_the_files_it_touches():
     text = DOC.read_text(encoding="utf-8")
-    section = text[text.index("## A new backend"):]
+    section = text[text.index("## A new backend") :]
     files = re.findall(r"`(src/[^`]+)`", section.split("```")[0])
     assert files == ["src/codeja/backends/<name>.py", "src/codeja/backends/__init__.py"]

@@ -37,14 +37,16 @@ def test_pass_at_k_is_bit_for_bit_the_hand_written_estimator():
     per_task = {f"t{i}": {"n": 20, "passed": i % 21} for i in range(50)}
     assert mean_pass_at_k(per_task, [1, 10, 100]) == {
         f"pass@{k}": float(np.mean([_old_pass_at_k(20, v["passed"], k) for v in per_task.values()]))
-        for k in (1, 10)}
+        for k in (1, 10)
+    }
     with pytest.raises(ValueError, match="needs n >= 10"):
         pass_at_k(3, 1, 10)
 
 
 def test_scipy_bootstrap_matches_the_hand_written_one():
     # scipy draws the same indices from the same generator (rng.integers(0, n, (resamples, n))) and takes the
-    # same linear percentiles: the intervals agree to rounding (measured: at most 6.7e-16 over 200 random inputs)
+    # same linear percentiles: the intervals agree to rounding (measured: at most 6.7e-16 over 200 random
+    # inputs)
     rng = np.random.default_rng(5)
     for trial in range(60):
         n = int(rng.integers(2, 200))
@@ -69,32 +71,32 @@ PINNED_90 = (0.3125, 0.6875)  # the hand-written bootstrap gave the same
 # (prediction, gold, fuzzywuzzy 0.18 fuzz.token_sort_ratio / 100 with python-Levenshtein), computed before the
 # switch; the same function agreed on 40,007 random Japanese / Latin-1 / ASCII pairs as well.
 FUZZYWUZZY = [
-    ('東京都', '東京', 0.8),
-    ('東京', '東京都庁', 0.67),
-    ('', '', 1.0),
-    ('', '東京', 0.0),
-    ('東京', '', 0.0),
-    ('café', 'cafe', 0.86),
-    ('Café au lait', 'lait au café', 1.0),
-    ('徳川 家康', '家康 徳川', 1.0),
-    ('徳川家康', '徳川秀忠', 0.5),
-    ('ABC', 'abc', 1.0),
-    ('1600年', '1600', 0.89),
-    ('°C', 'C', 1.0),
-    ('×', 'x', 0.0),
-    ('±5', '5', 1.0),
-    ('北海道・札幌', '札幌 北海道', 1.0),
-    ('ニュートン', 'アイザック・ニュートン', 0.62),
-    ('はい', 'いいえ', 0.4),
-    ('the quick brown fox', 'fox brown quick the', 1.0),
-    ('Σίσυφος', 'σίσυφος', 1.0),
-    ('日本', '日本国', 0.8),
-    ('aaaa', 'aaab', 0.75),
-    ('abcde', 'abcdf', 0.8),
-    ('xxxxx', 'xxx', 0.75),
-    ('五', '5', 0.0),
-    ('Ω', 'ω', 1.0),
-    ('Å', 'A', 0.0),
+    ("東京都", "東京", 0.8),
+    ("東京", "東京都庁", 0.67),
+    ("", "", 1.0),
+    ("", "東京", 0.0),
+    ("東京", "", 0.0),
+    ("café", "cafe", 0.86),
+    ("Café au lait", "lait au café", 1.0),
+    ("徳川 家康", "家康 徳川", 1.0),
+    ("徳川家康", "徳川秀忠", 0.5),
+    ("ABC", "abc", 1.0),
+    ("1600年", "1600", 0.89),
+    ("°C", "C", 1.0),
+    ("×", "x", 0.0),
+    ("±5", "5", 1.0),
+    ("北海道・札幌", "札幌 北海道", 1.0),
+    ("ニュートン", "アイザック・ニュートン", 0.62),
+    ("はい", "いいえ", 0.4),
+    ("the quick brown fox", "fox brown quick the", 1.0),
+    ("Σίσυφος", "σίσυφος", 1.0),
+    ("日本", "日本国", 0.8),
+    ("aaaa", "aaab", 0.75),
+    ("abcde", "abcdf", 0.8),
+    ("xxxxx", "xxx", 0.75),
+    ("五", "5", 0.0),
+    ("Ω", "ω", 1.0),
+    ("Å", "A", 0.0),
 ]
 
 

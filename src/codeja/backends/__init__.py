@@ -10,7 +10,8 @@
   checkpoints are exported to GGUF once, weights unchanged.
 
 Each engine is a :class:`~codeja.backends.base.Backend` subclass registered by name in
-:data:`~codeja.backends.base.BACKENDS` (``@register_backend``); the names configs accept are that dict's keys.
+:data:`~codeja.backends.base.BACKENDS` (the built-in ones below; a new one with ``@register_backend``);
+the names configs accept are that dict's keys.
 Engine libraries (torch, httpx, vllm, llama_cpp) are imported only when an engine is opened, so importing this
 package is cheap. Configs declare generation settings with :mod:`codeja.backends.settings`.
 """
@@ -35,6 +36,9 @@ from codeja.backends.llamacpp import LlamaCppBackend
 from codeja.backends.openai_http import OpenAIBackend
 from codeja.backends.vllm_backend import VLLMBackend
 
+for _engine in (TransformersBackend, OpenAIBackend, VLLMBackend, LlamaCppBackend):
+    register_backend(_engine)
+
 
 def get_backend(model: str | Path, backend: str = "transformers", **opts) -> Backend:
     """Open a generation backend for ``model``; ``opts`` go to the engine's constructor.
@@ -48,6 +52,6 @@ def get_backend(model: str | Path, backend: str = "transformers", **opts) -> Bac
     return BACKENDS[check_backend(backend)](model, **opts)
 
 
-__all__ = ["BACKENDS", "Backend", "Generation", "LlamaCppBackend", "Message", "OpenAIBackend", "SamplingParams",
-           "TransformersBackend", "VLLMBackend", "apply_stop", "check_backend", "derive_seed", "get_backend",
-           "register_backend"]
+__all__ = ["BACKENDS", "Backend", "Generation", "LlamaCppBackend", "Message", "OpenAIBackend",
+           "SamplingParams", "TransformersBackend", "VLLMBackend", "apply_stop", "check_backend",
+           "derive_seed", "get_backend", "register_backend"]

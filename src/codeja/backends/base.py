@@ -80,8 +80,8 @@ def apply_stop(text: str, stop: list[str]) -> tuple[str, str | None]:
 class Backend(ABC):
     """A text-generation engine. Subclasses: transformers (default), openai (HTTP), vllm, llamacpp (optional).
 
-    A subclass takes the model (a path, alias or server-side name) and keyword options in its constructor, and is
-    made choosable by name with :func:`register_backend`.
+    A subclass takes the model (a path, alias or server-side name) and keyword options in its constructor,
+    and is made choosable by name with :func:`register_backend`.
     """
 
     name: str = "base"
@@ -108,22 +108,22 @@ class Backend(ABC):
         self.close()
 
 
-# name -> engine class. The allowed ``backend`` values of every config and CLI flag are this dict's keys; the
-# built-in engines register themselves when ``codeja.backends`` is imported (their heavy libraries load only
-# when one is opened).
+# name -> engine class. The allowed ``backend`` values of every config and CLI flag are this dict's keys;
+# ``codeja.backends`` registers the built-in engines when imported (their heavy libraries load only when one
+# is opened).
 BACKENDS: dict[str, type[Backend]] = {}
 
 B = TypeVar("B", bound=type[Backend])
 
 
 def register_backend(cls: B) -> B:
-    """Class decorator: make ``cls`` choosable as ``backend: <cls.name>`` in configs and ``--backend`` flags."""
+    """Class decorator: ``cls`` becomes choosable as ``backend: <cls.name>`` in configs and ``--backend``."""
     BACKENDS[cls.name] = cls
     return cls
 
 
 def check_backend(name: str) -> str:
-    """``name`` if it is a backend, else a ConfigError with the closest name: called before any model loads."""
+    """``name`` if it is a backend, else a ConfigError naming the closest: called before any model loads."""
     if name in BACKENDS:
         return name
     close = difflib.get_close_matches(name, list(BACKENDS), n=1)

@@ -20,15 +20,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import (
-    Backend,
-    Generation,
-    Message,
-    SamplingParams,
-    apply_stop,
-    derive_seed,
-    register_backend,
-)
+from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
 
@@ -109,7 +101,6 @@ class _CountSteps:
         return _torch().zeros(input_ids.shape[0], dtype=_torch().bool, device=input_ids.device)
 
 
-@register_backend
 class TransformersBackend(Backend):
     """Batched generation with transformers; see the module docstring for how sampling stays reproducible."""
 

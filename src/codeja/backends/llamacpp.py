@@ -24,15 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import (
-    Backend,
-    Generation,
-    Message,
-    SamplingParams,
-    apply_stop,
-    derive_seed,
-    register_backend,
-)
+from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.errors import CodejaError
 
 INSTALL_HINT = ("the llamacpp backend needs llama-cpp-python, which is not installed: `pip install "
@@ -46,7 +38,6 @@ def available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-@register_backend
 class LlamaCppBackend(Backend):
     name = "llamacpp"
 

@@ -21,22 +21,13 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from codeja.backends.base import (
-    Backend,
-    Generation,
-    Message,
-    SamplingParams,
-    apply_stop,
-    derive_seed,
-    register_backend,
-)
+from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-@register_backend
 class OpenAIBackend(Backend):
     name = "openai"
 
@@ -149,7 +140,8 @@ class OpenAIBackend(Backend):
 
     def _delay(self, state: RetryCallState) -> float:
         # exponential backoff with jitter; jitter from a private RNG so the global one is untouched
-        return min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1)) * (0.5 + _jitter.random())
+        delay = min(self.max_backoff, self.backoff * 2 ** (state.attempt_number - 1))
+        return delay * (0.5 + _jitter.random())
 
 
 class _Retryable(Exception):

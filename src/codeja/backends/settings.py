@@ -1,11 +1,12 @@
-"""Generation settings as configs write them, declared once for every stage that generates (synth, prefs, eval,
-studies), and the check every backend runs on the :class:`~codeja.backends.base.SamplingParams` it is given.
+"""Generation settings as configs write them, declared once for every stage that generates (synth, prefs,
+eval, studies), and the check every backend runs on the
+:class:`~codeja.backends.base.SamplingParams` it is given.
 
 * :class:`GenerationSettings`: ``temperature``, ``top_p``, ``max_new_tokens``; a stage's config subclasses it,
   changing a default where the stage needs another (its keys stay the stage's keys), and turns it into
   ``SamplingParams`` with :meth:`~GenerationSettings.sampling_params`.
-* :class:`PenalisedGenerationSettings` adds ``repetition_penalty`` (synth and prefs; eval leaves it out, so its
-  cached cells keep their keys).
+* :class:`PenalisedGenerationSettings` adds ``repetition_penalty`` (synth and prefs; eval leaves it out, so
+  its cached cells keep their keys).
 * :data:`BackendName`: the type of every config's ``backend`` key, valid when the name is in
   :data:`~codeja.backends.base.BACKENDS`, so a registered backend is accepted everywhere at once.
 """
@@ -30,8 +31,13 @@ def _known_backend(name: str) -> str:
 
 
 BackendName = Annotated[str, AfterValidator(_known_backend)]
-BackendOptions = Annotated[dict[str, Any], Field(description="Extra keyword arguments for the backend's "
-                                                             "constructor (base_url, dtype, batch_size, ...).")]
+BackendOptions = Annotated[
+    dict[str, Any],
+    Field(
+        description="Extra keyword arguments for the backend's "
+        "constructor (base_url, dtype, batch_size, ...)."
+    ),
+]
 # The constraints of each setting, once: a subclass that changes a default keeps them.
 Temperature = Annotated[float, Field(ge=0.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -40,30 +46,41 @@ RepetitionPenalty = Annotated[float, Field(gt=0.0)]
 
 
 class GenerationSettings(StrictModel):
-    """Decoding settings: the keys ``temperature``, ``top_p`` and ``max_new_tokens`` of every generating stage."""
+    """Decoding settings: ``temperature``, ``top_p``, ``max_new_tokens`` of every generating stage."""
 
     temperature: Temperature = Field(0.0, description="0 = greedy.")
     top_p: TopP = Field(1.0, description="Nucleus sampling mass (ignored when greedy).")
-    max_new_tokens: MaxNewTokens = Field(256, description="Token budget; hitting it marks the text truncated.")
+    max_new_tokens: MaxNewTokens = Field(
+        256, description="Token budget; hitting it marks the text truncated."
+    )
 
-    def sampling_params(self, *, n: int = 1, stop: list[str] | tuple[str, ...] = (), seed: int = 0) -> SamplingParams:
-        """These settings as the backends' :class:`SamplingParams`, with the call's ``n``, stop strings and seed."""
-        return SamplingParams(n=n, temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-                              stop=list(stop), seed=seed)
+    def sampling_params(
+        self, *, n: int = 1, stop: list[str] | tuple[str, ...] = (), seed: int = 0
+    ) -> SamplingParams:
+        """These settings as the backends' :class:`SamplingParams`, with the call's ``n``, stops and seed."""
+        return SamplingParams(
+            n=n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            stop=list(stop),
+            seed=seed,
+        )
 
 
 class PenalisedGenerationSettings(GenerationSettings):
     """:class:`GenerationSettings` plus ``repetition_penalty``."""
 
-    repetition_penalty: RepetitionPenalty = Field(1.0, description="Repetition penalty passed to the backend; "
-                                                                   "1.0 = off.")
+    repetition_penalty: RepetitionPenalty = Field(
+        1.0, description="Repetition penalty passed to the backend; 1.0 = off."
+    )
 
     def sampling_params(self, **call: Any) -> SamplingParams:
         return replace(super().sampling_params(**call), repetition_penalty=self.repetition_penalty)
 
 
 def check_params(params: SamplingParams) -> None:
-    """Bad decoding settings are a ConfigError (exit 2); every backend checks, and callers check before loading."""
+    """Bad decoding settings are a ConfigError (exit 2); every backend checks, callers before loading."""
     problems = []
     if params.n < 1:
         problems.append(f"n must be >= 1 (got {params.n})")

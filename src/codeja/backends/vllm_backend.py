@@ -11,20 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeja.backends.base import (
-    Backend,
-    Generation,
-    Message,
-    SamplingParams,
-    apply_stop,
-    derive_seed,
-    register_backend,
-)
+from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
 
 
-@register_backend
 class VLLMBackend(Backend):
     name = "vllm"
 

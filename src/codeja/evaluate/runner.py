@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeja.errors import InputError
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
 from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
-from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
 from codeja.evaluate.samples import read_samples  # noqa: F401 - part of this module's API
+from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
 from codeja.io import write_jsonl
+from codeja.report.render import table_md
 from codeja.runs import hash_path, write_json, write_manifest
 
 SAMPLES = "samples.jsonl"
@@ -185,14 +185,14 @@ def sensitivity_table(name: str, by_san: dict[str, dict]) -> str:
     ids = list(by_san)
     metric = "exact_match" if "exact_match" in by_san[ids[0]] else "pass@1"
     base = by_san[ids[0]].get(metric)
-    lines = [f"| {name} | {metric} | 95% CI | Δ vs {ids[0]} |", "|---|---|---|---|"]
+    rows = []
     for sid in ids:
         v = by_san[sid]
         m = v.get(metric)
         delta = "" if m is None or base is None else f"{(m - base) * 100:+.1f} pt"
-        lines.append(f"| {sid} | {m:.3f} | [{v['ci_low']:.3f}, {v['ci_high']:.3f}] | {delta} |" if m is not None
-                     else f"| {sid} | n/a | | |")
-    return "\n".join(lines)
+        rows.append([sid, f"{m:.3f}", f"[{v['ci_low']:.3f}, {v['ci_high']:.3f}]", delta] if m is not None
+                    else [sid, "n/a", "", ""])
+    return table_md([name, metric, "95% CI", f"Δ vs {ids[0]}"], rows).rstrip("\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from codeja.errors import CodejaError
 from codeja.io import read_jsonl
+from codeja.report.render import table_md
 
 Check = Literal["reference", "known-wrong", "unavailable"]
 # A program that never ran proves nothing either way: always an exception (explained for a missing toolchain)
@@ -160,13 +161,15 @@ def to_json(results: list[BenchmarkCheck]) -> str:
 def to_markdown(results: list[BenchmarkCheck]) -> str:
     """The table: one row per benchmark, then every exception with its explanation."""
     want = {"reference": "all but exceptions", "known-wrong": "0", "unavailable": "-"}
-    lines = ["| benchmark | check | passed | total | expected passed | sandbox statuses | probes | "
-             "exceptions | ok |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for r in results:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(r.statuses.items()))
         probes = f"{r.probes_ok}/{r.probes}" if r.probes else ""
-        lines.append(f"| {r.name} | {r.check} | {r.passed} | {r.total} | {want[r.check]} | {statuses} | "
-                     f"{probes} | {len(r.exceptions)} | {'yes' if r.ok else 'NO'} |")
+        rows.append([r.name, r.check, r.passed, r.total, want[r.check], statuses, probes, len(r.exceptions),
+                     "yes" if r.ok else "NO"])
+    header = ["benchmark", "check", "passed", "total", "expected passed", "sandbox statuses", "probes",
+              "exceptions", "ok"]
+    lines = table_md(header, rows).splitlines()
     notes = []
     for r in results:  # tasks with the same explanation on one line (a missing toolchain fails them all)
         by_why: dict[str, list[str]] = {}

@@ -58,13 +58,14 @@ class SampleConfig(PenalisedGenerationSettings):
         "(str or list of str), `entry_point` and `language` for execution filtering and scoring.",
     )
     model: str = Field("tiny", description="Policy model: 'tiny' (the bundled SmolLM2), an HF folder, a .gguf or a hub id.")
-    backend: BackendName = Field("transformers", description="Generation backend: transformers, openai (HTTP), vllm "
-                                 "or llamacpp (a name in codeja.backends.BACKENDS).")
+    backend: BackendName = Field("transformers", description="Generation backend: transformers, "
+                                 "openai (HTTP), vllm or llamacpp (a name in codeja.backends.BACKENDS).")
     backend_options: BackendOptions = Field(default_factory=dict)
     n: int = Field(4, ge=1, le=64, description="Responses drawn per instruction.")
-    temperature: Temperature = Field(0.8, description="Sampling temperature; 0 is greedy (then all n are identical).")
-    max_new_tokens: MaxNewTokens = Field(512, description="Longest response in tokens; longer ones end 'length' "
-                                                          "(truncated).")
+    temperature: Temperature = Field(
+        0.8, description="Sampling temperature; 0 is greedy (then all n are identical).")
+    max_new_tokens: MaxNewTokens = Field(
+        512, description="Longest response in tokens; longer ones end 'length' (truncated).")
     stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
     batch_size: int = Field(
         8, ge=1,

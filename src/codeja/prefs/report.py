@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codeja.report.render import table_md
+
 COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
 
 
@@ -81,9 +83,9 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
         (f"Strategy written to `pairs.jsonl`: **{stats['strategy']}** (seed {stats['seed']}, "
         f"min margin {_fmt(stats['min_margin'])})."),
         "",
-        "| in | pairs | sft | dropped | quarantined |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {stats['in']} | {stats['pairs']} | {stats['sft']} | {stats['dropped']} | {stats['quarantined']} |",
+        *table_md(["in", "pairs", "sft", "dropped", "quarantined"],
+                  [[stats[k] for k in ("in", "pairs", "sft", "dropped", "quarantined")]],
+                  "rrrrr").splitlines(),
         "",
         "Dropped by reason: " + (", ".join(f"{k}: {v}" for k, v in stats["dropped_by_reason"].items()) or "none"),
         "",
@@ -102,15 +104,16 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
         "",
         "## Per strategy",
         "",
-        ("| strategy | pairs | below min margin | margin mean | margin median | margin min | margin max "
-        "| chosen mean | rejected mean |"),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    per_strategy = []
     for name, s in stats["per_strategy"].items():
         m, c, r = s["margin"], s["chosen_score"], s["rejected_score"]
-        lines.append(f"| {name}{' (written)' if name == stats['strategy'] else ''} | {s['pairs']} | "
-                     f"{s['below_min_margin']} | {_fmt(m.get('mean'))} | {_fmt(m.get('median'))} | "
-                     f"{_fmt(m.get('min'))} | {_fmt(m.get('max'))} | {_fmt(c.get('mean'))} | {_fmt(r.get('mean'))} |")
+        per_strategy.append([f"{name}{' (written)' if name == stats['strategy'] else ''}", s["pairs"],
+                             s["below_min_margin"],
+                             *(_fmt(m.get(k)) for k in ("mean", "median", "min", "max")),
+                             _fmt(c.get("mean")), _fmt(r.get("mean"))])
+    lines += table_md(["strategy", "pairs", "below min margin", "margin mean", "margin median", "margin min",
+                       "margin max", "chosen mean", "rejected mean"], per_strategy, "lrrrrrrrr").splitlines()
     lines += ["", "![margins](margins.png)", "", "![scores](scores.png)", "", "## What each strategy picked", ""]
     if not examples:
         lines.append("No instruction had two or more surviving responses.")

@@ -41,11 +41,13 @@ def table_html(header: list[str], rows: list[list]) -> Markup:
     return Markup(_blocks().table(header, rows, is_numeric))
 
 
-def table_md(header: list[str], rows: list[list]) -> str:
+def table_md(header: list[str], rows: list[list], align: str = "") -> str:
+    """A Markdown table; ``align``: a letter per column, ``r`` right-aligns it (``"lrr"``), else left."""
     def cell(c: object) -> str:
         return str(c).replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    rule = ["---:" if a == "r" else "---" for a in align.ljust(len(header), "l")]
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "".join(f"{r}|" for r in rule)]
     lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 

@@ -98,7 +98,8 @@ class StudySampleConfig(GenerationSettings):
     min_docstring_chars: int = Field(20, ge=0, description="Shortest docstring of a usable function.")
     max_body_lines: int = Field(30, ge=1, description="Longest original body of a usable function.")
     model: str = Field("tiny", description="The policy model: alias, HF folder or hub id.")
-    backend: BackendName = Field("transformers", description="Generation backend (a name in codeja.backends.BACKENDS).")
+    backend: BackendName = Field("transformers",
+                                 description="Generation backend (a name in codeja.backends.BACKENDS).")
     backend_options: BackendOptions = Field(default_factory=dict)
     n: int = Field(4, ge=1, le=64, description="Completions per prompt.")
     temperature: Temperature = Field(0.8, description="Sampling temperature (0: greedy).")

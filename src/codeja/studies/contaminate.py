@@ -37,6 +37,7 @@ from codeja.backends.base import derive_seed
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.errors import InputError
 from codeja.io import parse_line
+from codeja.report.render import table_md
 from codeja.runs import stage_run, write_json
 from codeja.studies.bodies import function_bodies, supported
 from codeja.studies.config import ContaminateConfig
@@ -289,12 +290,12 @@ def report_md(stats: dict[str, Any]) -> str:
               f"bodies ({stats['documents']} in all), {stats['bodies_replaced']} bodies replaced"), "",
              ("Placeholder filter recall (documents flagged after contamination, among those it did not flag "
               "before):"),
-             "", "| idioms | documents | flagged | recall |", "|---|---|---|---|"]
-    rows = [("all", f["all"]), *f["by_group"].items(), *f["by_idiom"].items()]
-    for name, r in rows:
+             ""]
+    rows = []
+    for name, r in [("all", f["all"]), *f["by_group"].items(), *f["by_idiom"].items()]:
         rec = "—" if r["recall"] is None else f"{r['recall']:.3f}"
-        label = f"{name} ({r['group']})" if "group" in r else name
-        lines.append(f"| {label} | {r['documents']} | {r['flagged']} | {rec} |")
+        rows.append([f"{name} ({r['group']})" if "group" in r else name, r["documents"], r["flagged"], rec])
+    lines += table_md(["idioms", "documents", "flagged", "recall"], rows).splitlines()
     lines += ["", (f"Untouched documents the filter flags anyway: {f['untouched_flagged']} of "
                    f"{f['untouched_documents']}.")]
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ import numpy as np
 from codeja.errors import InputError
 from codeja.evaluate.metrics import bootstrap_ci
 from codeja.io import read_jsonl
+from codeja.report.render import table_md
 from codeja.runs import read_json, stage_run, write_json
 from codeja.studies.config import PlaceholderStudyConfig
 from codeja.studies.outputs import judge_body
@@ -252,10 +253,7 @@ def _rate(v: float | None) -> str:
 def tables_md(tables: list[dict[str, Any]]) -> str:
     parts = []
     for t in tables:
-        parts += [f"### {t['title']}", "", t.get("note", ""), "", "| " + " | ".join(t["header"]) + " |",
-                  "|" + "---|" * len(t["header"])]
-        parts += ["| " + " | ".join(r) + " |" for r in t["rows"]]
-        parts.append("")
+        parts += [f"### {t['title']}", "", t.get("note", ""), "", table_md(t["header"], t["rows"])]
     return "\n".join(parts)
 
 

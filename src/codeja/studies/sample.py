@@ -95,7 +95,8 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
                 from codeja.backends import get_backend
 
                 backend = get_backend(cfg.model, cfg.backend, **cfg.backend_options)
-            params = cfg.sampling_params(n=cfg.n, stop=cfg.stop, seed=derive_seed(cfg.seed, "study.sample.call", k))
+            seed = derive_seed(cfg.seed, "study.sample.call", k)
+            params = cfg.sampling_params(n=cfg.n, stop=cfg.stop, seed=seed)
             gens = backend.complete([p["prompt"] for p in chunk], params)
             rows = []
             for p, gs in zip(chunk, gens):

@@ -90,7 +90,8 @@ class SamplingConfig(PenalisedGenerationSettings):
     """Decoding settings for one generation phase."""
 
     temperature: Temperature = Field(0.7, description="0 = greedy.")
-    max_new_tokens: MaxNewTokens = Field(384, description="Token budget; hitting it marks the text truncated.")
+    max_new_tokens: MaxNewTokens = Field(384, description="Token budget; hitting it marks the text "
+                                                          "truncated.")
 
 
 class FilterConfig(StrictModel):
@@ -120,9 +121,10 @@ class MagpieConfig(StrictModel):
     """Magpie synthesis: steered instructions from the pre-query template, responses through the chat template."""
 
     model: str = Field("tiny", description="Chat model: 'tiny', an HF folder, a .gguf or a hub id.")
-    backend: BackendName = Field("transformers", description="Generation engine (a name in codeja.backends.BACKENDS).")
-    backend_options: BackendOptions = Field(default_factory=dict, description="Extra backend arguments (base_url, "
-                                                                              "dtype, tensor_parallel_size ...).")
+    backend: BackendName = Field("transformers",
+                                 description="Generation engine (a name in codeja.backends.BACKENDS).")
+    backend_options: BackendOptions = Field(default_factory=dict, description="Extra backend arguments "
+                                            "(base_url, dtype, tensor_parallel_size ...).")
     tokenizer: str | None = Field(None, description="Where the chat template comes from; default: the model.")
     rows: int = Field(16, ge=1, description="Instructions to generate (kept + removed).")
     baseline_rows: int = Field(0, ge=0, description="Extra unsteered instructions (steering.baseline_system_prompt) "

@@ -50,7 +50,8 @@ class MagpieGenerator:
 
     def _complete(self, prompts: list[str], stops: list[str], seed: int):
         stop = list(dict.fromkeys(s for s in stops if s))
-        return [g[0] for g in self.backend.complete(prompts, self.cfg.instruction.sampling_params(stop=stop or [], seed=seed))]
+        params = self.cfg.instruction.sampling_params(stop=stop or [], seed=seed)
+        return [g[0] for g in self.backend.complete(prompts, params)]
 
     def instructions(self, rows: list[dict], unit_seed: int) -> None:
         """Generate the first user turn of each row (in place)."""
@@ -72,7 +73,8 @@ class MagpieGenerator:
                 for i, (r, gen) in enumerate(zip(rows, gens)):
                     r["messages"].append({"role": "user", "content": gen.text.strip()})
                     r["gens"].append(_gen_record("user", gen, seed, i))
-            outs = self.backend.chat([head + r["messages"] for r in rows], self.cfg.response.sampling_params(seed=seed))
+            params = self.cfg.response.sampling_params(seed=seed)
+            outs = self.backend.chat([head + r["messages"] for r in rows], params)
             for i, (r, g) in enumerate(zip(rows, outs)):
                 r["messages"].append({"role": "assistant", "content": g[0].text.strip()})
                 r["gens"].append(_gen_record("assistant", g[0], seed, i))
