@@ -32,6 +32,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader, BaseReader
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.curate.config import SourceConfig
 from codeja.errors import InputError
+from codeja.io import parse_line
 
 QUARANTINE_KEY = "quarantine"
 _RAW_KEEP = 1000  # characters of a bad row kept in the quarantine record
@@ -246,18 +247,9 @@ class JsonlSourceReader(_CodejaReader):
                     if len(raw) > cap:
                         yield self._quarantine(filepath, lineno, f"line too large: {len(raw)} bytes", raw[:_RAW_KEEP].decode("utf-8", "replace"))
                         continue
-                    try:
-                        text = raw.decode("utf-8")
-                    except UnicodeDecodeError as e:
-                        yield self._quarantine(filepath, lineno, f"invalid UTF-8 at byte {e.start}", raw.decode("utf-8", "replace"))
-                        continue
-                    try:
-                        obj = json.loads(text)
-                    except json.JSONDecodeError as e:
-                        yield self._quarantine(filepath, lineno, f"invalid JSON: {e.msg} at column {e.colno}", text)
-                        continue
-                    if not isinstance(obj, dict):
-                        yield self._quarantine(filepath, lineno, f"expected a JSON object, got {type(obj).__name__}", text)
+                    obj, reason, text = parse_line(raw)
+                    if reason is not None:
+                        yield self._quarantine(filepath, lineno, reason, text)
                         continue
                     doc = self._from_record(obj, filepath, lineno, text)
                 yield doc
