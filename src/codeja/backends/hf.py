@@ -63,7 +63,14 @@ class SeededSampler:
 
 
 class StopOnStrings:
-    """Stopping criterion: a row is done once its decoded continuation contains any of the stop strings."""
+    """Stopping criterion: a row is done once its decoded continuation contains any of the stop strings.
+
+    Not transformers' ``stop_strings`` (``StopStringCriteria``): that one only says whether a row is done, while
+    each Generation's ``completion_tokens`` and ``finish_reason`` come from the step at which the row's stop
+    string appeared (``stopped_at``); and it matches on vocabulary token strings, not on the decoded text that
+    ``apply_stop`` cuts, so byte-level pieces of Japanese text and stop strings that are special tokens (FIM
+    sentinels) could end a row at a different token and change the outputs.
+    """
 
     def __init__(self, tokenizer, stop: list[str], prompt_len: int):
         self.tokenizer = tokenizer
