@@ -15,7 +15,6 @@ as one that was never interrupted (tested in ``tests/pipeline``).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import time
@@ -26,8 +25,9 @@ from typing import Any, Callable
 from codeja.config import canonical_json, load_config
 from codeja.errors import CodejaError, ConfigError
 from codeja.pipeline.recipe import (
-    BUILTIN_REFS, PACKAGE_DIR, STAGE_FUNCTIONS, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
+    BUILTIN_REFS, PACKAGE_DIR, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
 )
+from codeja.pipeline.stages import STAGES
 from codeja.runs import now_iso, read_json, write_json
 
 STATE = "pipeline.json"
@@ -47,11 +47,6 @@ def _load() -> float | None:
         return round(os.getloadavg()[0], 2)
     except OSError:  # not available on this platform
         return None
-
-
-def stage_function(kind: str) -> Callable[[Any, Path], dict]:
-    module, _, fn = STAGE_FUNCTIONS[kind].partition(":")
-    return getattr(importlib.import_module(module), fn)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -177,7 +172,7 @@ class Pipeline:
             self.log(f"[{p.name}] {'resuming' if p.action == 'resume' else 'running'} ({spec.kind})")
             t0, cpu0, load0 = time.monotonic(), _cpu_s(), _load()
             try:
-                result = stage_function(spec.kind)(cfg, self.stage_dir(p.name)) or {}
+                result = STAGES[spec.kind].run(cfg, self.stage_dir(p.name)) or {}
             except BaseException as e:
                 rec.update(status="failed", error=f"{type(e).__name__}: {e}", wall_s=round(time.monotonic() - t0, 2))
                 write_json(self.state_path, self.state)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
+from codeja.pipeline.stages import STAGES
 from codeja.report import plots
 from codeja.report.curves import render_curves, run_curves
 from codeja.report.render import Doc
@@ -283,22 +284,9 @@ def stage_sections(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> No
 # stage sections
 
 
-STAGE_TITLES = {
-    "curate": "Curation: what was removed, and why",
-    "tokenize": "Tokenization",
-    "train.cpt": "Continued pretraining",
-    "synth.magpie": "Magpie synthesis: diversity",
-    "prefs": "Preference pairs: margins",
-    "prefs.candidates": "Preference candidates: sampled and scored",
-    "prefs.pairs": "Preference pairs: margins",
-    "train.sft": "Supervised fine-tuning",
-    "train.dpo": "DPO",
-    "eval": "Evaluation",
-}
-
-
 def _stage_heading(doc: Doc, rec: dict[str, Any], prefix: str) -> None:
-    doc.heading(f"{prefix}{STAGE_TITLES.get(rec['kind'], rec['kind'])} ({rec['name']})")
+    title = getattr(STAGES.get(rec["kind"]), "title", None) or rec["kind"]  # a kind no longer known: its name
+    doc.heading(f"{prefix}{title} ({rec['name']})")
 
 
 def _summary(rec: dict[str, Any]) -> Any:
