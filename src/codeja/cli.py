@@ -70,8 +70,8 @@ def _plain_option_types() -> None:
 
 _plain_option_types()
 
-# The command groups, in pipeline order: a module with a Typer `app` (its help is the group's help) is added under
-# its name; one with `register(root_app)` adds its own command(s).
+# The command groups, in pipeline order: a module with a Typer `app` (its help is the group's help) is added
+# under its name; one with `register(root_app)` adds its own command(s).
 COMMANDS = [
     ("curate", curate_cli),
     ("tokenize / fim", fim_cli),  # registers `tokenize` and the `fim` group

@@ -1,4 +1,4 @@
-"""docs/extending.md's examples run as written: each section's code blocks are taken from the document itself."""
+"""docs/extending.md's examples run as written: each section's code blocks are read from the document."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ DOC = REPO / "docs" / "extending.md"
 
 
 def section_blocks(heading: str) -> list[tuple[str, str]]:
-    """The text of each fenced block under ``## <heading>`` (up to the next ``## ``), dedented, with its language."""
+    """(language, dedented text) of each fenced block under ``## <heading>``, up to the next ``## ``."""
     lines = DOC.read_text(encoding="utf-8").splitlines()
     start = lines.index(f"## {heading}") + 1
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))

@@ -48,7 +48,7 @@ def toy(tmp_path, monkeypatch):
     import importlib
 
     toy_config = importlib.import_module("codeja_toy_config").ToyConfig
-    monkeypatch.setitem(STAGES, "toy", Stage("toy", toy_config, run=lambda cfg, out: {}))  # validated, never run
+    monkeypatch.setitem(STAGES, "toy", Stage("toy", toy_config, run=lambda cfg, out: {}))  # never run here
     return toy_config
 
 

@@ -179,9 +179,9 @@ def load_any(path: str | Path, overrides: list[str] | None = None) -> tuple[str,
     data = read_yaml(path)
     stage = data.get("stage")
     kinds = config_kinds()
+    known = ", ".join(sorted(kinds))
     if not stage:
-        raise ConfigError(f"{path}: stage: missing; add e.g. 'stage: curate' (known: {', '.join(sorted(kinds))})")
+        raise ConfigError(f"{path}: stage: missing; add e.g. 'stage: curate' (known: {known})")
     if str(stage) not in kinds:
-        raise ConfigError(f"{path}: stage: unknown stage '{stage}'{_suggest(stage, kinds)}; "
-                          f"known: {', '.join(sorted(kinds))}")
+        raise ConfigError(f"{path}: stage: unknown stage '{stage}'{_suggest(stage, kinds)}; known: {known}")
     return str(stage), load_config(path, kinds[str(stage)], overrides, stage=str(stage))

@@ -1,9 +1,9 @@
-"""The stages a recipe can run: one :class:`Stage` per kind, declared once here and read by the recipe runner, config
-validation (``codeja config validate``, a recipe's ``kind:``) and the report's headings.
+"""The stages a recipe can run: one :class:`Stage` per kind, declared once here and read by the recipe runner,
+config validation (``codeja config validate``, a recipe's ``kind:``) and the report's headings.
 
 A new stage is one line in :data:`STAGES` plus its own module (a config model and a run function); see
-``docs/extending.md``. Stage modules keep their heavy imports (torch, transformers, datatrove) inside their functions,
-so importing this registry stays light; ``codeja --help`` does not import it at all.
+``docs/extending.md``. Stage modules keep their heavy imports (torch, transformers, datatrove) inside their
+functions, so importing this registry stays light; ``codeja --help`` does not import it at all.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Stage:
 
     kind: str
     config: type[BaseModel]  # its config model (a StrictModel)
-    run: Callable[[Any, Path], dict]  # run(config, output_dir) -> a JSON-able summary (the stage's result.json)
+    run: Callable[[Any, Path], dict]  # run(config, output_dir) -> a JSON-able summary (its result.json)
     title: str | None = None  # its heading in reports; the kind where None
 
 
