@@ -5,21 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from doc_blocks import REPO, fenced_blocks
+from doc_blocks import REPO
 from pydantic import ValidationError
+from test_extending import section_blocks
 
 from codeja.backends import BACKENDS
 from codeja.errors import ConfigError
 
 DOC = REPO / "docs" / "extending.md"
-
-
-def _section_python(title: str) -> list[str]:
-    text = DOC.read_text(encoding="utf-8")
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    first, last = text[:start].count("\n") + 2, text[:end].count("\n") + 1 if end != -1 else 10**9
-    return [b.text for b in fenced_blocks(DOC) if b.lang == "python" and first <= b.line <= last]
 
 
 @pytest.fixture
@@ -35,8 +28,8 @@ def test_a_new_backend(registry_restored):
     from codeja.prefs.config import SampleConfig
     from codeja.synth.config import MagpieConfig
 
-    blocks = _section_python("A new backend")
-    assert len(blocks) == 2
+    blocks = [text for lang, text in section_blocks("A new backend")]
+    assert [lang for lang, _ in section_blocks("A new backend")] == ["python", "python"]
     with pytest.raises(ValidationError, match="unknown backend 'reverse'"):
         MagpieConfig(backend="reverse")
     namespace: dict = {}

@@ -14,9 +14,8 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.io import read_jsonl
-from codeja.runs import StageRun
+from codeja.runs import METRICS, StageRun
 
-METRICS = "metrics.jsonl"
 LOSS_PNG = "loss.png"
 CHECKPOINTS = "checkpoints"
 FINAL = "model"
