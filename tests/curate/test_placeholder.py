@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codeja.curate.placeholder import PatternSet, PlaceholderDetector, PlaceholderMatch, find_placeholder
+from codeja.quality.placeholder import PatternSet, PlaceholderDetector, PlaceholderMatch, find_placeholder
 from codeja.errors import ConfigError
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "placeholder" / "cases.jsonl"

@@ -81,7 +81,7 @@ class PlaceholderFilter(CurateFilter):
 
     @cached_property
     def detector(self):
-        from codeja.curate.placeholder import get_detector
+        from codeja.quality.placeholder import get_detector
 
         return get_detector(self.extra, self.policy)
 

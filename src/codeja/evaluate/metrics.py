@@ -51,7 +51,7 @@ def bootstrap_ci(values: list[float], *, resamples: int = 1000, confidence: floa
 _REFUSAL = re.compile(
     r"(I('m| am) (sorry|unable|not able)|I can(not|'t) (help|assist|provide|do that)|as an AI|"
     r"申し訳(ありません|ございません)|お答えできません|お手伝いできません|(でき|し)かねます)", re.IGNORECASE)
-# Used only until the curation stage's detector is importable (codeja.curate.placeholder.find_placeholder).
+# Used only until the curation stage's detector is importable (codeja.quality.placeholder.find_placeholder).
 _PLACEHOLDER = re.compile(
     r"^\s*(#|//)\s*(TODO|FIXME|Your code here|implement(ation)? (this|here)|ここに.*(実装|コード))|"
     r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|throw new (Error|UnsupportedOperationException)\(.*\);?|"
@@ -60,11 +60,11 @@ _PLACEHOLDER = re.compile(
 
 def _find_placeholder():
     try:
-        from codeja.curate.placeholder import (
+        from codeja.quality.placeholder import (
             find_placeholder,  # the curation issue's detector, once it exists
         )
 
-        return find_placeholder, "codeja.curate.placeholder+stub-body"
+        return find_placeholder, "codeja.quality.placeholder+stub-body"
     except ImportError:
         return None, "codeja.evaluate.metrics@1"
 

@@ -24,21 +24,16 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from codeja.config import StrictModel
+from codeja.prefs.filters import FILTERS
+from codeja.prefs.scorers import SCORERS
+from codeja.prefs.strategies import STRATEGIES
 
-Strategy = Literal["closest", "farthest", "random"]
-STRATEGIES: tuple[str, ...] = ("closest", "farthest", "random")
-
-# Filter names, in the default order of the chain. Cheap text checks first, execution (the expensive one) last,
-# so a response already known to be bad never reaches the sandbox.
-FILTER_NAMES: tuple[str, ...] = (
-    "empty", "truncated", "refusal", "language", "placeholder", "parse", "repetition", "duplicate", "execution",
-)
+FILTER_NAMES: tuple[str, ...] = tuple(FILTERS)  # in the default order of the chain
 # The default chain leaves 'execution' out: a response that fails tests is the most informative rejected
 # response there is (with the default execution scorer it ranks below every passing one), so dropping it would
 # leave only passing responses, all scoring 1.0. Who may be *chosen* is gated in the build step instead
 # (build.chosen_min_pass_rate).
 DEFAULT_CHAIN: tuple[str, ...] = tuple(f for f in FILTER_NAMES if f != "execution")
-ScorerKind = Literal["reward_model", "http", "execution", "input", "weighted"]
 
 
 class SampleConfig(StrictModel):
@@ -93,9 +88,9 @@ class FiltersConfig(StrictModel):
     @field_validator("chain")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        unknown = [f for f in v if f not in FILTER_NAMES]
+        unknown = [f for f in v if f not in FILTERS]
         if unknown:
-            raise ValueError(f"unknown filter(s) {unknown}; known: {', '.join(FILTER_NAMES)}")
+            raise ValueError(f"unknown filter(s) {unknown}; known: {', '.join(FILTERS)}")
         if len(set(v)) != len(v):
             raise ValueError("a filter is listed twice")
         return v
@@ -171,9 +166,10 @@ class InputScorerConfig(StrictModel):
 class ScorerConfig(StrictModel):
     """Which scorer ranks the surviving responses. Its identity is written to every pair's meta."""
 
-    kind: ScorerKind = Field(
+    kind: str = Field(
         "execution",
-        description="reward_model | http | execution | input | weighted (a weighted sum of the others, see weights).",
+        description="reward_model | http | execution | input (codeja.prefs.scorers.SCORERS) | weighted (a weighted "
+        "sum of the others, see weights).",
     )
     reward_model: RewardModelConfig = Field(default_factory=RewardModelConfig, description="For kind reward_model.")
     http: HTTPScorerConfig = Field(default_factory=HTTPScorerConfig, description="For kind http.")
@@ -187,12 +183,14 @@ class ScorerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _weights_ok(self) -> ScorerConfig:
+        if self.kind != "weighted" and self.kind not in SCORERS:
+            raise ValueError(f"kind: unknown scorer kind {self.kind!r}; known: {', '.join(SCORERS)}, weighted")
         if self.kind == "execution" and self.execution.tie_break == "reward_model" and not self.reward_model.model:
             raise ValueError("execution.tie_break 'reward_model' needs reward_model.model (a local folder or hub id)")
         if self.kind == "weighted":
             if not self.weights:
                 raise ValueError("kind 'weighted' needs weights, e.g. {execution: 1.0, reward_model: 0.1}")
-            bad = [k for k in self.weights if k not in ("reward_model", "http", "execution", "input")]
+            bad = [k for k in self.weights if k not in SCORERS]
             if bad:
                 raise ValueError(f"weights: unknown scorer kind(s) {bad}")
         return self
@@ -201,11 +199,11 @@ class ScorerConfig(StrictModel):
 class BuildConfig(StrictModel):
     """Choosing chosen and rejected among the surviving, scored responses (see codeja.prefs.strategies)."""
 
-    strategy: Strategy = Field(
+    strategy: str = Field(
         "farthest",
         description="Rejected = the next highest (closest), the lowest (farthest) or a seeded uniform draw "
         "(random) among the survivors scoring below the chosen one. Chosen is the highest score; equal scores go "
-        "to the earlier response.",
+        "to the earlier response. Known: codeja.prefs.strategies.STRATEGIES.",
     )
     min_margin: float | None = Field(
         None, ge=0.0, description="Drop pairs whose chosen-rejected score gap is below this (None: keep all)."
@@ -228,6 +226,13 @@ class BuildConfig(StrictModel):
         "chosen = the best survivor, rejected = the first placeholder response (the strategy applies only where "
         "an instruction has none). Recorded in each pair's meta (rejected_source) and in stats.json.",
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; known: {', '.join(STRATEGIES)}")
+        return v
 
 
 class CandidatesConfig(StrictModel):

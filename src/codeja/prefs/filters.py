@@ -1,10 +1,11 @@
 """The rule-filter chain run on sampled responses before scoring.
 
 Each filter has one job and answers "why is this response unusable?" with a reason string, or None. The chain
-applies the configured filters in order; a response's verdict is the first filter that rejects it (recorded as
+applies the configured filters in order and stops at the first that rejects a response (recorded as
 ``filter_reasons: [name]`` plus ``filter_detail``), so the counts per reason add up to the responses dropped.
-The checks themselves live in :mod:`codeja.quality` (shared with the Magpie stage), :mod:`codeja.curate.placeholder`
-and :mod:`codeja.codeparse`; this module only wires them to responses and instructions.
+The text checks are :mod:`codeja.quality.checks` (the same ones the Magpie stage and evaluation's health figures
+run); this module only tells them the instruction, and adds the two checks that need more than one text:
+``duplicate`` (compares an instruction's responses) and ``execution`` (runs the instruction's tests).
 
 Execution runs last and in one batch for all the responses that survived the cheap filters, through the sandbox.
 """
@@ -14,13 +15,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codeja.codeparse import extract_code_blocks
-from codeja.prefs.config import FiltersConfig
-from codeja.prefs.execution import COMPATIBLE, ExecutionRunner
+from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.records import Instruction
+from codeja.quality import Check, Text, checks, mentioned_languages
+
+if TYPE_CHECKING:  # the config validates chain names against FILTERS, so it imports this module
+    from codeja.prefs.config import FiltersConfig
 
 
 @dataclass
@@ -51,108 +55,25 @@ class Filter(ABC):
         """Called before each instruction's responses (for filters that compare responses with each other)."""
 
 
-class EmptyFilter(Filter):
-    name = "empty"
-
-    def check(self, item: Item) -> str | None:
-        return "empty response" if not item.text.strip() else None
-
-
-class TruncatedFilter(Filter):
-    name = "truncated"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import is_truncated
-
-        return is_truncated(item.text, item.record.get("finish_reason"))
-
-
-class RefusalFilter(Filter):
-    name = "refusal"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import detect_refusal
-
-        return detect_refusal(item.text)
-
-
 def expected_language(inst: Instruction) -> str | None:
     """The programming language an instruction asks for: its ``language`` field, else the only one it names."""
     if inst.language:
         return inst.language
-    from codeja.quality import mentioned_languages
-
     named = mentioned_languages(inst.prompt[-1]["content"])
     return named[0] if len(named) == 1 else None
 
 
-class LanguageFilter(Filter):
-    """Wrong natural language (asked in Japanese, answered in English) or wrong programming language.
+class TextCheckFilter(Filter):
+    """A :mod:`codeja.quality.checks` check on the response, told the instruction, its language, the finish reason."""
 
-    Prose too short to classify ("unknown") passes: a bare code answer is not in the wrong language.
-    """
-
-    name = "language"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import detect_instruction_language, guess_code_language
-
-        asked = detect_instruction_language(item.instruction_text)
-        answered = detect_instruction_language(item.text)
-        if "unknown" not in (asked, answered) and asked != answered:
-            return f"natural language: asked in {asked}, answered in {answered}"
-        want = expected_language(item.instruction)
-        if want:
-            langs = [b.language or guess_code_language(b.code) for b in extract_code_blocks(item.text)]
-            langs = [x for x in langs if x and x not in ("text", "output", "json", "console", "plaintext")]
-            ok = {want} | COMPATIBLE.get(want, set())
-            if langs and not ok.intersection(langs):
-                return f"programming language: asked for {want}, code is in {', '.join(dict.fromkeys(langs))}"
-        return None
-
-
-class PlaceholderFilter(Filter):
-    """Unfinished code: TODO stubs, '... rest of the code here', 'implement this yourself'."""
-
-    name = "placeholder"
+    def __init__(self, check: Check):
+        self.inner = check
+        self.name = check.name
 
     def check(self, item: Item) -> str | None:
-        from codeja.curate.placeholder import find_placeholder
-
-        blocks = extract_code_blocks(item.text)
-        for b in blocks or [None]:
-            found = find_placeholder(b.code, b.language) if b else find_placeholder(item.text)
-            if found is not None:
-                return f"placeholder ({found.pattern}, line {found.line}): {found.text[:80]}"
-        return None
-
-
-class ParseFilter(Filter):
-    name = "parse"
-
-    def __init__(self, require_code: bool = False):
-        self.require_code = require_code
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import code_blocks_parse
-
-        if self.require_code and not extract_code_blocks(item.text):
-            return "no code block"
-        ok, why = code_blocks_parse(item.text, expected_language(item.instruction))
-        return None if ok else why
-
-
-class RepetitionFilter(Filter):
-    name = "repetition"
-
-    def __init__(self, max_repetition: float):
-        self.max_repetition = max_repetition
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import repetition_score
-
-        score = repetition_score(item.text)
-        return f"repetition score {score:.2f} > {self.max_repetition}" if score > self.max_repetition else None
+        return self.inner.check(Text(item.text, language=expected_language(item.instruction),
+                                     finish_reason=item.record.get("finish_reason"),
+                                     instruction=item.instruction_text))
 
 
 _SPACE = re.compile(r"\s+")
@@ -198,6 +119,22 @@ class ExecutionFilter(Filter):
         return None
 
 
+# Filter name -> factory from the stage's config, in the default order of the chain: cheap text checks first,
+# execution (the expensive one) last, so a response already known to be bad never reaches the sandbox.
+FILTERS: dict[str, Callable[[FiltersConfig], Filter]] = {
+    "empty": lambda cfg: TextCheckFilter(checks.Empty()),
+    "truncated": lambda cfg: TextCheckFilter(checks.Truncated()),
+    "refusal": lambda cfg: TextCheckFilter(checks.Refusal()),
+    "language": lambda cfg: TextCheckFilter(checks.AnswerLanguage()),
+    # a response without a fence is a bare code answer: judged whole
+    "placeholder": lambda cfg: TextCheckFilter(checks.Placeholder(scope="blocks_or_text")),
+    "parse": lambda cfg: TextCheckFilter(checks.Parses(cfg.require_code)),
+    "repetition": lambda cfg: TextCheckFilter(checks.Repetition(cfg.max_repetition)),
+    "duplicate": lambda cfg: DuplicateFilter(),
+    "execution": lambda cfg: ExecutionFilter(cfg.min_pass_rate),
+}
+
+
 @dataclass
 class FilterChain:
     filters: list[Filter]
@@ -206,13 +143,7 @@ class FilterChain:
 
     @classmethod
     def from_config(cls, cfg: FiltersConfig, runner: ExecutionRunner | None = None) -> FilterChain:
-        make = {
-            "empty": EmptyFilter, "truncated": TruncatedFilter, "refusal": RefusalFilter, "language": LanguageFilter,
-            "placeholder": PlaceholderFilter, "parse": lambda: ParseFilter(cfg.require_code),
-            "repetition": lambda: RepetitionFilter(cfg.max_repetition), "duplicate": DuplicateFilter,
-            "execution": lambda: ExecutionFilter(cfg.min_pass_rate),
-        }
-        return cls([make[name]() for name in cfg.chain], runner or ExecutionRunner())
+        return cls([FILTERS[name](cfg) for name in cfg.chain], runner or ExecutionRunner())
 
     def apply(self, batch: list[tuple[Instruction, list[dict[str, Any]]]]) -> None:
         """Judge every response of every instruction in ``batch``; writes ``passed_filters``, ``filter_reasons``

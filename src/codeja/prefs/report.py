@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
+COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}  # others: matplotlib's next colour
 
 
 def _fmt(x: Any) -> str:
@@ -35,7 +35,7 @@ def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
         if not margins:
             continue
         ax.hist(margins, bins=bins, histtype="stepfilled" if name == stats["strategy"] else "step",
-                alpha=0.35 if name == stats["strategy"] else 1.0, color=COLORS[name], linewidth=1.5,
+                alpha=0.35 if name == stats["strategy"] else 1.0, color=COLORS.get(name), linewidth=1.5,
                 label=f"{name} (n={len(margins)})" + (" [written]" if name == stats["strategy"] else ""))
     if stats.get("min_margin") is not None:
         ax.axvline(stats["min_margin"], color="black", linestyle="--", linewidth=1, label="min margin")

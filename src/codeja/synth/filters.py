@@ -168,7 +168,7 @@ class PlaceholderTodo(RowFilter):
     stage = "response"
 
     def check(self, row: dict) -> str | None:
-        from codeja.curate.placeholder import find_placeholder
+        from codeja.quality.placeholder import find_placeholder
 
         for text in assistant_turns(row):
             for block in extract_code_blocks(text):
