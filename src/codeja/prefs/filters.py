@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.records import Instruction
-from codeja.quality import Check, Text, checks, mentioned_languages
+from codeja.quality import Chain, Check, Failure, Text, checks, mentioned_languages
 
 if TYPE_CHECKING:  # the config validates chain names against FILTERS, so it imports this module
     from codeja.prefs.config import FiltersConfig
@@ -148,32 +148,30 @@ class FilterChain:
     def apply(self, batch: list[tuple[Instruction, list[dict[str, Any]]]]) -> None:
         """Judge every response of every instruction in ``batch``; writes ``passed_filters``, ``filter_reasons``
         and ``filter_detail`` into each response record."""
+        # one reason per dropped response, so the counts per reason add up to the responses dropped
+        cheap = Chain("prefs", [f for f in self.filters if not isinstance(f, ExecutionFilter)], stop_at_first=True)
         for inst, records in batch:
             for f in self.filters:
                 f.reset()
             for i, rec in enumerate(records):
                 rec["passed_filters"], rec["filter_reasons"] = True, []
                 rec.pop("filter_detail", None)
-                for f in self.filters:
-                    if isinstance(f, ExecutionFilter):
-                        continue  # batched below
-                    if self._judge(f, Item(inst, rec, i)):
-                        break
+                self._record(rec, cheap.run(Item(inst, rec, i)))
         execution = next((f for f in self.filters if isinstance(f, ExecutionFilter)), None)
         if execution is None:
             return
         todo = [(inst, rec) for inst, records in batch for rec in records if rec["passed_filters"] and inst.tests]
         if self.runner is not None and todo:
-            self.runner.run(todo)
+            self.runner.run(todo)  # batched: every surviving response's tests in one sandbox run
+        last = Chain("prefs.execution", [execution])
         for inst, records in batch:
             for i, rec in enumerate(records):
                 if rec["passed_filters"]:
-                    self._judge(execution, Item(inst, rec, i))
+                    self._record(rec, last.run(Item(inst, rec, i)))
 
-    def _judge(self, f: Filter, item: Item) -> bool:
-        reason = f.check(item)
-        if reason is None:
-            return False
-        item.record.update(passed_filters=False, filter_reasons=[f.name], filter_detail=reason)
-        self.counts[f.name] = self.counts.get(f.name, 0) + 1
-        return True
+    def _record(self, record: dict[str, Any], failures: list[Failure]) -> None:
+        if not failures:
+            return
+        f = failures[0]
+        record.update(passed_filters=False, filter_reasons=[f.check], filter_detail=f.detail)
+        self.counts[f.check] = self.counts.get(f.check, 0) + 1

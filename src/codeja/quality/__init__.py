@@ -11,35 +11,35 @@ cheap English cue cannot settle.
 
 from codeja.quality.checks import CHECKS, Chain, Check, Failure, Text, build_check, register
 from codeja.quality.natural_language import detect_instruction_language, script_counts
+from codeja.quality.placeholder import find_placeholder
 from codeja.quality.programming import (
     code_blocks_parse,
     detect_programming_languages,
     guess_code_language,
     mentioned_languages,
 )
-from codeja.quality.placeholder import find_placeholder
 from codeja.quality.refusal import detect_refusal
 from codeja.quality.tasks import TASK_TYPES, detect_task_type
 from codeja.quality.text import is_truncated, repetition_score, strip_code
 
 __all__ = [
     "CHECKS",
+    "TASK_TYPES",
     "Chain",
     "Check",
     "Failure",
     "Text",
     "build_check",
-    "find_placeholder",
-    "register",
-    "TASK_TYPES",
     "code_blocks_parse",
     "detect_instruction_language",
     "detect_programming_languages",
     "detect_refusal",
     "detect_task_type",
+    "find_placeholder",
     "guess_code_language",
     "is_truncated",
     "mentioned_languages",
+    "register",
     "repetition_score",
     "script_counts",
     "strip_code",

@@ -13,8 +13,9 @@ A new check is a subclass with a ``name`` and a ``check`` method, added to :data
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from codeja.codeparse import extract_code_blocks
 from codeja.quality.natural_language import detect_instruction_language
@@ -65,13 +66,17 @@ class Failure:
 
 @dataclass
 class Chain:
-    """Checks run in order; ``stop_at_first`` ends at the first failure (else every failure is collected)."""
+    """Checks run in order; ``stop_at_first`` ends at the first failure (else every failure is collected).
+
+    ``run(x)`` calls ``check(x)`` on each member, so a stage's adapter that judges its own record (a Magpie row,
+    a response with its instruction) with the same ``name`` + ``check`` shape chains the same way.
+    """
 
     name: str
-    checks: list[Check]
+    checks: Sequence[Any]
     stop_at_first: bool = True
 
-    def run(self, t: Text) -> list[Failure]:
+    def run(self, t: Any) -> list[Failure]:
         failures = []
         for c in self.checks:
             detail = c.check(t)
