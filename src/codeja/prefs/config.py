@@ -24,6 +24,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from codeja.config import StrictModel
+from codeja.errors import ConfigError
+from codeja.evaluate.sanitize import get_sanitizer
 from codeja.prefs.filters import FILTERS
 from codeja.prefs.scorers import SCORERS
 from codeja.prefs.strategies import STRATEGIES
@@ -144,6 +146,11 @@ class ExecutionScorerConfig(StrictModel):
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per test program.")
     workers: int | None = Field(None, ge=1, description="Parallel sandbox jobs (None: the sandbox's default).")
     default_language: str = Field("python", description="Language assumed when an instruction names none.")
+    sanitizer: str = Field(
+        "codeja",
+        description="How a response becomes the code to test: an evaluation sanitizer (codeja, evalplus, bigcode, "
+        "none; codeja.evaluate.sanitize), so a response scores here as the same text does in `codeja eval`.",
+    )
     tie_break: TieBreak = Field(
         "auto",
         description="Second signal between responses passing the same share of tests: reward_model (the "
@@ -155,6 +162,15 @@ class ExecutionScorerConfig(StrictModel):
         0.5, gt=0.0, lt=1.0,
         description="How much of one test's worth the tie-break may add (the term is span * t / n_tests).",
     )
+
+    @field_validator("sanitizer")
+    @classmethod
+    def _known_sanitizer(cls, v: str) -> str:
+        try:
+            get_sanitizer(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return v
 
 
 class InputScorerConfig(StrictModel):

@@ -280,10 +280,10 @@ class ScorerTieBreak:
 class QualityTieBreakAdapter:
     """:class:`codeja.prefs.tiebreak.QualityTieBreak` over score items."""
 
-    def __init__(self, default_language: str = "python"):
+    def __init__(self, default_language: str = "python", sanitizer: str = "codeja"):
         from codeja.prefs.tiebreak import QualityTieBreak
 
-        self.measure = QualityTieBreak(default_language)
+        self.measure = QualityTieBreak(default_language, sanitizer)
         self.kind = self.measure.kind
 
     def values(self, items: list[ScoreItem]) -> list[list[float]]:
@@ -433,8 +433,8 @@ def _http(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> 
 
 def _execution(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
     ex = cfg.execution
-    return ExecutionScorer(runner or ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language), tie_break,
-                           ex.tie_break_span)
+    runner = runner or ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language, sanitizer=ex.sanitizer)
+    return ExecutionScorer(runner, tie_break, ex.tie_break_span)
 
 
 def _input(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
@@ -469,5 +469,5 @@ def make_tie_break(cfg: ScorerConfig, make_one) -> Any:
     if kind == "none":
         return None
     if kind == "quality":
-        return QualityTieBreakAdapter(cfg.execution.default_language)
+        return QualityTieBreakAdapter(cfg.execution.default_language, cfg.execution.sanitizer)
     return ScorerTieBreak(make_one(kind))
