@@ -21,6 +21,10 @@ from codeja.evaluate.benchmarks.base import Benchmark, Source, Task
 from codeja.evaluate.sanitize import get_sanitizer
 from codeja.prefs.records import Instruction
 
+# Sanitizers take the benchmark for its stop strings (bigcode); a response to an instruction has none.
+_NO_BENCHMARK = Benchmark([], Source(None, None, None, None))
+
+
 def extract_program(text: str, language: str, entry_point: str | None = None, sanitizer: str = "codeja") -> str:
     """The code to test, turned out of the answer by the evaluation's sanitizer (so a response scores here as the
     same text would in ``codeja eval``): ``codeja@2`` takes the last fenced block of the language that defines
@@ -34,10 +38,6 @@ def extract_program(text: str, language: str, entry_point: str | None = None, sa
         return ""
     task = Task(task_id="prefs", prompt="", language=lang, entry_point=entry_point)
     return get_sanitizer(sanitizer).sanitize(text, task, _NO_BENCHMARK, kind="solution").code
-
-
-# Sanitizers take the benchmark for its stop strings (bigcode); a response to an instruction has none.
-_NO_BENCHMARK = Benchmark([], Source(None, None, None, None))
 
 
 def _check_call(test: str, entry_point: str | None, language: str) -> str:
