@@ -106,12 +106,13 @@ def _has_task(bench, task_id: str) -> bool:
 
 def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dict]:
     """Each row's verdict under sanitizer ``none`` (scored exactly as a model's samples), in row order."""
+    from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import SAMPLES, score_samples
     from codeja.io import write_jsonl
 
     write_jsonl(work / "input.jsonl", [{k: r[k] for k in ("task_id", "completion", "solution") if k in r}
                                        for r in rows])
-    score_samples(bench, work / "input.jsonl", work, "none", k=[1], bootstrap=0, workers=workers)
+    score_samples(bench, work / "input.jsonl", work, ScoringConfig(sanitizer="none", k=[1], bootstrap=0, workers=workers))
     by_line = {}
     for line in (work / SAMPLES).read_text(encoding="utf-8").splitlines():
         s = json.loads(line)
