@@ -1,5 +1,5 @@
-"""docs/extending.md: the check / curation filter, pair strategy, benchmark and sanitizer sections run as written,
-and each lists the files its extension touches."""
+"""docs/extending.md: the check / curation filter, pair strategy, benchmark and sanitizer sections run as
+written, and each lists the files its extension touches."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from codeja.prefs.records import Instruction
 from codeja.quality import CHECKS
 
 DOC = REPO / "docs" / "extending.md"
-REGISTRIES = (CHECKS, prefs_filters.FILTERS, curate_filters.FILTERS, strategies.STRATEGIES, BENCHMARKS, SANITIZERS)
+REGISTRIES = (CHECKS, prefs_filters.FILTERS, curate_filters.FILTERS, strategies.STRATEGIES, BENCHMARKS,
+              SANITIZERS)
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def run_section(title: str, n_blocks: int) -> dict:
     assert len(blocks) == n_blocks
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block.text, f"{DOC}:{block.line}", "exec"), namespace)  # noqa: S102 - our own doc's code; it asserts what it shows
+        # our own doc's code, which asserts what it shows
+        exec(compile(block.text, f"{DOC}:{block.line}", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -73,12 +75,13 @@ def test_a_new_pair_strategy(registries_restored, tmp_path):
         BuildConfig(strategy="median")
     run_section("A new pair strategy", 1)
     cands = tmp_path / "candidates.jsonl"
-    cands.write_text(json.dumps({"id": "q1", "prompt": "Write add.", "responses": [
-        {"text": f"r{i}", "score": s, "passed_filters": True} for i, s in enumerate([0.9, 0.2, 0.5, 0.7])]}) + "\n",
-        encoding="utf-8")
+    scores = [0.9, 0.2, 0.5, 0.7]
+    responses = [{"text": f"r{i}", "score": s, "passed_filters": True} for i, s in enumerate(scores)]
+    cands.write_text(json.dumps({"id": "q1", "prompt": "Write add.", "responses": responses}) + "\n", "utf-8")
     stats = build_pairs(cands, tmp_path / "pairs", "median", progress=False)  # the report draws it too
     pair = json.loads((tmp_path / "pairs" / "pairs.jsonl").read_text(encoding="utf-8"))
-    assert stats["pairs"] == 1 and "median" in stats["per_strategy"] and pair["rejected"][-1]["content"] == "r2"
+    assert stats["pairs"] == 1 and "median" in stats["per_strategy"]
+    assert pair["rejected"][-1]["content"] == "r2"
     assert (tmp_path / "pairs" / "margins.png").stat().st_size > 0
     assert touched_files("A new pair strategy") == ["src/codeja/prefs/strategies.py"]
 
@@ -96,7 +99,8 @@ def test_a_new_sanitizer(registries_restored):
     run_section("A new sanitizer", 1)
     # preferences turn an answer into a program with it, as evaluation does
     answer = "```python\ndef add(a, b):\n    return a + b\n```\n```python\nprint(add(1, 2))\n```"
-    assert extract_program(answer, "python", "add", sanitizer="firstblock") == "def add(a, b):\n    return a + b\n"
+    code = extract_program(answer, "python", "add", sanitizer="firstblock")
+    assert code == "def add(a, b):\n    return a + b\n"
     assert get_sanitizer("firstblock").id == "firstblock@1"
     assert touched_files("A new sanitizer") == ["src/codeja/evaluate/sanitize/<name>.py",
                                                 "src/codeja/evaluate/sanitize/__init__.py"]

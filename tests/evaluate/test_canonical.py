@@ -21,7 +21,8 @@ from codeja.sandbox import toolchain_available
 def _score(tmp_path, name, sanitizer="none,codeja", limit=None, rows=None):
     bench = get_benchmark(name, limit=limit)
     write_jsonl(tmp_path / "s.jsonl", rows if rows is not None else bench.canonical_samples())
-    return score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", ScoringConfig(sanitizer=sanitizer, bootstrap=0))
+    scoring = ScoringConfig(sanitizer=sanitizer, bootstrap=0)
+    return score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", scoring)
 
 
 @pytest.mark.slow

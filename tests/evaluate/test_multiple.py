@@ -63,7 +63,8 @@ def test_correct_completion_passes_and_wrong_one_fails(tmp_path, lang):
         pytest.skip(f"{bench.language} toolchain not installed ({language.debian}; scripts/setup-system.sh)")
     probes = bench.probe_samples()
     write_jsonl(tmp_path / "s.jsonl", probes)
-    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", ScoringConfig(sanitizer="none,codeja", bootstrap=0))
+    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                  ScoringConfig(sanitizer="none,codeja", bootstrap=0))
     rows = [json.loads(x) for x in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     for probe, row in zip(probes, rows):

@@ -90,7 +90,8 @@ def test_score_humaneval_subset_writes_results_samples_manifest(tmp_path):
     rows.append({"task_id": "HumanEval/0", "completion": "    return None  # wrong\n"})
     rows.append({"task_id": "HumanEval/1", "completion": "    while True:\n        pass\n"})  # timeout
     write_jsonl(tmp_path / "s.jsonl", rows)
-    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", ScoringConfig(timeout_s=2, bootstrap=200))
+    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                        ScoringConfig(timeout_s=2, bootstrap=200))
     assert res["per_task"]["HumanEval/0"] == {"passed": 1, "n": 2}
     assert res["per_task"]["HumanEval/1"] == {"passed": 1, "n": 2}
     assert res["per_task"]["HumanEval/2"] == {"passed": 1, "n": 1}
@@ -109,7 +110,8 @@ def test_score_all_sanitizers_gives_sensitivity_table(tmp_path):
     bench = get_benchmark("humaneval", limit=2)
     helper_after = "    return _h(numbers, threshold)\n\n\ndef _h(n, t):\n    return any(abs(a - b) < t for i, a in enumerate(n) for b in n[i + 1:])\n"
     write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": helper_after}])
-    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", ScoringConfig(sanitizer="all", bootstrap=0))
+    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                        ScoringConfig(sanitizer="all", bootstrap=0))
     by = res["by_sanitizer"]
     assert by["codeja@2"]["pass@1"] == 1.0 and by["none@1"]["pass@1"] == 1.0
     assert by["bigcode@2024-01"]["pass@1"] == 0.0  # "\ndef" cuts the helper
@@ -193,7 +195,7 @@ def test_compare_identical_settings_ranks():
 def test_eval_config_hands_its_scoring_fields_to_score_samples():
     cfg = EvalConfig(sanitizer="evalplus", k=[1, 5], bootstrap=10, confidence=0.9, seed=3, timeout_s=4.0,
                      memory_mb=512, workers=2)
-    assert cfg.scoring() == ScoringConfig(sanitizer="evalplus", k=[1, 5], bootstrap=10, confidence=0.9, seed=3,
-                                          timeout_s=4.0, memory_mb=512, workers=2)
+    assert cfg.scoring() == ScoringConfig(sanitizer="evalplus", k=[1, 5], bootstrap=10, confidence=0.9,
+                                          seed=3, timeout_s=4.0, memory_mb=512, workers=2)
     # every scoring setting but the score-command-only skip_bad_lines is an eval config key
     assert set(ScoringConfig.model_fields) - set(EvalConfig.model_fields) == {"skip_bad_lines"}

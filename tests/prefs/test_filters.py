@@ -86,7 +86,8 @@ def test_program_extraction():
     assert extract_program(text, "python") == "def add(a, b):\n    return a + b\n"
     # top-level demo code in the answer is not part of the program, exactly as in `codeja eval`
     demo = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\nassert add(1, 1) == 3\n```"
-    assert "print" not in extract_program(demo, "python", "add") and "assert" not in extract_program(demo, "python", "add")
+    code = extract_program(demo, "python", "add")
+    assert "print" not in code and "assert" not in code
     assert extract_program("def add(a, b): return a + b", "python") == "def add(a, b): return a + b"
     assert extract_program("```js\nlet x = 1\n```", "python") == ""  # code, but none in the language
     he = inst(tests=["def check(candidate):\n    assert candidate(1, 2) == 3\n"], entry_point="add")
@@ -99,8 +100,9 @@ def test_prefs_and_eval_turn_one_text_into_the_same_program():
     from codeja.evaluate.sanitize import get_sanitizer
 
     bench = get_benchmark("humaneval", limit=1)
-    task = dataclasses.replace(bench.tasks[0], prompt="")  # an instruction has no prompt for the code to continue
-    answer = f"Sure.\n```python\n{bench.tasks[0].prompt}{task.canonical}\n\nprint({task.entry_point}([1.0], 0.5))\n```\nDone."
+    task = dataclasses.replace(bench.tasks[0], prompt="")  # an instruction has no prompt to continue
+    code = f"{bench.tasks[0].prompt}{task.canonical}\n\nprint({task.entry_point}([1.0], 0.5))"
+    answer = f"Sure.\n```python\n{code}\n```\nDone."
     for name in ("codeja", "evalplus"):
         want = get_sanitizer(name).sanitize(answer, task, bench, kind="solution").code
         assert extract_program(answer, "python", task.entry_point, sanitizer=name) == want

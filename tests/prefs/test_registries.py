@@ -1,4 +1,4 @@
-"""Strategies, scorers and filters are chosen from dict registries: names in one place, config and report follow."""
+"""Strategies, scorers and filters come from dict registries: names in one place, config and report follow."""
 
 import pytest
 from pydantic import ValidationError
@@ -32,5 +32,6 @@ def test_a_new_strategy_needs_no_colour(tmp_path, monkeypatch):
     class Tally:
         margins, below_margin = [0.5, 1.0], []
 
-    path = _plot_margins(tmp_path, {"strategy": "median", "min_margin": None}, {"median": Tally(), "closest": Tally()})
+    stats = {"strategy": "median", "min_margin": None}
+    path = _plot_margins(tmp_path, stats, {"median": Tally(), "closest": Tally()})
     assert path.stat().st_size > 0

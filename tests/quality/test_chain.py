@@ -37,8 +37,9 @@ def test_refusal_window_is_one_value_for_filters_and_eval_health():
     # 300 characters (quality.refusal.HEAD_CHARS): evaluation's health used to search 400 with its own pattern
     assert HEAD_CHARS == 300
     inside = "x" * (HEAD_CHARS - len(REFUSAL) - 1) + " " + REFUSAL
-    beyond = "x" * (HEAD_CHARS + 50) + " " + REFUSAL  # inside the old 400-character window, outside the new one
-    for text, refused in ((inside, True), (beyond, False), ("I'm sorry for the confusion; here is the fix.", False)):
+    beyond = "x" * (HEAD_CHARS + 50) + " " + REFUSAL  # inside the old 400-character window, not the new one
+    apology = "I'm sorry for the confusion; here is the fix."  # the old eval pattern counted this
+    for text, refused in ((inside, True), (beyond, False), (apology, False)):
         assert (checks.Refusal().check(Text(text)) is not None) is refused
         assert health([{"raw": text}])["refusal_rate"] == float(refused)
         row = {"messages": [{"role": "user", "content": "Write a function."},
@@ -61,4 +62,5 @@ def test_placeholder_scopes():
     # evaluation's health adds the stub-body rule: a bare `pass` has no marker but is no code either
     assert checks.StubBody().check(Text("    pass\n")) is not None
     assert checks.StubBody().check(Text("    return x\n")) is None
-    assert health([{"raw": "    pass\n"}, {"raw": bare}, {"raw": "    return 1\n"}])["placeholder_share"] == 2 / 3
+    samples = [{"raw": "    pass\n"}, {"raw": bare}, {"raw": "    return 1\n"}]
+    assert health(samples)["placeholder_share"] == 2 / 3

@@ -280,8 +280,8 @@ class DecontFilter(CurateFilter):
         return None if m is None else ("benchmark_overlap", m.as_dict())
 
 
-# The curate config's section -> its filter, in run order (each section has ``enabled``; the quarantine gate runs
-# first and PII redaction, a formatter, last). Dropped documents go to ``removed/<filter_name>/``.
+# The curate config's section -> its filter, in run order (each section has ``enabled``; the quarantine gate
+# runs first and PII redaction, a formatter, last). Dropped documents go to ``removed/<filter_name>/``.
 FILTERS: dict[str, type[CurateFilter]] = {
     "language_id": LanguageIdFilter,
     "japanese": JapaneseQualityFilter,

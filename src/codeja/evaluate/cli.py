@@ -97,8 +97,8 @@ def score_cmd(
         raise ConfigError(f"--timeout {timeout}: must be > 0")
     _sanitizers(sanitizer)  # an unknown name is reported before any sample is read
     bench = get_benchmark(benchmark, data, limit, prompt_lang=prompt_lang)
-    scoring = ScoringConfig(sanitizer=sanitizer, k=[int(x) for x in ks], timeout_s=timeout, workers=workers, seed=seed,
-                            skip_bad_lines=skip_bad_lines)
+    scoring = ScoringConfig(sanitizer=sanitizer, k=[int(x) for x in ks], timeout_s=timeout, workers=workers,
+                            seed=seed, skip_bad_lines=skip_bad_lines)
     res = score_samples(bench, samples, output, scoring, progress=True)
     keys = [x for x in res if x.startswith("pass@")] + ["ci_low", "ci_high", "n_tasks", "n_samples"]
     for extra in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):

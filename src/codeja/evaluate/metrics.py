@@ -50,8 +50,8 @@ def bootstrap_ci(values: list[float], *, resamples: int = 1000, confidence: floa
 # -- generation health -------------------------------------------------------------------------------------------
 
 # The filters' own checks, so a refusal or a stub counted here is one the Magpie and preference filters drop.
-# A completion is code from its first character (scope "text"); a body with no marker but nothing except `pass`
-# or `...` is a stub too.
+# A completion is code from its first character (scope "text"); a body with no marker but nothing except
+# `pass` or `...` is a stub too.
 PLACEHOLDER = Chain("eval.health.placeholder", [checks.Placeholder(scope="text"), checks.StubBody()])
 REFUSAL = checks.Refusal()
 PLACEHOLDER_DETECTOR = "codeja.quality.placeholder+stub-body"  # recorded in results.json's health

@@ -90,11 +90,10 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
     """Score a samples JSONL (``task_id`` + ``completion`` or ``solution``) and write results, samples, manifest.
 
     ``samples_path`` is a JSONL file, an EvalPlus samples folder or a bigcode generations.json
-    (:mod:`codeja.evaluate.samples`); a line that cannot be scored is an error unless ``scoring.skip_bad_lines``.
-    ``scoring.sanitizer`` is a name, a comma list, or ``"all"`` (every sample scored under each; ``results.json``
-    then has ``by_sanitizer`` and a ``sensitivity`` table, and its headline is the first one listed, ``codeja``
-    for all).
-    """
+    (:mod:`codeja.evaluate.samples`); a line that cannot be scored is an error unless
+    ``scoring.skip_bad_lines``. ``scoring.sanitizer`` is a name, a comma list, or ``"all"`` (every sample
+    scored under each; ``results.json`` then has ``by_sanitizer`` and a ``sensitivity`` table, and its
+    headline is the first one listed, ``codeja`` for all)."""
     sc = scoring or ScoringConfig()
     t0 = time.monotonic()
     bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark, path, **bench_options)
@@ -131,8 +130,8 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                          stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None,
                          compile_status=r.compile_status)
 
-    by_san = {sid: _summary(bench, samples, sid, ks=sc.k, bootstrap=sc.bootstrap, confidence=sc.confidence, seed=sc.seed)
-              for sid in ids}
+    by_san = {sid: _summary(bench, samples, sid, ks=sc.k, bootstrap=sc.bootstrap, confidence=sc.confidence,
+                            seed=sc.seed) for sid in ids}
     if bench.kind == "qa":
         for sid in ids:
             for m in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):
@@ -152,14 +151,16 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
              "verdicts": s["verdicts"]} for s in samples]
     write_jsonl(out / SAMPLES, rows)
     write_json(out / RESULTS, result)
-    write_manifest(out, "eval.score", {"benchmark": bench.name, "sanitizers": ids, "k": list(sc.k),
-                                       "bootstrap": sc.bootstrap, "confidence": sc.confidence, "seed": sc.seed,
-                                       "timeout_s": sc.timeout_s or bench.timeout_s, "memory_mb": sc.memory_mb},
+    timeout_s = sc.timeout_s or bench.timeout_s
+    settings = {"benchmark": bench.name, "sanitizers": ids, "k": list(sc.k), "bootstrap": sc.bootstrap,
+                "confidence": sc.confidence, "seed": sc.seed, "timeout_s": timeout_s, "memory_mb": sc.memory_mb}
+    write_manifest(out, "eval.score", settings,
                    benchmark=bench.describe(), sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
                    samples={"path": str(samples_path), "sha256": hash_path(samples_path)},
-                   execution={"engine": "codeja.sandbox", "timeout_s": sc.timeout_s or bench.timeout_s,
-                              "memory_mb": sc.memory_mb, "toolchains": _toolchains(bench), **_sandbox_description()},
-                   seeds={"bootstrap": sc.seed}, wall_s=round(time.monotonic() - t0, 3), **(extra_manifest or {}))
+                   execution={"engine": "codeja.sandbox", "timeout_s": timeout_s, "memory_mb": sc.memory_mb,
+                              "toolchains": _toolchains(bench), **_sandbox_description()},
+                   seeds={"bootstrap": sc.seed}, wall_s=round(time.monotonic() - t0, 3),
+                   **(extra_manifest or {}))
     return result
 
 

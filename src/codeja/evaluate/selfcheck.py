@@ -112,7 +112,8 @@ def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dic
 
     write_jsonl(work / "input.jsonl", [{k: r[k] for k in ("task_id", "completion", "solution") if k in r}
                                        for r in rows])
-    score_samples(bench, work / "input.jsonl", work, ScoringConfig(sanitizer="none", k=[1], bootstrap=0, workers=workers))
+    scoring = ScoringConfig(sanitizer="none", k=[1], bootstrap=0, workers=workers)
+    score_samples(bench, work / "input.jsonl", work, scoring)
     by_line = {}
     for line in (work / SAMPLES).read_text(encoding="utf-8").splitlines():
         s = json.loads(line)

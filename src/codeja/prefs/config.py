@@ -148,8 +148,9 @@ class ExecutionScorerConfig(StrictModel):
     default_language: str = Field("python", description="Language assumed when an instruction names none.")
     sanitizer: str = Field(
         "codeja",
-        description="How a response becomes the code to test: an evaluation sanitizer (codeja, evalplus, bigcode, "
-        "none; codeja.evaluate.sanitize), so a response scores here as the same text does in `codeja eval`.",
+        description="How a response becomes the code to test: an evaluation sanitizer (codeja, evalplus, "
+        "bigcode, none; codeja.evaluate.sanitize), so a response scores here as the same text does in "
+        "`codeja eval`.",
     )
     tie_break: TieBreak = Field(
         "auto",
@@ -184,8 +185,8 @@ class ScorerConfig(StrictModel):
 
     kind: str = Field(
         "execution",
-        description="reward_model | http | execution | input (codeja.prefs.scorers.SCORERS) | weighted (a weighted "
-        "sum of the others, see weights).",
+        description="reward_model | http | execution | input (codeja.prefs.scorers.SCORERS) | weighted (a "
+        "weighted sum of the others, see weights).",
     )
     reward_model: RewardModelConfig = Field(default_factory=RewardModelConfig, description="For kind reward_model.")
     http: HTTPScorerConfig = Field(default_factory=HTTPScorerConfig, description="For kind http.")
@@ -200,7 +201,8 @@ class ScorerConfig(StrictModel):
     @model_validator(mode="after")
     def _weights_ok(self) -> ScorerConfig:
         if self.kind != "weighted" and self.kind not in SCORERS:
-            raise ValueError(f"kind: unknown scorer kind {self.kind!r}; known: {', '.join(SCORERS)}, weighted")
+            known = ", ".join([*SCORERS, "weighted"])
+            raise ValueError(f"kind: unknown scorer kind {self.kind!r}; known: {known}")
         if self.kind == "execution" and self.execution.tie_break == "reward_model" and not self.reward_model.model:
             raise ValueError("execution.tie_break 'reward_model' needs reward_model.model (a local folder or hub id)")
         if self.kind == "weighted":

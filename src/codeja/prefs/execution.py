@@ -2,9 +2,10 @@
 
 An instruction carries tests as ``tests`` (a string, or a list: each element is run as its own program, so the
 pass rate is graded), an optional ``entry_point`` and a ``language`` (default python). The program for one test
-is ``<code from the response>\\n\\n<test>``, plus ``check(<entry_point>)`` when the test defines a HumanEval-style
-``check(candidate)`` and never calls it. The code comes out of the response through the evaluation's sanitizer
-(``scorer.execution.sanitizer``, default ``codeja``), so preferences and evaluation judge one text the same way.
+is ``<code from the response>\\n\\n<test>``, plus ``check(<entry_point>)`` when the test defines a
+HumanEval-style ``check(candidate)`` and never calls it. The code comes out of the response through the
+evaluation's sanitizer (``scorer.execution.sanitizer``, default ``codeja``), so preferences and evaluation
+judge one text the same way.
 
 Results are cached on the response record (``execution``) so the execution filter and the execution scorer run
 each program once.
@@ -25,10 +26,12 @@ from codeja.prefs.records import Instruction
 _NO_BENCHMARK = Benchmark([], Source(None, None, None, None))
 
 
-def extract_program(text: str, language: str, entry_point: str | None = None, sanitizer: str = "codeja") -> str:
-    """The code to test, turned out of the answer by the evaluation's sanitizer (so a response scores here as the
-    same text would in ``codeja eval``): ``codeja@2`` takes the last fenced block of the language that defines
-    the entry point (else the last such block, else the raw text) and keeps what the entry point reaches.
+def extract_program(text: str, language: str, entry_point: str | None = None,
+                    sanitizer: str = "codeja") -> str:
+    """The code to test, turned out of the answer by the evaluation's sanitizer (so a response scores here as
+    the same text would in ``codeja eval``): ``codeja@2`` takes the last fenced block of the language that
+    defines the entry point (else the last such block, else the raw text) and keeps what the entry point
+    reaches.
 
     An answer whose fences all hold another language has no code to test: "".
     """

@@ -3,9 +3,9 @@
 Each filter has one job and answers "why is this response unusable?" with a reason string, or None. The chain
 applies the configured filters in order and stops at the first that rejects a response (recorded as
 ``filter_reasons: [name]`` plus ``filter_detail``), so the counts per reason add up to the responses dropped.
-The text checks are :mod:`codeja.quality.checks` (the same ones the Magpie stage and evaluation's health figures
-run); this module only tells them the instruction, and adds the two checks that need more than one text:
-``duplicate`` (compares an instruction's responses) and ``execution`` (runs the instruction's tests).
+The text checks are :mod:`codeja.quality.checks` (the same ones the Magpie stage and evaluation's health
+figures run); this module only tells them the instruction, and adds the two checks that need more than one
+text: ``duplicate`` (compares an instruction's responses) and ``execution`` (runs the instruction's tests).
 
 Execution runs last and in one batch for all the responses that survived the cheap filters, through the sandbox.
 """
@@ -64,7 +64,7 @@ def expected_language(inst: Instruction) -> str | None:
 
 
 class TextCheckFilter(Filter):
-    """A :mod:`codeja.quality.checks` check on the response, told the instruction, its language, the finish reason."""
+    """A :mod:`codeja.quality.checks` check on a response, told its instruction, language, finish reason."""
 
     def __init__(self, check: Check):
         self.inner = check
@@ -149,7 +149,8 @@ class FilterChain:
         """Judge every response of every instruction in ``batch``; writes ``passed_filters``, ``filter_reasons``
         and ``filter_detail`` into each response record."""
         # one reason per dropped response, so the counts per reason add up to the responses dropped
-        cheap = Chain("prefs", [f for f in self.filters if not isinstance(f, ExecutionFilter)], stop_at_first=True)
+        text_checks = [f for f in self.filters if not isinstance(f, ExecutionFilter)]
+        cheap = Chain("prefs", text_checks, stop_at_first=True)
         for inst, records in batch:
             for f in self.filters:
                 f.reset()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}  # others: matplotlib's next colour
+# A strategy without a colour here gets matplotlib's next one.
+COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
 
 
 def _fmt(x: Any) -> str:

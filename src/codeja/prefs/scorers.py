@@ -427,8 +427,9 @@ def _reward_model(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: 
 
 def _http(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
     h = cfg.http
-    return HTTPRewardScorer(h.url, h.model, attribute=h.attribute, weights=h.weights, api_key_env=h.api_key_env,
-                            timeout_s=h.timeout_s, max_retries=h.max_retries, concurrency=h.concurrency)
+    return HTTPRewardScorer(h.url, h.model, attribute=h.attribute, weights=h.weights,
+                            api_key_env=h.api_key_env, timeout_s=h.timeout_s, max_retries=h.max_retries,
+                            concurrency=h.concurrency)
 
 
 def _execution(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:

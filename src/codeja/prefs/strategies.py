@@ -83,7 +83,7 @@ def uniform(lower: list[Response], seed: int, instruction_id: str | int) -> Resp
     return lower[random_pick(seed, instruction_id, len(lower))]
 
 
-# Strategy name -> which of the rejected candidates (best first, all scoring below the chosen one) is rejected.
+# Strategy name -> which rejected candidate (best first, all scoring below the chosen one) is rejected.
 STRATEGIES: dict[str, Pick] = {"closest": closest, "farthest": farthest, "random": uniform}
 
 

@@ -1,7 +1,7 @@
-"""Quality checks on a text, shared by curation, Magpie synthesis, preferences and evaluation's health figures.
+"""Quality checks on a text, shared by curation, Magpie synthesis, preferences and evaluation health figures.
 
-:mod:`codeja.quality.checks` holds the one :class:`~codeja.quality.checks.Check` protocol, the registry of named
-checks and :class:`~codeja.quality.checks.Chain`; the modules below are the detectors the checks call.
+:mod:`codeja.quality.checks` holds the one :class:`~codeja.quality.checks.Check` protocol, the registry of
+named checks and :class:`~codeja.quality.checks.Chain`; the modules below are the detectors the checks call.
 
 Each check has one job, runs in well under a millisecond on typical chat text, and explains itself: checks that
 reject return a reason string (``None`` when the text passes), detectors return plain labels. No check loads a

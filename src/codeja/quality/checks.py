@@ -1,11 +1,11 @@
 """One protocol for a check on a text, a registry of the checks, and chains of them.
 
-A :class:`Check` reads a :class:`Text` (the text plus what is known about it: the programming language its code
-should be in, the engine's finish reason, the instruction it answers) and returns a reason string when the text
-fails, ``None`` when it passes. Each stage builds a named :class:`Chain` from the registry and chooses whether it
-stops at the first failure (preferences: one reason per dropped response, so the counts add up) or collects every
-failure (Magpie: ``removed.jsonl`` shows all problems of a row). Evaluation's generation-health figures run the
-same checks, so a refusal counted there is a refusal the filters drop.
+A :class:`Check` reads a :class:`Text` (the text plus what is known about it: the programming language its
+code should be in, the engine's finish reason, the instruction it answers) and returns a reason string when
+the text fails, ``None`` when it passes. Each stage builds a named :class:`Chain` from the registry and
+chooses whether it stops at the first failure (preferences: one reason per dropped response, so the counts add
+up) or collects every failure (Magpie: ``removed.jsonl`` shows all problems of a row). Evaluation's
+generation-health figures run the same checks, so a refusal counted there is a refusal the filters drop.
 
 A new check is a subclass with a ``name`` and a ``check`` method, added to :data:`CHECKS` by :func:`register`.
 """
@@ -39,7 +39,7 @@ class Text:
 
 
 class Check:
-    """Base of every check: ``name`` is the reason key stages count; ``check`` says why ``t`` fails, or None."""
+    """Base of every check: ``name`` is the reason key stages count; ``check`` says why ``t`` fails."""
 
     name: ClassVar[str] = "check"
 
@@ -68,9 +68,8 @@ class Failure:
 class Chain:
     """Checks run in order; ``stop_at_first`` ends at the first failure (else every failure is collected).
 
-    ``run(x)`` calls ``check(x)`` on each member, so a stage's adapter that judges its own record (a Magpie row,
-    a response with its instruction) with the same ``name`` + ``check`` shape chains the same way.
-    """
+    ``run(x)`` calls ``check(x)`` on each member, so a stage's adapter that judges its own record (a Magpie
+    row, a response with its instruction) with the same ``name`` + ``check`` shape chains the same way."""
 
     name: str
     checks: Sequence[Any]
@@ -144,7 +143,9 @@ class Repetition(Check):
 
     def check(self, t: Text) -> str | None:
         score = repetition_score(t.text)
-        return f"repeated 4-gram share {score:.2f} > {self.max_repetition}" if score > self.max_repetition else None
+        if score <= self.max_repetition:
+            return None
+        return f"repeated 4-gram share {score:.2f} > {self.max_repetition}"
 
 
 Scope = Literal["blocks", "blocks_or_text", "text"]
@@ -154,10 +155,9 @@ Scope = Literal["blocks", "blocks_or_text", "text"]
 class Placeholder(Check):
     """Unfinished code: TODO stubs, '... rest of the code here', 'ここにコードを書いてください'.
 
-    ``scope`` says where the code is: ``blocks`` (only fenced blocks: chat answers whose prose may quote a TODO),
-    ``blocks_or_text`` (the fenced blocks, or the whole text when it has none: a bare code answer) or ``text``
-    (the whole text is code: a completion).
-    """
+    ``scope`` says where the code is: ``blocks`` (only fenced blocks: chat answers whose prose may quote a
+    TODO), ``blocks_or_text`` (the fenced blocks, or the whole text when it has none: a bare code answer) or
+    ``text`` (the whole text is code: a completion)."""
 
     name = "placeholder"
 
@@ -178,8 +178,9 @@ class Placeholder(Check):
 # A stub statement standing for a body: `pass`, `...`, `raise NotImplementedError`, `todo!()`, a TODO comment.
 _STUB_LINE = re.compile(
     r"^\s*(#|//)\s*(TODO|FIXME|Your code here|implement(ation)? (this|here)|ここに.*(実装|コード))|"
-    r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|throw new (Error|UnsupportedOperationException)\(.*\);?|"
-    r"unimplemented!\(\)|todo!\(\))\s*$", re.IGNORECASE | re.MULTILINE)
+    r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|"
+    r"throw new (Error|UnsupportedOperationException)\(.*\);?|unimplemented!\(\)|todo!\(\))\s*$",
+    re.IGNORECASE | re.MULTILINE)
 
 
 @register
@@ -193,12 +194,13 @@ class StubBody(Check):
     name = "stub_body"
 
     def check(self, t: Text) -> str | None:
-        meaningful = [ln for ln in t.text.splitlines() if ln.strip() and not ln.strip().startswith(('"""', "'''"))]
+        lines = [ln.strip() for ln in t.text.splitlines()]
+        meaningful = [ln for ln in lines if ln and not ln.startswith(('"""', "'''"))]
         if not meaningful:
             return "no code in the body"
         stubs = [ln for ln in meaningful if _STUB_LINE.search(ln)]
-        code = [ln for ln in meaningful if not ln.strip().startswith(("#", "//"))]
-        return f"body is only stubs: {stubs[0].strip()[:80]}" if len(stubs) >= max(1, len(code)) else None
+        code = [ln for ln in meaningful if not ln.startswith(("#", "//"))]
+        return f"body is only stubs: {stubs[0][:80]}" if len(stubs) >= max(1, len(code)) else None
 
 
 @register
@@ -241,12 +243,13 @@ class AnswerLanguage(Check):
             langs = [x for x in langs if x and x not in _NOT_CODE]
             ok = {t.language} | COMPATIBLE.get(t.language, set())
             if langs and not ok.intersection(langs):
-                return f"programming language: asked for {t.language}, code is in {', '.join(dict.fromkeys(langs))}"
+                found = ", ".join(dict.fromkeys(langs))
+                return f"programming language: asked for {t.language}, code is in {found}"
         return None
 
 
 def build_check(name: str, **options) -> Check:
-    """The registered check ``name`` with its options; an unknown name is a ValueError naming the known ones."""
+    """The registered check ``name`` with its options; an unknown name is a ValueError naming the known."""
     cls = CHECKS.get(name)
     if cls is None:
         raise ValueError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")

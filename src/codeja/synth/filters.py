@@ -38,8 +38,8 @@ def _gens(row: dict, role: str) -> list[dict]:
 class RowFilter:
     """Base: ``name`` is the reason key counted in stats.json; ``check`` returns a detail string or None.
 
-    Checks on one turn's text are :mod:`codeja.quality.checks` wrapped in :class:`TurnCheck`; a subclass of its own
-    is for what judges the whole row against its steering request (the requested languages).
+    Checks on one turn's text are :mod:`codeja.quality.checks` wrapped in :class:`TurnCheck`; a subclass of
+    its own is for what judges the whole row against its steering request (the requested languages).
     """
 
     name = "filter"
@@ -53,11 +53,12 @@ class RowFilter:
 
 
 class TurnCheck(RowFilter):
-    """A :mod:`codeja.quality.checks` check run on each user turn (instruction stage) or assistant turn (response
-    stage), told the requested programming language and the turn's finish reason; the first failing turn counts.
+    """A :mod:`codeja.quality.checks` check run on each user turn (instruction stage) or assistant turn
+    (response stage), told the requested programming language and the turn's finish reason; the first failing
+    turn counts.
 
-    ``number_turns`` prefixes the detail with ``turn N:`` (the shape checks always did; the content checks did not,
-    and their recorded details are kept as they were).
+    ``number_turns`` prefixes the detail with ``turn N:`` (the shape checks always did; the content checks did
+    not, and their recorded details are kept as they were).
     """
 
     def __init__(self, cfg: FilterConfig, stage: str, name: str, check: Check, number_turns: bool = True):

@@ -30,9 +30,9 @@ from codeja.evaluate.benchmarks.niilc import NIILC
 __all__ = ["BENCHMARKS", "Benchmark", "Source", "Task", "benchmark_names", "get_benchmark"]
 
 
-# Benchmark name -> loader ``(path, limit, **options) -> Benchmark``, where options are the eval config's benchmark
-# settings (prompt_lang, fim_mode): each ``load`` takes the ones it knows and ignores the rest. A new benchmark is
-# a Benchmark subclass in its own module plus its entries here.
+# Benchmark name -> loader ``(path, limit, **options) -> Benchmark``, where options are the eval config's
+# benchmark settings (prompt_lang, fim_mode): each ``load`` takes the ones it knows and ignores the rest. A
+# new benchmark is a Benchmark subclass in its own module plus its entries here.
 BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "humaneval": HumanEval.load,
     "jhumaneval": JHumanEval.load,
@@ -41,13 +41,15 @@ BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "canitedit-descriptive": partial(CanItEdit.load, kinds=("descriptive",)),
     "canitedit-lazy": partial(CanItEdit.load, kinds=("lazy",)),
     "niilc": NIILC.load,
-    **{f"humaneval-infilling-{v}": partial(HumanEvalInfilling.load, variant=v) for v in INFILLING_FILES if v != "single"},
+    **{f"humaneval-infilling-{v}": partial(HumanEvalInfilling.load, variant=v)
+       for v in INFILLING_FILES if v != "single"},
     "jhumaneval-infilling": partial(JHumanEvalInfilling.load, variant="single"),
     **{f"jhumaneval-infilling-{v}": partial(JHumanEvalInfilling.load, variant=v)
        for v in INFILLING_FILES if v != "single"},
     **{f"multiple-{x}": partial(MultiPLE.load, lang=x) for x in MULTIPLE_LANGS},
     **{f"humanevalfix-{x}": partial(HumanEvalPack.load, lang=x, variant="fixtests") for x in PACK_LANGS},
-    **{f"humanevalsynthesize-{x}": partial(HumanEvalPack.load, lang=x, variant="synthesize") for x in PACK_LANGS},
+    **{f"humanevalsynthesize-{x}": partial(HumanEvalPack.load, lang=x, variant="synthesize")
+       for x in PACK_LANGS},
 }
 
 
