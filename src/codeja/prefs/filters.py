@@ -17,6 +17,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from codeja.prefs.execution import ExecutionRunner
@@ -42,6 +43,12 @@ class Item:
     @property
     def instruction_text(self) -> str:
         return self.instruction.prompt[-1]["content"]
+
+    @cached_property
+    def as_text(self) -> Text:
+        """What the text checks read (built once per response, not once per check)."""
+        return Text(self.text, language=expected_language(self.instruction),
+                    finish_reason=self.record.get("finish_reason"), instruction=self.instruction_text)
 
 
 class Filter(ABC):
@@ -71,9 +78,7 @@ class TextCheckFilter(Filter):
         self.name = check.name
 
     def check(self, item: Item) -> str | None:
-        return self.inner.check(Text(item.text, language=expected_language(item.instruction),
-                                     finish_reason=item.record.get("finish_reason"),
-                                     instruction=item.instruction_text))
+        return self.inner.check(item.as_text)
 
 
 _SPACE = re.compile(r"\s+")
