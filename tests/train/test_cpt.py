@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from train_configs import small_config
 
 from codeja.errors import InputError
 from codeja.train.common import read_metrics
@@ -13,17 +14,8 @@ from codeja.train.cpt import train_cpt
 
 
 def _cfg(model, data, **kw) -> CPTConfig:
-    base = dict(
-        model=str(model),
-        data=data,
-        max_steps=3,
-        per_device_batch_size=2,
-        fim={"seq_len": 64, "fim_rate": 0.5},
-        validation={"docs": 8},
-        optim={"learning_rate": 1e-3, "warmup_ratio": 0.0},
-    )
-    base.update(kw)
-    return CPTConfig.model_validate(base)
+    kw = {"fim": {"seq_len": 64, "fim_rate": 0.5}, "validation": {"docs": 8}, **kw}
+    return small_config(CPTConfig, model, data, **kw)
 
 
 def test_cpt_three_steps(tiny_random_model_dir, code_prefix, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from train_configs import small_config
 
 from codeja.errors import ConfigError, InputError
 from codeja.train.common import read_metrics
@@ -13,16 +14,7 @@ from codeja.train.dpo import train_dpo
 
 
 def _cfg(model, data, **kw) -> DPOConfig:
-    base = dict(
-        model=str(model),
-        data=str(data),
-        max_steps=3,
-        per_device_batch_size=2,
-        max_length=256,
-        optim={"learning_rate": 1e-3, "warmup_ratio": 0.0},
-    )
-    base.update(kw)
-    return DPOConfig.model_validate(base)
+    return small_config(DPOConfig, model, data, **{"max_length": 256, **kw})
 
 
 def test_dpo_three_steps_sigmoid_plus_sft(tiny_random_model_dir, pairs_jsonl, tmp_path):

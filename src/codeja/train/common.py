@@ -276,3 +276,29 @@ def save_final(trainer, tokenizer, output_dir: Path) -> Path:
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
     return final
+
+
+def fit_trl(trainer_cls, cfg, run: StageRun, out: Path, *, model, args, rows: list[dict], tokenizer,
+            callbacks: list | None, plot_title: str, **trainer_kwargs) -> tuple[Any, str | None, Path, dict[str, Any]]:
+    """Build a TRL trainer (SFT or DPO) on ``rows``, train it (resuming where the run left off), save the final model
+    (merged or adapter, per ``cfg.lora``) and the loss curve. Returns the trainer, the checkpoint resumed from, the
+    final model's folder and its parameter counts and save details."""
+    from datasets import Dataset
+
+    from codeja.train import lora  # lora imports this module
+
+    resume = resume_checkpoint(run, out, cfg.resume)
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora.peft_config(cfg.lora),
+        callbacks=make_callbacks(out, run, checkpoint_step(resume)) + list(callbacks or []),
+        **trainer_kwargs,
+    )
+    params = lora.parameter_counts(trainer.model)
+    trainer.train(resume_from_checkpoint=resume)
+    final, saved = lora.save_final(trainer, tokenizer, out, cfg.lora)
+    plot_loss_curve(out, plot_title)
+    return trainer, resume, final, {**params, **saved}

@@ -18,7 +18,7 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.runs import stage_run
-from codeja.train import common, data, lora
+from codeja.train import common, data
 from codeja.train.config import DPOConfig
 
 
@@ -41,7 +41,6 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
     with stage_run(out, "train.dpo", cfg, inputs=inputs, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
-        from datasets import Dataset
         from trl import DPOConfig as TRLDPOConfig
         from trl import DPOTrainer
 
@@ -78,20 +77,11 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
             precompute_ref_log_probs=cfg.precompute_ref_log_probs,
             dataset_num_proc=None,
         )
-        resume = common.resume_checkpoint(run, out, cfg.resume)
-        trainer = DPOTrainer(
-            model=model,
-            ref_model=ref,
-            args=args,
-            train_dataset=Dataset.from_list(loaded.rows),
-            processing_class=tokenizer,
-            peft_config=lora.peft_config(cfg.lora),
-            callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
+        trainer, resume, final, saved = common.fit_trl(
+            DPOTrainer, cfg, run, out, model=model, ref_model=ref, args=args, rows=loaded.rows, tokenizer=tokenizer,
+            callbacks=callbacks,
+            plot_title=f"dpo: {Path(cfg.model).name} beta={cfg.beta} {'+'.join(cfg.loss_type)}",
         )
-        params = lora.parameter_counts(trainer.model)
-        trainer.train(resume_from_checkpoint=resume)
-        final, saved = lora.save_final(trainer, tokenizer, out, cfg.lora)
-        common.plot_loss_curve(out, f"dpo: {Path(cfg.model).name} beta={cfg.beta} {'+'.join(cfg.loss_type)}")
         last = next((r for r in reversed(common.read_metrics(out)) if "rewards/accuracies" in r), {})
         summary = common.summarize(
             out,
@@ -101,7 +91,6 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
                 "reward_accuracy": last.get("rewards/accuracies"),
                 "reward_margin": last.get("rewards/margins"),
                 **counts,
-                **params,
                 **saved,
             },
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.runs import stage_run
-from codeja.train import common, data, lora
+from codeja.train import common, data
 from codeja.train.config import SFTConfig
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -70,7 +70,6 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
     with stage_run(out, "train.sft", cfg, inputs=inputs, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
-        from datasets import Dataset
         from trl import SFTConfig as TRLSFTConfig
         from trl import SFTTrainer
 
@@ -103,21 +102,12 @@ def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None 
             assistant_only_loss=assistant_only,
             dataset_num_proc=None,
         )
-        resume = common.resume_checkpoint(run, out, cfg.resume)
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=Dataset.from_list(loaded.rows),
-            processing_class=tokenizer,
-            peft_config=lora.peft_config(cfg.lora),
-            callbacks=common.make_callbacks(out, run, common.checkpoint_step(resume)) + list(callbacks or []),
+        trainer, resume, final, saved = common.fit_trl(
+            SFTTrainer, cfg, run, out, model=model, args=args, rows=loaded.rows, tokenizer=tokenizer,
+            callbacks=callbacks, plot_title=f"sft: {Path(cfg.model).name}",
         )
-        params = lora.parameter_counts(trainer.model)
-        trainer.train(resume_from_checkpoint=resume)
-        final, saved = lora.save_final(trainer, tokenizer, out, cfg.lora)
-        common.plot_loss_curve(out, f"sft: {Path(cfg.model).name}")
         summary = common.summarize(
-            out, trainer, {"precision": precision, "chat_template": source, **counts, **params, **saved}
+            out, trainer, {"precision": precision, "chat_template": source, **counts, **saved}
         )
         summary["model_path"] = str(final)
         run.record(summary=summary, resumed_from=resume)
