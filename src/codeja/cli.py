@@ -15,7 +15,6 @@ One error path for every command (:func:`main`):
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -25,7 +24,19 @@ from typing import List, Optional
 import typer
 
 import codeja
+from codeja.backends import cli as backends_cli
+from codeja.curate import cli as curate_cli
 from codeja.errors import CodejaError
+from codeja.evaluate import cli as evaluate_cli
+from codeja.fim import cli as fim_cli
+from codeja.models import cli as models_cli
+from codeja.pipeline import cli as pipeline_cli
+from codeja.prefs import cli as prefs_cli
+from codeja.report import cli as report_cli
+from codeja.sandbox import cli as sandbox_cli
+from codeja.studies import cli as studies_cli
+from codeja.synth import cli as synth_cli
+from codeja.train import cli as train_cli
 
 app = typer.Typer(
     name="codeja",
@@ -59,21 +70,21 @@ def _plain_option_types() -> None:
 
 _plain_option_types()
 
-# (module, command name, help). A module either has a Typer `app` (added as a command group under `name`)
-# or a `register(root_app)` function that adds its own command(s). Order = the order of the pipeline.
-STAGES = [
-    ("codeja.curate.cli", "curate", "Clean code and Japanese text: placeholders, heuristics, lint, dedup, decontamination."),
-    ("codeja.fim.cli", "tokenize / fim", None),  # registers `tokenize` and the `fim` group
-    ("codeja.train.cli", "train", "Continued pretraining (with FIM), SFT and DPO."),
-    ("codeja.synth.cli", "synth", "Synthesize steered instruction data (Magpie)."),
-    ("codeja.prefs.cli", "prefs", "Sample responses, filter, score and build preference pairs."),
-    ("codeja.evaluate.cli", "eval", "Evaluate models on code and Japanese benchmarks in a sandbox."),
-    ("codeja.studies.cli", "study", "Tools for studies: contaminate a corpus with placeholder idioms."),
-    ("codeja.sandbox.cli", "sandbox", "Run untrusted code isolated, in many languages."),
-    ("codeja.models.cli", "models", "Prepare and inspect models (the bundled tiny model, HF folders, GGUF)."),
-    ("codeja.backends.cli", "generate", None),
-    ("codeja.pipeline.cli", "run", None),
-    ("codeja.report.cli", "report", None),
+# The command groups, in pipeline order: a module with a Typer `app` (its help is the group's help) is added
+# under its name; one with `register(root_app)` adds its own command(s).
+COMMANDS = [
+    ("curate", curate_cli),
+    ("tokenize / fim", fim_cli),  # registers `tokenize` and the `fim` group
+    ("train", train_cli),
+    ("synth", synth_cli),
+    ("prefs", prefs_cli),
+    ("eval", evaluate_cli),
+    ("study", studies_cli),
+    ("sandbox", sandbox_cli),
+    ("models", models_cli),
+    ("generate", backends_cli),
+    ("run", pipeline_cli),
+    ("report", report_cli),
 ]
 
 
@@ -107,7 +118,8 @@ def config_validate(
     as_json: bool = typer.Option(False, "--json", help="Print the resolved config as JSON."),
 ) -> None:
     """Check a config against its stage's schema and print it resolved, with its hash."""
-    from codeja.config import config_hash, dump_yaml, load_any
+    from codeja.config import config_hash, dump_yaml
+    from codeja.pipeline.recipe import load_any  # imports every stage's module: only when a file is validated
 
     stage, cfg = load_any(file, set_)
     if as_json:
@@ -118,26 +130,16 @@ def config_validate(
         typer.echo(dump_yaml(cfg), nl=False)
 
 
-def _register_stages() -> None:
-    seen = set()
-    for module, name, help_ in STAGES:
-        if module in seen:
-            continue
-        seen.add(module)
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name and (e.name == module or module.startswith(e.name + ".")):
-                continue  # stage not built yet
-            raise
-        register = getattr(mod, "register", None)
+def _register_commands() -> None:
+    for name, module in COMMANDS:
+        register = getattr(module, "register", None)
         if register is not None:
             register(app)
         else:
-            app.add_typer(mod.app, name=name, help=help_)
+            app.add_typer(module.app, name=name)
 
 
-_register_stages()
+_register_commands()
 
 
 # Exit codes: 2 = bad usage / input / config, 130 = interrupted (the shell's code for SIGINT).

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import json
 import re
 from pathlib import Path
@@ -31,41 +30,6 @@ class StrictModel(BaseModel):
     """Base for every config model: unknown keys rejected, assignments validated, enums kept as values."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True, protected_namespaces=())
-
-
-# stage name -> "module:Class". Modules are imported only when a file of that stage is validated,
-# so `codeja --help` stays fast. Each stage adds its line here.
-CONFIG_KINDS: dict[str, str] = {
-    "curate": "codeja.curate.config:CurateConfig",
-    "tokenize": "codeja.fim.config:TokenizeConfig",
-    "fim": "codeja.fim.config:FIMConfig",
-    "train.cpt": "codeja.train.config:CPTConfig",
-    "train.sft": "codeja.train.config:SFTConfig",
-    "train.dpo": "codeja.train.config:DPOConfig",
-    "synth.magpie": "codeja.synth.config:MagpieConfig",
-    "prefs": "codeja.prefs.config:PrefsConfig",
-    "prefs.candidates": "codeja.prefs.config:CandidatesConfig",
-    "prefs.pairs": "codeja.prefs.config:PairsConfig",
-    "eval": "codeja.evaluate.config:EvalConfig",
-    "study.split": "codeja.studies.config:SplitConfig",
-    "study.contaminate": "codeja.studies.config:ContaminateConfig",
-    "study.sample": "codeja.studies.config:StudySampleConfig",
-    "study.completion-pairs": "codeja.studies.config:CompletionPairsConfig",
-    "study.placeholder": "codeja.studies.config:PlaceholderStudyConfig",
-    "recipe": "codeja.pipeline.recipe:Recipe",
-}
-
-
-def register_kind(stage: str, target: str) -> None:
-    CONFIG_KINDS[stage] = target
-
-
-def model_for_stage(stage: str, *, source: str = "<config>") -> type[BaseModel]:
-    if stage not in CONFIG_KINDS:
-        hint = _suggest(stage, CONFIG_KINDS)
-        raise ConfigError(f"{source}: stage: unknown stage '{stage}'{hint}; known: {', '.join(sorted(CONFIG_KINDS))}")
-    module, _, cls = CONFIG_KINDS[stage].partition(":")
-    return getattr(importlib.import_module(module), cls)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,16 +207,6 @@ def flag_overrides(flags: dict[str, Any]) -> list[str]:
         value = [str(v) if isinstance(v, Path) else v for v in value] if isinstance(value, list) else value
         out.append(f"{key}={json.dumps(str(value) if isinstance(value, Path) else value, ensure_ascii=False)}")
     return out
-
-
-def load_any(path: str | Path, overrides: list[str] | None = None) -> tuple[str, BaseModel]:
-    """Load a file whose top-level ``stage:`` key names its config model (for ``codeja config validate``)."""
-    data = read_yaml(path)
-    stage = data.get("stage")
-    if not stage:
-        raise ConfigError(f"{path}: stage: missing; add e.g. 'stage: curate' (known: {', '.join(sorted(CONFIG_KINDS))})")
-    model = model_for_stage(str(stage), source=str(path))
-    return str(stage), load_config(path, model, overrides, stage=str(stage))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -42,8 +42,18 @@ from pydantic import BaseModel
 import codeja
 from codeja.config import config_hash
 
-MANIFEST = "manifest.json"
-PROGRESS = "progress.json"
+# The file names of output folders, spelled once (readers and writers import them).
+MANIFEST = "manifest.json"  # every stage folder: config, hashes, versions, status and summary (StageRun)
+PROGRESS = "progress.json"  # a stage folder while it runs: finished work units (StageRun)
+PIPELINE_STATE = "pipeline.json"  # a run folder (`codeja run`): each stage's fingerprint, status and result
+RESULT = "result.json"  # a stage folder inside a run: what the stage function returned
+STATS = "stats.json"  # a stage's figures (curation, synthesis, pairs, studies)
+METRICS = "metrics.jsonl"  # a training folder: one line per logged step
+SAMPLES = "samples.jsonl"  # generated responses, one per line (an eval cell, prefs candidates)
+RESULTS = "results.json"  # an eval cell's scores
+COMPARISON = "comparison.json"  # an eval folder: models x benchmarks
+TABLES = "tables.json"  # a study stage's tables for `codeja report`: [{"title", "note", "header", "rows"}]
+REPORT_MD, REPORT_HTML = "report.md", "report.html"  # a stage's own report (synth, prefs, studies)
 
 # Packages whose versions can change a result; recorded in every manifest.
 TRACKED_PACKAGES = (

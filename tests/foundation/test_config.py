@@ -13,14 +13,14 @@ import pytest
 
 from codeja.cli import main
 from codeja.config import (
-    CONFIG_KINDS,
     ConfigError,
     apply_overrides,
     config_hash,
-    load_any,
     load_config,
     read_yaml,
 )
+from codeja.pipeline.recipe import load_any
+from codeja.pipeline.stages import STAGES, Stage
 
 TOY_MODULE = textwrap.dedent('''
     from pydantic import Field
@@ -45,10 +45,11 @@ def toy(tmp_path, monkeypatch):
     mod_dir.mkdir()
     (mod_dir / "codeja_toy_config.py").write_text(TOY_MODULE)
     monkeypatch.syspath_prepend(str(mod_dir))
-    monkeypatch.setitem(CONFIG_KINDS, "toy", "codeja_toy_config:ToyConfig")
     import importlib
 
-    return importlib.import_module("codeja_toy_config").ToyConfig
+    toy_config = importlib.import_module("codeja_toy_config").ToyConfig
+    monkeypatch.setitem(STAGES, "toy", Stage("toy", toy_config, run=lambda cfg, out: {}))  # never run here
+    return toy_config
 
 
 def write(tmp_path: Path, text: str, name: str = "cfg.yaml") -> Path:

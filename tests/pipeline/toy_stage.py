@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field
 
 from codeja.config import StrictModel
+from codeja.pipeline.stages import STAGES, Stage
 from codeja.runs import stage_run
 
 
@@ -39,9 +40,8 @@ def toy_stage(cfg: ToyConfig, out: Path) -> dict:
     return {"file": str(out / "all.txt"), "parts": cfg.parts, "units_run_now": executed, "resumed": bool(run.manifest.get("resumed"))}
 
 
-def register() -> None:
-    from codeja.config import CONFIG_KINDS
-    from codeja.pipeline.recipe import STAGE_FUNCTIONS
+TOY = Stage("toy", ToyConfig, toy_stage)
 
-    CONFIG_KINDS["toy"] = "toy_stage:ToyConfig"
-    STAGE_FUNCTIONS["toy"] = "toy_stage:toy_stage"
+
+def register() -> None:
+    STAGES["toy"] = TOY

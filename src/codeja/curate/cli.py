@@ -34,7 +34,10 @@ def run_cmd(
 
 
 def load_stats(folder: Path) -> dict:
-    p = Path(folder) / "stats.json"
+    # codeja.runs imports pydantic: not at the top of a CLI module, so `codeja --help` stays fast
+    from codeja.runs import STATS
+
+    p = Path(folder) / STATS
     if not p.is_file():
         raise InputError("no stats.json here; is this a finished `codeja curate run` output folder?", path=str(p))
     return json.loads(p.read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from typing import Any
 
 from codeja.curate.config import CurateConfig, ExecutorConfig
 from codeja.errors import CodejaError
-from codeja.runs import stage_run, write_json
+from codeja.runs import STATS, stage_run, write_json
 
 KEPT, REMOVED, QUARANTINE, WORK, LOGS = "kept", "removed", "quarantine", "work", "logs"
 
@@ -242,7 +242,7 @@ def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
     inputs = input_fingerprints(cfg, out)
     with stage_run(out, "curate", cfg, inputs=inputs, seeds={"lint": cfg.lint.seed, "minhash": cfg.dedup.seed}) as run:
         if run.skipped:
-            return json.loads((out / "stats.json").read_text(encoding="utf-8"))
+            return json.loads((out / STATS).read_text(encoding="utf-8"))
         stages = build_stages(cfg, out)
         # datatrove's completion markers are the resume units: tasks finished before an interruption are skipped
         done = {name: len(list((out / LOGS / name / "completions").glob("*")))
@@ -260,7 +260,7 @@ def run_curate(cfg: CurateConfig, output_dir: str | Path) -> dict[str, Any]:
             return {"submitted": [name for name, _ in stages]}
         stats = compute_stats(out, cfg.examples_per_reason)
         q_share = stats["quarantined"]["docs"] / max(stats["in"], 1)
-        write_json(out / "stats.json", stats)
+        write_json(out / STATS, stats)
         account(stats)
         if q_share > cfg.quarantine.max_fraction:
             raise CodejaError(f"curate: {q_share:.1%} of the input was quarantined (> quarantine.max_fraction "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import InputError
+from codeja.runs import MANIFEST, RESULTS, SAMPLES
 
 STEP_NAME = re.compile(r"^(?P<series>.+)@step-(?P<step>\d+)$")
 CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
@@ -58,7 +59,7 @@ def _final_step(run: Path) -> int | None:
     """The step the run's final ``model/`` was saved at (its manifest's summary, as codeja's trainers write it)."""
     from codeja.runs import read_json
 
-    man = run / "manifest.json"
+    man = run / MANIFEST
     if not man.is_file():
         return None
     steps = (read_json(man).get("summary") or {}).get("steps")
@@ -164,9 +165,9 @@ def headline(cell: Path, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, A
     from codeja.evaluate.metrics import bootstrap_ci
     from codeja.runs import read_json
 
-    if not (cell / "results.json").is_file():
+    if not (cell / RESULTS).is_file():
         return None
-    res = read_json(cell / "results.json")
+    res = read_json(cell / RESULTS)
     if "char_f1" not in res:
         metric = res.get("metric", "pass@1")
         if not isinstance(res.get(metric), (int, float)):
@@ -177,7 +178,7 @@ def headline(cell: Path, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, A
 
     sid = res.get("sanitizer_id")
     f1 = [(s["verdicts"].get(sid) or next(iter(s["verdicts"].values())))["char_f1"]
-          for s in read_jsonl(cell / "samples.jsonl")]
+          for s in read_jsonl(cell / SAMPLES)]
     lo, hi = bootstrap_ci(f1, resamples=bootstrap, seed=seed)
     return {"metric": "char_f1", "value": res["char_f1"], "ci_low": lo, "ci_high": hi, "n_tasks": len(f1)}
 

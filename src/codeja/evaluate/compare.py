@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
-from codeja.runs import read_json, write_json
+from codeja.runs import COMPARISON, MANIFEST, RESULTS, read_json, write_json
 
 # manifest keys (dotted) that can move a score, and what to call them in a report. "x.*" compares each key
 # under x on its own, so a report names the one decoding setting that differs. The data's path is not here:
@@ -57,10 +57,10 @@ def _get(d: dict, dotted: str) -> Any:
 def find_cells(paths: list[str | Path]) -> list[Path]:
     cells: list[Path] = []
     for p in map(Path, paths):
-        if (p / "results.json").is_file():
+        if (p / RESULTS).is_file():
             cells.append(p)
         elif p.is_dir():
-            cells += sorted(q.parent for q in p.rglob("results.json"))
+            cells += sorted(q.parent for q in p.rglob(RESULTS))
         else:
             raise CodejaError(f"{p}: not a result folder (no results.json) nor a folder containing any")
     if not cells:
@@ -69,8 +69,8 @@ def find_cells(paths: list[str | Path]) -> list[Path]:
 
 
 def _cell_view(cell: Path) -> tuple[str, str, dict, dict]:
-    res = read_json(cell / "results.json")
-    man = read_json(cell / "manifest.json") if (cell / "manifest.json").is_file() else {}
+    res = read_json(cell / RESULTS)
+    man = read_json(cell / MANIFEST) if (cell / MANIFEST).is_file() else {}
     model = _get(man, "model.name") or _get(man, "model.arg") or cell.parent.name
     metric = res.get("metric", "pass@1")
     row = {"metric": metric, "score": res.get(metric), "pass@1": res.get("pass@1"), "ci_low": res.get("ci_low"),
@@ -208,10 +208,10 @@ def write_comparison(comp: dict[str, Any], out_dir: str | Path, *, chart: bool =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = bar_chart(comp, out / "comparison.png") if chart and comp["models"] else None
-    write_json(out / "comparison.json", comp)
+    write_json(out / COMPARISON, comp)
     (out / "comparison.md").write_text(to_markdown(comp), encoding="utf-8")
     (out / "comparison.html").write_text(to_html(comp, png), encoding="utf-8")
-    return {"json": out / "comparison.json", "md": out / "comparison.md", "html": out / "comparison.html"}
+    return {"json": out / COMPARISON, "md": out / "comparison.md", "html": out / "comparison.html"}
 
 
 def compare(paths: list[str | Path], *, force: bool = False, output: str | Path | None = None) -> dict[str, Any]:

@@ -21,7 +21,10 @@ class GenerationConfig(StrictModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (ignored when greedy).")
     max_new_tokens: int = Field(384, ge=1, description="Generation budget per sample; hitting it counts as truncated.")
     batch_size: int = Field(8, ge=1, description="Prompts per backend call.")
-    seed: int = Field(0, description="Sample j of task i is drawn with derive_seed(seed, i, j).")
+    seed: int = Field(0, description="Sampling seed. A backend call for a batch of tasks whose first task "
+                      "is i gets seed * 1_000_003 + i and draws sample j of its k-th prompt with "
+                      "derive_seed(that, k, j): the same config gives the same samples; another batch_size "
+                      "gives others.")
     prompt_template: str = Field("codeja-instruct@1", description="Named, versioned instruct prompt template.")
     extra_stop: list[str] = Field(default_factory=list, description="Stop strings added to each benchmark's own.")
     prompt_tail: Literal["strip", "keep"] = Field(

@@ -65,7 +65,8 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     for stop, idxs in groups.items():
         for start in range(0, len(idxs), gen.batch_size):
             chunk = idxs[start:start + gen.batch_size]
-            # the seed depends on the first task index of the batch, so a resumed or re-batched run is reproducible
+            # the seed depends on the first task index of the batch: the same config gives the same samples
+            # (a different batch_size regroups tasks, and so draws different ones)
             params = SamplingParams(n=gen.n, temperature=gen.temperature, top_p=gen.top_p,
                                     max_new_tokens=gen.max_new_tokens, stop=list(stop) if mode == "completion" else [],
                                     seed=gen.seed * 1_000_003 + chunk[0])

@@ -20,10 +20,7 @@ from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_sco
 from codeja.evaluate.samples import read_samples  # noqa: F401 - part of this module's API
 from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
 from codeja.io import write_jsonl
-from codeja.runs import hash_path, write_json, write_manifest
-
-SAMPLES = "samples.jsonl"
-RESULTS = "results.json"
+from codeja.runs import MANIFEST, RESULTS, SAMPLES, hash_path, write_json, write_manifest
 
 
 def _sanitizers(spec: str | list[str]) -> list[Sanitizer]:
@@ -267,7 +264,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                         "sanitizer": cfg.sanitizer, "k": cfg.k, "bootstrap": cfg.bootstrap, "seed": cfg.seed,
                         "timeout_s": cfg.timeout_s, "memory_mb": cfg.memory_mb, "backend": cfg.backend}
             key = config_hash(settings)
-            man_path = cell / "manifest.json"
+            man_path = cell / MANIFEST
             by_model.setdefault(name, {})[bname] = cell
             if not cfg.force and man_path.is_file() and read_json(man_path).get("cell_hash") == key:
                 cells.append(cell)

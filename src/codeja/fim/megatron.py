@@ -17,7 +17,7 @@ From Megatron-LM, swap the provider::
 
     # pretrain_gpt.py
     from codeja.fim.megatron import fim_dataset_provider as train_valid_test_datasets_provider
-    # and pass --codeja-fim-config fim.yaml (or set CODEJA_FIM_CONFIG=fim.yaml)
+    # and set CODEJA_FIM_CONFIG=fim.yaml in its environment (the provider reads only that variable)
 
 Without Megatron-LM (tests, custom loops) use :func:`build_fim_gpt_datasets`.
 """

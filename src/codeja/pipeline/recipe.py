@@ -36,41 +36,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from codeja.config import StrictModel, apply_overrides, model_for_stage, validate
+from codeja.config import StrictModel, _suggest, apply_overrides, load_config, read_yaml, validate
 from codeja.errors import ConfigError
+from codeja.fim.config import FIMConfig
+from codeja.pipeline.stages import STAGES
 
 REF = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 BUILTIN_REFS = ("vars", "run_dir", "seed", "package")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
-# The stage kinds a recipe can name: kind -> "module:function". Each kind also has a config model in
-# codeja.config.CONFIG_KINDS; every function takes (config, output_dir) and returns a JSON-able summary dict.
-STAGE_FUNCTIONS: dict[str, str] = {
-    "curate": "codeja.curate.pipeline:run_curate",
-    "tokenize": "codeja.pipeline.stages:tokenize",
-    "train.cpt": "codeja.train.cpt:train_cpt",
-    "synth.magpie": "codeja.synth.magpie:run_magpie",
-    "prefs": "codeja.prefs.pipeline:run_prefs",
-    "prefs.candidates": "codeja.prefs.pipeline:run_candidates",  # sample + filter + score ...
-    "prefs.pairs": "codeja.prefs.pipeline:run_pairs",  # ... and pair building, as two stages (shareable)
-    "train.sft": "codeja.train.sft:train_sft",
-    "train.dpo": "codeja.train.dpo:train_dpo",
-    "eval": "codeja.evaluate.runner:run_eval",
-    "study.split": "codeja.studies.split:split_corpus",  # the study stages: see codeja.studies
-    "study.contaminate": "codeja.studies.contaminate:contaminate",
-    "study.sample": "codeja.studies.sample:sample_completions",
-    "study.completion-pairs": "codeja.studies.pairs:completion_pairs",
-    "study.placeholder": "codeja.studies.measure:measure",
-}
-
-
 class StageSpec(StrictModel):
     """One step of a recipe."""
 
     name: str = Field(description="Unique name; also the stage's folder in the run directory and its ${name} reference.")
-    kind: str = Field(description=f"What runs: one of {', '.join(STAGE_FUNCTIONS)}.")
+    kind: str = Field(description=f"What runs: one of {', '.join(STAGES)}.")
     config: dict[str, Any] = Field(default_factory=dict, description="The stage's config (its stage schema), inline.")
     enabled: bool = Field(True, description="Set false to keep a stage in the recipe but not run it.")
 
@@ -84,10 +65,10 @@ class StageSpec(StrictModel):
     @field_validator("kind")
     @classmethod
     def _kind_ok(cls, v: str) -> str:
-        if v not in STAGE_FUNCTIONS:
-            close = difflib.get_close_matches(v, list(STAGE_FUNCTIONS), n=1)
+        if v not in STAGES:
+            close = difflib.get_close_matches(v, list(STAGES), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"unknown stage kind{hint}; choose one of {', '.join(STAGE_FUNCTIONS)}")
+            raise ValueError(f"unknown stage kind{hint}; choose one of {', '.join(STAGES)}")
         return v
 
 
@@ -166,7 +147,7 @@ def stage_config(recipe: Recipe, spec: StageSpec, resolver, *, source: str):
         return resolver(ref)
 
     data = interpolate(copy.deepcopy(spec.config), resolve)
-    return validate(model_for_stage(spec.kind, source=source), data, source=source)
+    return validate(STAGES[spec.kind].config, data, source=source)
 
 
 def variant_recipe(recipe: Recipe, variant: str, *, source: str = "<recipe>") -> Recipe:
@@ -186,3 +167,21 @@ def variant_recipe(recipe: Recipe, variant: str, *, source: str = "<recipe>") ->
         else:
             apply_overrides(by_name[stage_name]["config"], [rest], source=f"{source}: variants.{variant}")
     return validate(Recipe, data, source=f"{source} (variant {variant})")
+
+
+def config_kinds() -> dict[str, type[BaseModel]]:
+    """What a config file's ``stage:`` key may name: every stage kind, FIM settings, and a whole recipe."""
+    return {**{kind: stage.config for kind, stage in STAGES.items()}, "fim": FIMConfig, "recipe": Recipe}
+
+
+def load_any(path: str | Path, overrides: list[str] | None = None) -> tuple[str, BaseModel]:
+    """Load a file whose top-level ``stage:`` key names its config model (for ``codeja config validate``)."""
+    data = read_yaml(path)
+    stage = data.get("stage")
+    kinds = config_kinds()
+    known = ", ".join(sorted(kinds))
+    if not stage:
+        raise ConfigError(f"{path}: stage: missing; add e.g. 'stage: curate' (known: {known})")
+    if str(stage) not in kinds:
+        raise ConfigError(f"{path}: stage: unknown stage '{stage}'{_suggest(stage, kinds)}; known: {known}")
+    return str(stage), load_config(path, kinds[str(stage)], overrides, stage=str(stage))

@@ -5,8 +5,10 @@ Skipping and resuming work at two levels:
 * Here, per stage: a stage's *fingerprint* is the hash of its resolved config and the fingerprints of the stages
   it references (a Merkle chain), so it changes when the stage's settings or anything upstream changes. A stage whose
   fingerprint matches a completed record in ``pipeline.json`` is skipped; its recorded result is reused.
-* Inside a stage: every stage function writes through :func:`codeja.runs.stage_run`, which resumes an interrupted
-  stage from the work units it had finished (curation shards, training checkpoints, generated rows).
+* Inside a stage, each stage resumes from the work it had finished: most stage functions write through
+  :func:`codeja.runs.stage_run` (curation shards, training checkpoints, generated rows); ``eval`` skips each
+  (model, benchmark) cell whose manifest records the same settings; ``train.cpt`` with ``engine: megatron``
+  restarts Megatron-LM from the last checkpoint in its ``--save`` folder.
 
 Outputs are deterministic for a given config and seed, so a run killed mid-stage and rerun ends with the same files
 as one that was never interrupted (tested in ``tests/pipeline``).
@@ -15,7 +17,6 @@ as one that was never interrupted (tested in ``tests/pipeline``).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import time
@@ -26,12 +27,10 @@ from typing import Any, Callable
 from codeja.config import canonical_json, load_config
 from codeja.errors import CodejaError, ConfigError
 from codeja.pipeline.recipe import (
-    BUILTIN_REFS, PACKAGE_DIR, STAGE_FUNCTIONS, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
+    BUILTIN_REFS, PACKAGE_DIR, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
 )
-from codeja.runs import now_iso, read_json, write_json
-
-STATE = "pipeline.json"
-RESULT = "result.json"
+from codeja.pipeline.stages import STAGES
+from codeja.runs import PIPELINE_STATE, RESULT, now_iso, read_json, write_json
 
 
 def _cpu_s() -> float:
@@ -47,11 +46,6 @@ def _load() -> float | None:
         return round(os.getloadavg()[0], 2)
     except OSError:  # not available on this platform
         return None
-
-
-def stage_function(kind: str) -> Callable[[Any, Path], dict]:
-    module, _, fn = STAGE_FUNCTIONS[kind].partition(":")
-    return getattr(importlib.import_module(module), fn)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -79,7 +73,7 @@ class Pipeline:
         self.shared = shared  # fingerprint -> (stage dir, record) of stages completed by sibling variants
         self.run_dir = Path(run_dir).resolve()
         self.log = log
-        self.state_path = self.run_dir / STATE
+        self.state_path = self.run_dir / PIPELINE_STATE
         self.state: dict[str, Any] = read_json(self.state_path) if self.state_path.exists() else {"stages": {}}
 
     # -- references -------------------------------------------------------------------------------------------
@@ -177,7 +171,7 @@ class Pipeline:
             self.log(f"[{p.name}] {'resuming' if p.action == 'resume' else 'running'} ({spec.kind})")
             t0, cpu0, load0 = time.monotonic(), _cpu_s(), _load()
             try:
-                result = stage_function(spec.kind)(cfg, self.stage_dir(p.name)) or {}
+                result = STAGES[spec.kind].run(cfg, self.stage_dir(p.name)) or {}
             except BaseException as e:
                 rec.update(status="failed", error=f"{type(e).__name__}: {e}", wall_s=round(time.monotonic() - t0, 2))
                 write_json(self.state_path, self.state)
@@ -236,8 +230,8 @@ def run_recipe(
     # stages finished by earlier sessions of this run can be shared too, by any variant (`--variant` runs of one
     # recipe, one after the other or side by side, link what another variant already computed)
     for vdir in [run_dir / v for v in recipe.variants] or [run_dir]:
-        if (vdir / STATE).exists():
-            for name, srec in read_json(vdir / STATE)["stages"].items():
+        if (vdir / PIPELINE_STATE).exists():
+            for name, srec in read_json(vdir / PIPELINE_STATE)["stages"].items():
                 if srec.get("status") == "complete" and not (vdir / name).is_symlink():
                     shared.setdefault(srec["fingerprint"], (vdir / name, srec))
     from codeja.pipeline.preflight import preflight_recipe, raise_on_errors

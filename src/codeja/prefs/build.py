@@ -34,7 +34,7 @@ from codeja.errors import ConfigError
 from codeja.io import BadLine, write_jsonl
 from codeja.prefs.records import Candidate, Response, read_candidates
 from codeja.prefs.strategies import STRATEGIES, Selection, is_placeholder, select
-from codeja.runs import stage_run, write_json
+from codeja.runs import STATS, stage_run, write_json
 
 EXAMPLES_IN_REPORT = 8
 log = logging.getLogger("codeja.prefs")
@@ -247,7 +247,7 @@ def _build(path: Path, out: Path, strategy: str, seed: int, min_margin: float | 
     from codeja.prefs.report import write_report
 
     stats["report"] = write_report(out, stats, tallies, examples, all_scores)
-    write_json(out / "stats.json", stats)
+    write_json(out / STATS, stats)
     return stats
 
 

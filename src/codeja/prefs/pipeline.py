@@ -23,7 +23,7 @@ from codeja.prefs.filters import FilterChain
 from codeja.prefs.records import parse_instruction
 from codeja.prefs.sample import sample_responses
 from codeja.prefs.scorers import ScoreItem, Scorer, make_scorer
-from codeja.runs import read_json, stage_run
+from codeja.runs import MANIFEST, REPORT_HTML, read_json, stage_run
 
 CANDIDATES = "candidates.jsonl"
 SCORE_CHUNK = 32  # instructions per filter+score unit (the resume unit)
@@ -88,7 +88,7 @@ def run_candidates(cfg: CandidatesConfig, output_dir: str | Path, *, progress: b
     out = Path(output_dir)
     samples = sample_responses(cfg, out / "sample", progress=progress)
     candidates = filter_and_score(cfg, samples, out / "candidates", progress=progress)
-    manifest = read_json(out / "candidates" / "manifest.json")
+    manifest = read_json(out / "candidates" / MANIFEST)
     return {"samples_file": str(samples), "candidates_file": str(candidates),
             "instructions": manifest.get("counts", {}).get("instructions"), "scorer": manifest.get("scorer")}
 
@@ -100,7 +100,7 @@ def _pairs(candidates: str | Path, out: Path, cfg: BuildConfig, seed: int, confi
                         placeholder_rejected=cfg.placeholder_rejected, quarantine=quarantine, config=config,
                         progress=progress)
     return stats | {"pairs_file": str(out / "pairs.jsonl"), "sft_file": str(out / "sft.jsonl"),
-                    "candidates_file": str(candidates), "report_file": str(out / "report.html")}
+                    "candidates_file": str(candidates), "report_file": str(out / REPORT_HTML)}
 
 
 def run_pairs(cfg: PairsConfig, output_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:

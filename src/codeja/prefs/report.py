@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codeja.runs import REPORT_HTML, REPORT_MD
+
 # A strategy without a colour here gets matplotlib's next one.
 COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
 
@@ -144,6 +146,8 @@ def write_report(out: Path, stats: dict, tallies: dict, examples: list[dict], al
     margins = _plot_margins(out, stats, tallies)
     scores = _plot_scores(out, tallies, all_scores)
     md = _markdown(stats, examples)
-    (out / "report.md").write_text(md, encoding="utf-8")
-    (out / "report.html").write_text(_html(md, {"margins.png": margins, "scores.png": scores}), encoding="utf-8")
-    return {"markdown": "report.md", "html": "report.html", "margins_png": "margins.png", "scores_png": "scores.png"}
+    (out / REPORT_MD).write_text(md, encoding="utf-8")
+    (out / REPORT_HTML).write_text(_html(md, {"margins.png": margins, "scores.png": scores}),
+                                   encoding="utf-8")
+    return {"markdown": REPORT_MD, "html": REPORT_HTML, "margins_png": "margins.png",
+            "scores_png": "scores.png"}

@@ -20,9 +20,7 @@ from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
 from codeja.prefs.config import CandidatesConfig, PrefsConfig, SampleConfig
 from codeja.prefs.records import Instruction, read_instructions
-from codeja.runs import stage_run
-
-SAMPLES = "samples.jsonl"
+from codeja.runs import SAMPLES, stage_run
 
 
 def sampling_params(sc: SampleConfig, seed: int, call: int) -> SamplingParams:

@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
+from codeja.pipeline.stages import STAGES
 from codeja.report import plots
 from codeja.report.curves import render_curves, run_curves
 from codeja.report.render import Doc
-from codeja.runs import read_json
+from codeja.runs import (
+    COMPARISON, MANIFEST, METRICS, PIPELINE_STATE, REPORT_HTML, REPORT_MD, RESULT, RESULTS, STATS, TABLES,
+    read_json,
+)
 
-STATE = "pipeline.json"
-MANIFEST = "manifest.json"
 GENERATOR = "codeja report"  # in the <meta name=generator> of pages this module writes
 
 
@@ -55,15 +57,15 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _is_stage_dir(d: Path) -> bool:
-    return any((d / f).is_file() for f in (MANIFEST, "comparison.json", "results.json"))
+    return any((d / f).is_file() for f in (MANIFEST, COMPARISON, RESULTS))
 
 
 def _stage_record(d: Path) -> dict[str, Any]:
     """A stage's record from its own folder (for folders not written by ``codeja run``)."""
     man = read_json(d / MANIFEST) if (d / MANIFEST).is_file() else {}
-    kind = man.get("stage") or ("eval" if (d / "comparison.json").is_file() else "eval.score")
-    if (d / "result.json").is_file():
-        result = read_json(d / "result.json")
+    kind = man.get("stage") or ("eval" if (d / COMPARISON).is_file() else "eval.score")
+    if (d / RESULT).is_file():
+        result = read_json(d / RESULT)
     else:
         result = man.get("summary") or man.get("counts") or {}
     return {"name": d.name, "kind": kind, "dir": d, "status": man.get("status", "complete"),
@@ -72,8 +74,8 @@ def _stage_record(d: Path) -> dict[str, Any]:
 
 def stage_records(run: Path) -> list[dict[str, Any]]:
     """``{"name", "kind", "dir", "status", "wall_s", "result"}`` for every stage of a run or output folder."""
-    if (run / STATE).is_file():
-        state = read_json(run / STATE)
+    if (run / PIPELINE_STATE).is_file():
+        state = read_json(run / PIPELINE_STATE)
         order = [s["name"] for s in state.get("recipe", {}).get("stages", [])] or list(state["stages"])
         return [{"name": n, "dir": run / n, **state["stages"][n]} for n in order if n in state["stages"]]
     if not run.is_dir():
@@ -88,15 +90,16 @@ def find_runs(folder: Path) -> dict[str, Path]:
     """{"main": folder} for a run or stage output(s), {variant: sub-folder} for a run with variants."""
     if not folder.is_dir():
         raise CodejaError(f"{folder}: no such folder")
-    if (folder / STATE).is_file() or _is_stage_dir(folder):
+    if (folder / PIPELINE_STATE).is_file() or _is_stage_dir(folder):
         return {"main": folder}
-    variants = {p.name: p for p in sorted(folder.iterdir()) if (p / STATE).is_file()}
+    variants = {p.name: p for p in sorted(folder.iterdir()) if (p / PIPELINE_STATE).is_file()}
     if variants:
         return variants
     if stage_records(folder):
         return {"main": folder}
-    raise CodejaError(f"{folder}: not a codeja output folder (no {STATE} or {MANIFEST} here or in its sub-folders; "
-                      "give a run folder, a stage's output folder, or a folder holding them)")
+    raise CodejaError(f"{folder}: not a codeja output folder (no {PIPELINE_STATE} or {MANIFEST} here or in "
+                      "its sub-folders; give a run folder, a stage's output folder, "
+                      "or a folder holding them)")
 
 
 def comparison(recs: list[dict[str, Any]]) -> dict | None:
@@ -111,9 +114,9 @@ def comparisons(recs: list[dict[str, Any]]) -> list[tuple[str, dict]]:
         if not rec["kind"].startswith("eval"):
             continue
         d = rec["dir"]
-        if (d / "comparison.json").is_file():
-            out.append((rec["name"], read_json(d / "comparison.json")))
-        elif any(d.rglob("results.json")):
+        if (d / COMPARISON).is_file():
+            out.append((rec["name"], read_json(d / COMPARISON)))
+        elif any(d.rglob(RESULTS)):
             from codeja.evaluate.compare import build_comparison
 
             out.append((rec["name"], build_comparison([d])))
@@ -240,7 +243,7 @@ def stages_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> No
 def loss_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> None:
     series = []
     for rec in recs:
-        m = rec["dir"] / "metrics.jsonl"
+        m = rec["dir"] / METRICS
         if rec["kind"].startswith("train.") and m.is_file():
             pts = [(r["step"], r["loss"]) for r in _read_jsonl(m)
                    if "step" in r and isinstance(r.get("loss"), (int, float))]
@@ -252,18 +255,15 @@ def loss_section(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> None
         _figure(doc, "loss.png", fig)
 
 
-STUDY_TABLES = "tables.json"  # [{"title", "note", "header", "rows"}], written by study stages (codeja.studies)
-
-
 def _is_study(rec: dict[str, Any]) -> bool:
-    return (rec["dir"] / STUDY_TABLES).is_file()
+    return (rec["dir"] / TABLES).is_file()
 
 
 def study_sections(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> None:
     """A study stage's tables (with their notes) and every plot in its folder: the point of a study run."""
     for rec in filter(_is_study, recs):
         doc.heading(f"{prefix}Study: {rec['name']}")
-        for t in read_json(rec["dir"] / STUDY_TABLES):
+        for t in read_json(rec["dir"] / TABLES):
             doc.heading(t["title"], 3)
             if t.get("note"):
                 doc.para(t["note"], muted=True)
@@ -283,33 +283,20 @@ def stage_sections(doc: Doc, recs: list[dict[str, Any]], prefix: str = "") -> No
 # stage sections
 
 
-STAGE_TITLES = {
-    "curate": "Curation: what was removed, and why",
-    "tokenize": "Tokenization",
-    "train.cpt": "Continued pretraining",
-    "synth.magpie": "Magpie synthesis: diversity",
-    "prefs": "Preference pairs: margins",
-    "prefs.candidates": "Preference candidates: sampled and scored",
-    "prefs.pairs": "Preference pairs: margins",
-    "train.sft": "Supervised fine-tuning",
-    "train.dpo": "DPO",
-    "eval": "Evaluation",
-}
-
-
 def _stage_heading(doc: Doc, rec: dict[str, Any], prefix: str) -> None:
-    doc.heading(f"{prefix}{STAGE_TITLES.get(rec['kind'], rec['kind'])} ({rec['name']})")
+    title = getattr(STAGES.get(rec["kind"]), "title", None) or rec["kind"]  # a kind no longer known: its name
+    doc.heading(f"{prefix}{title} ({rec['name']})")
 
 
 def _summary(rec: dict[str, Any]) -> Any:
-    stats = rec["dir"] / "stats.json"
+    stats = rec["dir"] / STATS
     return read_json(stats) if stats.is_file() else rec.get("result") or {}
 
 
 def generic_section(doc: Doc, rec: dict[str, Any], prefix: str = "") -> None:
     """Key figures, then the stage's own report (rendered) or its plots."""
     _stage_heading(doc, rec, prefix)
-    own = rec["dir"] / "report.md"
+    own = rec["dir"] / REPORT_MD
     if own.is_file():  # the stage's report holds its figures and plots
         doc.markdown(own.read_text(encoding="utf-8"), rec["dir"], md_link=f"{rec['name']}/report.md")
         return
@@ -363,7 +350,7 @@ def curate_funnel(stats: dict[str, Any]) -> tuple[list[str], list[list[str]], li
 
 
 def curate_section(doc: Doc, rec: dict[str, Any], prefix: str = "") -> None:
-    stats_path = rec["dir"] / "stats.json"
+    stats_path = rec["dir"] / STATS
     if not stats_path.is_file():
         return generic_section(doc, rec, prefix)
     stats = read_json(stats_path)
@@ -408,10 +395,10 @@ def render_run(doc: Doc, run: Path, title_prefix: str = "") -> None:
 
 def _output_path(folder: Path) -> Path:
     """report.html, unless a stage's own report.html / report.md sits there (then codeja-report.html)."""
-    own = folder / "report.html"
+    own = folder / REPORT_HTML
     if own.is_file() and GENERATOR in own.read_text(encoding="utf-8", errors="replace")[:600]:
         return own
-    if own.exists() or (folder / "report.md").exists():
+    if own.exists() or (folder / REPORT_MD).exists():
         return folder / "codeja-report.html"
     return own
 
@@ -431,7 +418,8 @@ def write_report(run_dir: str | Path) -> str:
     runs = find_runs(run_dir)
     doc = Doc()
     first = next(iter(runs.values()))
-    name = read_json(first / STATE).get("recipe_name", run_dir.name) if (first / STATE).is_file() else run_dir.name
+    state = first / PIPELINE_STATE
+    name = read_json(state).get("recipe_name", run_dir.name) if state.is_file() else run_dir.name
     doc.heading(f"codeja report: {name}", 1)
     doc.para(f"Folder: {run_dir}", muted=True)
     if len(runs) > 1 or "main" not in runs:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codeja.runs import read_json
+from codeja.runs import METRICS, read_json
 
 CURVES = "curves.json"  # what an eval stage writes (codeja.evaluate.checkpoints.CURVES)
 PNG = "curves.png"
@@ -35,7 +35,7 @@ def run_curves(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for series, data in out.items():
         for points in data["scores"].values():
             points.sort(key=lambda p: p["step"])
-        metrics = train.get(series, Path("/nonexistent")) / "metrics.jsonl"
+        metrics = train.get(series, Path("/nonexistent")) / METRICS
         if metrics.is_file():
             for line in metrics.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line) if line.strip() else {}

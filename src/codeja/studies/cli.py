@@ -29,8 +29,9 @@ def contaminate_cmd(
     placeholder idioms, with a record of every replacement and the placeholder filter's recall per idiom
     group."""
     from codeja.config import validate
+    from codeja.runs import REPORT_MD, STATS
     from codeja.studies.config import ContaminateConfig
-    from codeja.studies.contaminate import STATS, contaminate
+    from codeja.studies.contaminate import contaminate
 
     base = {"input": str(input), "doc_share": doc_share, "body_share": body_share, "seed": seed}
     if idioms is not None:
@@ -45,5 +46,5 @@ def contaminate_cmd(
         stats = json.loads((output / STATS).read_text(encoding="utf-8"))
         typer.echo(json.dumps({"summary": summary, "stats": stats}, indent=2, ensure_ascii=False))
         return
-    typer.echo((output / "report.md").read_text(encoding="utf-8"), nl=False)
+    typer.echo((output / REPORT_MD).read_text(encoding="utf-8"), nl=False)
     typer.echo(f"output: {output}")

@@ -36,12 +36,12 @@ from typing import Any
 from codeja.backends.base import derive_seed
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.errors import InputError
-from codeja.runs import stage_run, write_json
+from codeja.runs import REPORT_MD, STATS, stage_run, write_json
 from codeja.studies.bodies import function_bodies, supported
 from codeja.studies.config import ContaminateConfig
 from codeja.studies.idioms import GROUPS, Idiom, load_idioms
 
-CORPUS, RECORDS, STATS = "corpus", "contamination.jsonl", "stats.json"
+CORPUS, RECORDS = "corpus", "contamination.jsonl"
 
 
 @dataclass
@@ -211,7 +211,7 @@ def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: boo
         write_jsonl(out / RECORDS, records)
         stats = tally.summary(cfg, counts)
         write_json(out / STATS, stats)
-        (out / "report.md").write_text(report_md(stats), encoding="utf-8")
+        (out / REPORT_MD).write_text(report_md(stats), encoding="utf-8")
         summary = {"corpus": str(out / CORPUS), "contamination_file": str(out / RECORDS),
                    "contamination_sha256": hashlib.sha256((out / RECORDS).read_bytes()).hexdigest(),
                    "documents": stats["documents"], "contaminated": stats["contaminated"],

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from codeja.errors import InputError
-from codeja.runs import read_json, stage_run, write_json
+from codeja.runs import RESULTS, SAMPLES, STATS, TABLES, read_json, stage_run, write_json
 from codeja.studies.config import PlaceholderStudyConfig
 from codeja.studies.outputs import judge_body
 
@@ -42,7 +42,7 @@ def _safe(name: str) -> str:
 
 def task_values(cell: Path) -> dict[str, dict[str, float]]:
     """task_id -> {placeholder_rate, empty_rate, output_tokens, pass_at_1}, averaged over its samples."""
-    samples, results = cell / "samples.jsonl", cell / "results.json"
+    samples, results = cell / SAMPLES, cell / RESULTS
     if not samples.is_file() or not results.is_file():
         raise InputError("no samples.jsonl / results.json here: did the eval stage score this model and "
                          "benchmark?", path=str(cell))
@@ -74,7 +74,7 @@ def interval(values: list[float] | np.ndarray, cfg: PlaceholderStudyConfig) -> d
 
 
 def filter_drops(folder: str) -> dict[str, Any]:
-    stats_path = Path(folder) / "stats.json"
+    stats_path = Path(folder) / STATS
     if not stats_path.is_file():
         raise InputError("no stats.json: not a finished curate output", path=str(stats_path))
     s = read_json(stats_path)
@@ -89,7 +89,7 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
     if cfg.models and len(cfg.models) != len(cfg.arms):
         raise InputError(f"models: {len(cfg.models)} models for {len(cfg.arms)} arms", field="models")
     out = Path(output_dir)
-    inputs = [Path(cfg.eval) / _safe(a) / b / "samples.jsonl" for a in cfg.arms for b in cfg.benchmarks]
+    inputs = [Path(cfg.eval) / _safe(a) / b / SAMPLES for a in cfg.arms for b in cfg.benchmarks]
     with stage_run(out, "study.placeholder", cfg, inputs=inputs, seeds={"bootstrap": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
@@ -115,7 +115,7 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
         }
         write_json(out / "study.json", study)
         tables = build_tables(study)
-        write_json(out / "tables.json", tables)
+        write_json(out / TABLES, tables)
         (out / "table.md").write_text(tables_md(tables), encoding="utf-8")
         plot_all(study, out)
         summary = {"study_file": str(out / "study.json"), "table_file": str(out / "table.md"),
@@ -148,7 +148,7 @@ def _contrast(a: str, b: str, per_task, losses, cfg) -> dict[str, Any]:
 def _contamination(folder: str) -> dict[str, Any]:
     if not folder:
         return {}
-    stats = read_json(Path(folder) / "stats.json")
+    stats = read_json(Path(folder) / STATS)
     records = Path(folder) / "contamination.jsonl"
     return {"documents": stats["documents"], "contaminated": stats["contaminated"],
             "bodies_replaced": stats["bodies_replaced"], "bodies_total": stats["bodies_total"],
@@ -179,8 +179,8 @@ def _dpo_data(candidates: str, pairs: str) -> dict[str, Any]:
            "verdicts": dict(sorted(verdicts.items())),
            "placeholder_flagged": caught["placeholder"], "other_flagged": caught["other"],
            "prompts_flagged": prompts_flagged}
-    if pairs and (Path(pairs) / "stats.json").is_file():
-        out["pairs"] = read_json(Path(pairs) / "stats.json")["pairs"]
+    if pairs and (Path(pairs) / STATS).is_file():
+        out["pairs"] = read_json(Path(pairs) / STATS)["pairs"]
     return out
 
 

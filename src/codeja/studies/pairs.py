@@ -12,7 +12,7 @@ from typing import Any
 
 from codeja.errors import InputError
 from codeja.io import iter_jsonl, write_jsonl
-from codeja.runs import stage_run, write_json
+from codeja.runs import STATS, stage_run, write_json
 from codeja.studies.config import CompletionPairsConfig
 
 
@@ -50,7 +50,7 @@ def completion_pairs(cfg: CompletionPairsConfig, output_dir: str | Path) -> dict
             rows.append({**texts, "meta": meta})
         write_jsonl(out / "pairs.jsonl", rows)
         stats = {"pairs_in": n, "pairs": len(rows), "skipped": dict(sorted(skipped.items()))}
-        write_json(out / "stats.json", stats)
+        write_json(out / STATS, stats)
         summary = {"pairs_file": str(out / "pairs.jsonl"), **stats}
         run.record(summary=summary)
     return summary

@@ -24,7 +24,7 @@ from typing import Any
 from codeja.backends.base import SamplingParams, derive_seed
 from codeja.errors import InputError
 from codeja.io import iter_jsonl, write_jsonl
-from codeja.runs import stage_run, write_json
+from codeja.runs import STATS, stage_run, write_json
 from codeja.studies.config import StudySampleConfig
 from codeja.studies.contaminate import document_language, input_files, read_lines
 from codeja.studies.outputs import judge_body
@@ -121,7 +121,7 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
                  "prompts_with_placeholder": sum(any(r["verdict"] == "placeholder" for r in row["responses"])
                                                  for row in rows),
                  "prompts_with_code": sum(any(r["score"] == 1.0 for r in row["responses"]) for row in rows)}
-        write_json(out / "stats.json", stats)
+        write_json(out / STATS, stats)
         summary = {"instructions_file": str(out / INSTRUCTIONS), **stats}
         run.record(summary=summary, backend=identity)
     return summary

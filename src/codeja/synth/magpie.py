@@ -21,7 +21,7 @@ from typing import Any
 
 from codeja.backends.base import Backend, SamplingParams, derive_seed
 from codeja.io import read_jsonl, write_jsonl
-from codeja.runs import stage_run, write_json
+from codeja.runs import REPORT_HTML, REPORT_MD, STATS, stage_run, write_json
 from codeja.synth.config import MagpieConfig, SamplingConfig
 from codeja.synth.dedup import InstructionDeduplicator
 from codeja.synth.filters import build_filters, judge
@@ -173,9 +173,9 @@ def run_magpie(cfg: MagpieConfig, output_dir: str | Path, *, backend: Backend | 
                 backend.close()
         summary["wall_s"] = round(time.monotonic() - t0, 2)
         summary["rows_per_s"] = round(cfg.rows / summary["wall_s"], 3) if summary["wall_s"] else None
-        write_json(out / "stats.json", summary)
+        write_json(out / STATS, summary)
         write_reports(out, cfg, summary)
-        run.record(summary=summary, outputs=["data.jsonl", "removed.jsonl", "stats.json", "report.md", "report.html"])
+        run.record(summary=summary, outputs=["data.jsonl", "removed.jsonl", STATS, REPORT_MD, REPORT_HTML])
         return summary
 
 

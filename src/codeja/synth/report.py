@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codeja.quality import TASK_TYPES
 from codeja.report.render import page, table_html, table_md
+from codeja.runs import REPORT_HTML, REPORT_MD
 from codeja.synth.config import MagpieConfig
 
 COLUMNS = [("requested", "requested"), ("drawn", "drawn"), ("measured", "measured (all generated)"),
@@ -150,5 +151,5 @@ def write_reports(out: Path, cfg: MagpieConfig, summary: dict) -> None:
     md += ["", "![distributions](report.png)", ""]
     b64 = base64.b64encode(png).decode("ascii")
     body.append(f'<h2>Distributions</h2><img alt="distributions" src="data:image/png;base64,{b64}">')
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out / "report.html").write_text(page("Magpie synthesis report", "".join(body)), encoding="utf-8")
+    (out / REPORT_MD).write_text("\n".join(md), encoding="utf-8")
+    (out / REPORT_HTML).write_text(page("Magpie synthesis report", "".join(body)), encoding="utf-8")

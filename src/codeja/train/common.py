@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import ConfigError
-from codeja.runs import StageRun
+from codeja.runs import METRICS, StageRun
 
-METRICS = "metrics.jsonl"
 LOSS_PNG = "loss.png"
 CHECKPOINTS = "checkpoints"
 FINAL = "model"

@@ -2,7 +2,7 @@
 ``DPOConfig``.
 
 The names clash with TRL's ``SFTConfig`` / ``DPOConfig`` on purpose (they are the codeja stage configs listed in
-``codeja.config.CONFIG_KINDS``); inside the trainers TRL's classes are imported as ``TRLSFTConfig`` /
+``codeja.pipeline.stages.STAGES``); inside the trainers TRL's classes are imported as ``TRLSFTConfig`` /
 ``TRLDPOConfig``. Every field has a default that runs on a CPU with the bundled tiny model, so
 ``codeja train sft --data x.jsonl --output out`` works without a file.
 """

@@ -17,7 +17,7 @@ from typing import Any
 
 from codeja.config import dump_yaml
 from codeja.errors import CodejaError, ConfigError
-from codeja.runs import read_json
+from codeja.runs import MANIFEST, read_json
 
 
 def inside_distributed_launch() -> bool:
@@ -46,4 +46,4 @@ def maybe_relaunch(kind: str, cfg: Any, output_dir: str | Path) -> dict[str, Any
     rc = subprocess.call(cmd)
     if rc != 0:
         raise CodejaError(f"train {kind}: `accelerate launch` exited with {rc} (see its output above)")
-    return read_json(Path(output_dir) / "manifest.json").get("summary", {})
+    return read_json(Path(output_dir) / MANIFEST).get("summary", {})

@@ -1,6 +1,6 @@
 """``evalplus@0.3.1``: a reimplementation of EvalPlus 0.3.1's tree-sitter sanitizer, quirks included.
 
-Written from the algorithm in ``notes/evaluation.md`` §1.1 (evalplus commit e593608 = PyPI 0.3.0/0.3.1), so that
+Written from EvalPlus's own ``evalplus/sanitize.py`` (commit e593608 = PyPI 0.3.0/0.3.1), so that
 scores can be compared with published EvalPlus numbers. Known behaviours reproduced on purpose:
 
 * ``code_extract`` keeps the longest run of lines (pairs ``i < j``, so never a single line) that ``ast.parse``
