@@ -103,7 +103,7 @@ def main() -> int:
         PlaceholderFilter,
     )
     from codeja.curate.japanese import CharNgramTokenizer
-    from codeja.curate.placeholder import find_placeholder
+    from codeja.quality.placeholder import find_placeholder
 
     code, ja = stdlib_docs(n_code), ja_docs(n_ja)
     rows: list[tuple[str, str, float, float | None, str]] = []

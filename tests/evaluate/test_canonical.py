@@ -11,6 +11,7 @@ import os
 import pytest
 
 from codeja.evaluate.benchmarks import get_benchmark
+from codeja.evaluate.config import ScoringConfig
 from codeja.evaluate.runner import score_samples
 from codeja.io import write_jsonl
 from codeja.paths import benchmark_file
@@ -20,7 +21,8 @@ from codeja.sandbox import toolchain_available
 def _score(tmp_path, name, sanitizer="none,codeja", limit=None, rows=None):
     bench = get_benchmark(name, limit=limit)
     write_jsonl(tmp_path / "s.jsonl", rows if rows is not None else bench.canonical_samples())
-    return score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", sanitizer, bootstrap=0)
+    scoring = ScoringConfig(sanitizer=sanitizer, bootstrap=0)
+    return score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", scoring)
 
 
 @pytest.mark.slow

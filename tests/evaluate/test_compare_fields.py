@@ -8,6 +8,7 @@ import pytest
 
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.compare import ManifestMismatch, build_comparison, compare
+from codeja.evaluate.config import ScoringConfig
 from codeja.evaluate.runner import score_samples
 from codeja.io import write_jsonl
 
@@ -72,7 +73,7 @@ def test_prompt_tail_label_and_manifests_written_before_the_field_existed(tmp_pa
 def test_a_scored_cell_records_the_data_hash_and_the_commit(tmp_path):
     bench = get_benchmark("humaneval", limit=1)
     write_jsonl(tmp_path / "s.jsonl", bench.canonical_samples())
-    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", "none", bootstrap=0)
+    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", ScoringConfig(sanitizer="none", bootstrap=0))
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert man["benchmark"]["source"]["sha256"] == bench.source.sha256 and len(bench.source.sha256) == 64
     assert "git_commit" in man and man["codeja_version"]

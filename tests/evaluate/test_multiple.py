@@ -14,6 +14,7 @@ import pytest
 
 from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
 from codeja.evaluate.benchmarks.multiple import FAILS_WHEN, MULTIPLE_LANGS, data_file
+from codeja.evaluate.config import ScoringConfig
 from codeja.evaluate.runner import score_samples
 from codeja.io import write_jsonl
 from codeja.sandbox import Job, SandboxResult, get_language, run, run_many, toolchain_available
@@ -62,7 +63,8 @@ def test_correct_completion_passes_and_wrong_one_fails(tmp_path, lang):
         pytest.skip(f"{bench.language} toolchain not installed ({language.debian}; scripts/setup-system.sh)")
     probes = bench.probe_samples()
     write_jsonl(tmp_path / "s.jsonl", probes)
-    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", "none,codeja", bootstrap=0)
+    score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                  ScoringConfig(sanitizer="none,codeja", bootstrap=0))
     rows = [json.loads(x) for x in (tmp_path / "out" / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     for probe, row in zip(probes, rows):

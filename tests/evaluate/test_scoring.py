@@ -12,7 +12,7 @@ from codeja.config import load_config
 from codeja.errors import ConfigError, InputError
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.compare import ManifestMismatch, build_comparison, compare, write_comparison
-from codeja.evaluate.config import EvalConfig
+from codeja.evaluate.config import EvalConfig, ScoringConfig
 from codeja.evaluate.metrics import (
     bootstrap_ci,
     char_f1,
@@ -90,7 +90,8 @@ def test_score_humaneval_subset_writes_results_samples_manifest(tmp_path):
     rows.append({"task_id": "HumanEval/0", "completion": "    return None  # wrong\n"})
     rows.append({"task_id": "HumanEval/1", "completion": "    while True:\n        pass\n"})  # timeout
     write_jsonl(tmp_path / "s.jsonl", rows)
-    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", "codeja", timeout_s=2, bootstrap=200)
+    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                        ScoringConfig(timeout_s=2, bootstrap=200))
     assert res["per_task"]["HumanEval/0"] == {"passed": 1, "n": 2}
     assert res["per_task"]["HumanEval/1"] == {"passed": 1, "n": 2}
     assert res["per_task"]["HumanEval/2"] == {"passed": 1, "n": 1}
@@ -109,7 +110,8 @@ def test_score_all_sanitizers_gives_sensitivity_table(tmp_path):
     bench = get_benchmark("humaneval", limit=2)
     helper_after = "    return _h(numbers, threshold)\n\n\ndef _h(n, t):\n    return any(abs(a - b) < t for i, a in enumerate(n) for b in n[i + 1:])\n"
     write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": helper_after}])
-    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out", "all", bootstrap=0)
+    res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
+                        ScoringConfig(sanitizer="all", bootstrap=0))
     by = res["by_sanitizer"]
     assert by["codeja@2"]["pass@1"] == 1.0 and by["none@1"]["pass@1"] == 1.0
     assert by["bigcode@2024-01"]["pass@1"] == 0.0  # "\ndef" cuts the helper
@@ -121,14 +123,14 @@ def test_niilc_and_canitedit_canonical(tmp_path):
     niilc = get_benchmark("niilc", limit=20)
     assert niilc.kind == "qa" and len(niilc.all_tasks) == 198
     write_jsonl(tmp_path / "n.jsonl", niilc.canonical_samples())
-    res = score_samples(niilc, tmp_path / "n.jsonl", tmp_path / "n_out", "none")
+    res = score_samples(niilc, tmp_path / "n.jsonl", tmp_path / "n_out", ScoringConfig(sanitizer="none"))
     assert res["exact_match"] == 1.0 and res["fuzzy_token_sort_ratio"] == 1.0 and res["metric"] == "exact_match"
 
     edit = get_benchmark("canitedit", path=str(FIXTURES / "canitedit_small.jsonl"))
     assert len(edit.tasks) == 4 and {t.meta["kind"] for t in edit.tasks} == {"descriptive", "lazy"}
     rows = edit.canonical_samples() + [{"task_id": "1_add/lazy", "solution": "```python\ndef add(a, b):\n    return a - b\n```"}]
     write_jsonl(tmp_path / "e.jsonl", rows)
-    res = score_samples(edit, tmp_path / "e.jsonl", tmp_path / "e_out", "codeja")
+    res = score_samples(edit, tmp_path / "e.jsonl", tmp_path / "e_out", ScoringConfig())
     assert res["per_task"]["1_add/lazy"] == {"passed": 1, "n": 2} and res["per_task"]["2_greet/lazy"]["passed"] == 1
     with pytest.raises(InputError, match="hub only"):
         get_benchmark("canitedit")
@@ -188,3 +190,12 @@ def test_compare_identical_settings_ranks():
         _fake_cell(Path(d), "dpo", "humaneval", "codeja@1", 0.4)
         comp = build_comparison([d])
         assert comp["manifest_differences"] == [] and set(comp["scores"]) == {"base", "dpo"}
+
+
+def test_eval_config_hands_its_scoring_fields_to_score_samples():
+    cfg = EvalConfig(sanitizer="evalplus", k=[1, 5], bootstrap=10, confidence=0.9, seed=3, timeout_s=4.0,
+                     memory_mb=512, workers=2)
+    assert cfg.scoring() == ScoringConfig(sanitizer="evalplus", k=[1, 5], bootstrap=10, confidence=0.9,
+                                          seed=3, timeout_s=4.0, memory_mb=512, workers=2)
+    # every scoring setting but the score-command-only skip_bad_lines is an eval config key
+    assert set(ScoringConfig.model_fields) - set(EvalConfig.model_fields) == {"skip_bad_lines"}

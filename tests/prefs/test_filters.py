@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from codeja.prefs.config import FiltersConfig
@@ -80,7 +82,12 @@ def test_unknown_filter_is_a_config_error():
 def test_program_extraction():
     text = "Helper:\n```python\nimport math\n```\nMain:\n```python\ndef add(a, b):\n    return a + b\n```\n"
     assert extract_program(text, "python", "add").startswith("def add")
-    assert "import math" in extract_program(text, "python")  # no entry point: all blocks
+    # the evaluation sanitizer's choice: the last block of the language (it defines nothing the tests name)
+    assert extract_program(text, "python") == "def add(a, b):\n    return a + b\n"
+    # top-level demo code in the answer is not part of the program, exactly as in `codeja eval`
+    demo = "```python\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\nassert add(1, 1) == 3\n```"
+    code = extract_program(demo, "python", "add")
+    assert "print" not in code and "assert" not in code
     assert extract_program("def add(a, b): return a + b", "python") == "def add(a, b): return a + b"
     assert extract_program("```js\nlet x = 1\n```", "python") == ""  # code, but none in the language
     he = inst(tests=["def check(candidate):\n    assert candidate(1, 2) == 3\n"], entry_point="add")
@@ -88,11 +95,25 @@ def test_program_extraction():
     assert prog.rstrip().endswith("check(add)")
 
 
+def test_prefs_and_eval_turn_one_text_into_the_same_program():
+    from codeja.evaluate.benchmarks import get_benchmark
+    from codeja.evaluate.sanitize import get_sanitizer
+
+    bench = get_benchmark("humaneval", limit=1)
+    task = dataclasses.replace(bench.tasks[0], prompt="")  # an instruction has no prompt to continue
+    code = f"{bench.tasks[0].prompt}{task.canonical}\n\nprint({task.entry_point}([1.0], 0.5))"
+    answer = f"Sure.\n```python\n{code}\n```\nDone."
+    for name in ("codeja", "evalplus"):
+        want = get_sanitizer(name).sanitize(answer, task, bench, kind="solution").code
+        assert extract_program(answer, "python", task.entry_point, sanitizer=name) == want
+
+
 def test_execution_filter_runs_tests_in_the_sandbox():
     i = inst(tests=ADD_TESTS, entry_point="add", language="python")
     records, _chain = judge(i, [GOOD, HALF, WRONG, "```python\nwhile True:\n    pass\n```\n"],
                            FiltersConfig(chain=["execution"]))
     assert [r["execution"]["passed"] for r in records[:3]] == [2, 1, 0]
+    assert records[0]["execution"]["sanitizer"] == "codeja@2"  # recorded, as in every evaluation result
     assert reasons(records) == [None, "execution", "execution", "execution"]
     assert "passed 1/2 tests" in records[1]["filter_detail"]
     # a lower bar keeps the half-passing one; instructions without tests are never dropped by it

@@ -352,6 +352,7 @@ def test_premature_exit_fails_every_language():
 def test_premature_exit_scores_zero_in_evaluation(tmp_path):
     """End to end through ``eval score``: wrong HumanEval completions that exit early score 0 under every
     sanitizer (before: 1.0)."""
+    from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import score_samples
     from codeja.io import write_jsonl
 
@@ -360,7 +361,8 @@ def test_premature_exit_scores_zero_in_evaluation(tmp_path):
              "    return []\n\nexit(0)\n"]
     rows = [{"task_id": "HumanEval/0", "completion": c} for c in exits]
     write_jsonl(tmp_path / "s.jsonl", rows)
-    res = score_samples("humaneval", tmp_path / "s.jsonl", tmp_path / "out", "none,bigcode", bootstrap=0, limit=1)
+    res = score_samples("humaneval", tmp_path / "s.jsonl", tmp_path / "out",
+                        ScoringConfig(sanitizer="none,bigcode", bootstrap=0), limit=1)
     for sid, v in res["by_sanitizer"].items():
         assert v["pass@1"] == 0.0, (sid, v["statuses"])
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

@@ -170,7 +170,7 @@ def test_registered_names_and_task_for_task_ids():
         t = ja.tasks[0]
         assert (t.canonical, t.suffix, t.test) == (en.task(t.task_id).canonical, en.task(t.task_id).suffix,
                                                     en.task(t.task_id).test)
-    with pytest.raises(Exception, match="unknown infilling variant"):
+    with pytest.raises(Exception, match="unknown benchmark 'jhumaneval-infilling-bogus' .did you mean"):
         get_benchmark("jhumaneval-infilling-bogus")
 
 

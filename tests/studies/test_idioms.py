@@ -18,7 +18,7 @@ from codeja.studies.idioms import load_idioms
 ROOT = Path(__file__).resolve().parents[2]
 CASES_FILE = ROOT / "tests/data/placeholder/cases.jsonl"
 CASES = [json.loads(line) for line in CASES_FILE.read_text("utf-8").splitlines()]
-PATTERNS = (ROOT / "src/codeja/curate/resources/placeholder_patterns.yaml").read_text("utf-8").lower()
+PATTERNS = (ROOT / "src/codeja/quality/resources/placeholder_patterns.yaml").read_text("utf-8").lower()
 COMMENT = re.compile(r"(?:#|//)\s*(.+?)\s*$")
 IDIOMS = [i for idioms in load_idioms().values() for i in idioms]
 

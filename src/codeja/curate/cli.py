@@ -71,7 +71,7 @@ def stats_cmd(
 
 def check_placeholder_files(files: list[Path], policy: str = "calibrated") -> list[dict]:
     from codeja.codeparse import language_from_path
-    from codeja.curate.placeholder import find_placeholder
+    from codeja.quality.placeholder import find_placeholder
 
     out = []
     for f in files:

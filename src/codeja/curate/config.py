@@ -146,7 +146,7 @@ class QuarantineConfig(StrictModel):
 
 
 class PlaceholderConfig(StrictModel):
-    """The placeholder filter (codeja.curate.placeholder); ``policy`` chooses how much evidence drops a document."""
+    """The placeholder filter (codeja.quality.placeholder); ``policy`` chooses how much evidence drops a document."""
 
     enabled: bool = Field(True, description="Drop documents with fill-in placeholders (strong phrase or TODO + stub).")
     extra_patterns: list[str] = Field(default_factory=list, description="Extra YAML pattern files (strong/triggers).")

@@ -81,7 +81,7 @@ class PlaceholderFilter(CurateFilter):
 
     @cached_property
     def detector(self):
-        from codeja.curate.placeholder import get_detector
+        from codeja.quality.placeholder import get_detector
 
         return get_detector(self.extra, self.policy)
 
@@ -278,6 +278,18 @@ class DecontFilter(CurateFilter):
     def check(self, doc):
         m = self.index.find(doc.text)
         return None if m is None else ("benchmark_overlap", m.as_dict())
+
+
+# The curate config's section -> its filter, in run order (each section has ``enabled``; the quarantine gate
+# runs first and PII redaction, a formatter, last). Dropped documents go to ``removed/<filter_name>/``.
+FILTERS: dict[str, type[CurateFilter]] = {
+    "language_id": LanguageIdFilter,
+    "japanese": JapaneseQualityFilter,
+    "code": CodeHeuristicsFilter,
+    "lint": LintFilter,
+    "placeholder": PlaceholderFilter,
+    "decont": DecontFilter,
+}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -92,18 +92,10 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
 
     steps: list = [make_reader(s, cfg.quarantine.max_doc_bytes, cfg.progress) for s in cfg.sources]
     steps.append(F.QuarantineGate(exclusion_writer=_writer(out / QUARANTINE)))
-    if cfg.language_id.enabled:
-        steps.append(F.LanguageIdFilter(cfg.language_id, exclusion_writer=rm("langid")))
-    if cfg.japanese.enabled:
-        steps.append(F.JapaneseQualityFilter(cfg.japanese, exclusion_writer=rm("japanese")))
-    if cfg.code.enabled:
-        steps.append(F.CodeHeuristicsFilter(cfg.code, exclusion_writer=rm("code")))
-    if cfg.lint.enabled:
-        steps.append(F.LintFilter(cfg.lint, exclusion_writer=rm("lint")))
-    if cfg.placeholder.enabled:
-        steps.append(F.PlaceholderFilter(cfg.placeholder, exclusion_writer=rm("placeholder")))
-    if cfg.decont.enabled:
-        steps.append(F.DecontFilter(cfg.decont, exclusion_writer=rm("decont")))
+    for section, filter_cls in F.FILTERS.items():
+        section_cfg = getattr(cfg, section)
+        if section_cfg.enabled:
+            steps.append(filter_cls(section_cfg, exclusion_writer=rm(filter_cls.filter_name)))
     if cfg.pii.enabled:
         steps.append(F.PIIRedactor(cfg.pii))
     steps.append(_writer(filtered))

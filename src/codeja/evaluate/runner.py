@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
+from codeja.evaluate.config import ScoringConfig
 from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
 from codeja.evaluate.samples import read_samples  # noqa: F401 - part of this module's API
 from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
@@ -81,24 +82,23 @@ def _summary(bench: Benchmark, per_sample: list[dict], san_id: str, *, ks, boots
 
 
 def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_dir: str | Path,
-                  sanitizer: str | list[str] = "codeja", *, path: str | None = None, k: list[int] | tuple = (1, 10, 100),
-                  bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0, timeout_s: float | None = None,
-                  memory_mb: int | None = 2048, workers: int | None = None, progress: bool = False,
-                  extra_manifest: dict | None = None, skip_bad_lines: bool = False, **bench_options) -> dict[str, Any]:
+                  scoring: ScoringConfig | None = None, *, path: str | None = None, progress: bool = False,
+                  extra_manifest: dict | None = None, **bench_options) -> dict[str, Any]:
     """Score a samples JSONL (``task_id`` + ``completion`` or ``solution``) and write results, samples, manifest.
 
     ``samples_path`` is a JSONL file, an EvalPlus samples folder or a bigcode generations.json
-    (:mod:`codeja.evaluate.samples`); a line that cannot be scored is an error unless ``skip_bad_lines``.
-    ``sanitizer`` is a name, a comma list, or ``"all"`` (every sample scored under each; ``results.json`` then
-    has ``by_sanitizer`` and a ``sensitivity`` table, and its headline is the first one listed, ``codeja`` for all).
-    """
+    (:mod:`codeja.evaluate.samples`); a line that cannot be scored is an error unless
+    ``scoring.skip_bad_lines``. ``scoring.sanitizer`` is a name, a comma list, or ``"all"`` (every sample
+    scored under each; ``results.json`` then has ``by_sanitizer`` and a ``sensitivity`` table, and its
+    headline is the first one listed, ``codeja`` for all)."""
+    sc = scoring or ScoringConfig()
     t0 = time.monotonic()
     bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark, path, **bench_options)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    samples, quarantined = read_samples(samples_path, bench, skip_bad_lines=skip_bad_lines)
-    sans = _sanitizers(sanitizer)
-    if "all" == sanitizer:
+    samples, quarantined = read_samples(samples_path, bench, skip_bad_lines=sc.skip_bad_lines)
+    sans = _sanitizers(sc.sanitizer)
+    if "all" == sc.sanitizer:
         sans.sort(key=lambda s: s.name != "codeja")
     ids = [s.id for s in sans]
     for s in samples:
@@ -117,7 +117,8 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                 h = hashlib.sha256(prog.encode("utf-8", "surrogatepass")).hexdigest()
                 s["verdicts"][san.id] = {"sanitized": code, "rule": rule, "program_sha256": h}
                 programs.append((s["task_id"], prog))
-        results = execute(bench, programs, timeout_s=timeout_s, memory_mb=memory_mb, workers=workers, progress=progress)
+        results = execute(bench, programs, timeout_s=sc.timeout_s, memory_mb=sc.memory_mb, workers=sc.workers,
+                          progress=progress)
         for s in samples:
             task = bench.task(s["task_id"])
             for sid, v in s["verdicts"].items():
@@ -126,14 +127,14 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                          stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None,
                          compile_status=r.compile_status)
 
-    by_san = {sid: _summary(bench, samples, sid, ks=k, bootstrap=bootstrap, confidence=confidence, seed=seed)
-              for sid in ids}
+    by_san = {sid: _summary(bench, samples, sid, ks=sc.k, bootstrap=sc.bootstrap, confidence=sc.confidence,
+                            seed=sc.seed) for sid in ids}
     if bench.kind == "qa":
         for sid in ids:
             for m in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):
                 by_san[sid][m] = sum(s["verdicts"][sid][m] for s in samples) / len(samples)
     head = by_san[ids[0]]
-    result = {"benchmark": bench.name, "sanitizer": "all" if sanitizer == "all" else ids[0], **head,
+    result = {"benchmark": bench.name, "sanitizer": "all" if sc.sanitizer == "all" else ids[0], **head,
               "metric": "exact_match" if bench.kind == "qa" else "pass@1",
               "health": health(samples), "counts": {"in": len(samples) + len(quarantined), "scored": len(samples),
                                                     "quarantined": len(quarantined)},
@@ -147,14 +148,16 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
              "verdicts": s["verdicts"]} for s in samples]
     write_jsonl(out / SAMPLES, rows)
     write_json(out / RESULTS, result)
-    write_manifest(out, "eval.score", {"benchmark": bench.name, "sanitizers": ids, "k": list(k),
-                                       "bootstrap": bootstrap, "confidence": confidence, "seed": seed,
-                                       "timeout_s": timeout_s or bench.timeout_s, "memory_mb": memory_mb},
+    timeout_s = sc.timeout_s or bench.timeout_s
+    settings = {"benchmark": bench.name, "sanitizers": ids, "k": list(sc.k), "bootstrap": sc.bootstrap,
+                "confidence": sc.confidence, "seed": sc.seed, "timeout_s": timeout_s, "memory_mb": sc.memory_mb}
+    write_manifest(out, "eval.score", settings,
                    benchmark=bench.describe(), sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
                    samples={"path": str(samples_path), "sha256": hash_path(samples_path)},
-                   execution={"engine": "codeja.sandbox", "timeout_s": timeout_s or bench.timeout_s,
-                              "memory_mb": memory_mb, "toolchains": _toolchains(bench), **_sandbox_description()},
-                   seeds={"bootstrap": seed}, wall_s=round(time.monotonic() - t0, 3), **(extra_manifest or {}))
+                   execution={"engine": "codeja.sandbox", "timeout_s": timeout_s, "memory_mb": sc.memory_mb,
+                              "toolchains": _toolchains(bench), **_sandbox_description()},
+                   seeds={"bootstrap": sc.seed}, wall_s=round(time.monotonic() - t0, 3),
+                   **(extra_manifest or {}))
     return result
 
 
@@ -277,9 +280,7 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                                     progress=progress)
             gen_s = time.monotonic() - t0
             write_jsonl(cell / "generations.jsonl", rows)
-            score_samples(bench, cell / "generations.jsonl", cell, cfg.sanitizer, k=cfg.k, bootstrap=cfg.bootstrap,
-                          confidence=cfg.confidence, seed=cfg.seed, timeout_s=cfg.timeout_s, memory_mb=cfg.memory_mb,
-                          workers=cfg.workers, progress=progress,
+            score_samples(bench, cell / "generations.jsonl", cell, cfg.scoring(), progress=progress,
                           extra_manifest={"cell_hash": key, "model": identity,
                                           "backend": backend.identity() if hasattr(backend, "identity") else {"backend": cfg.backend},
                                           "generation": {**gen.model_dump(), "mode": mode},

@@ -108,12 +108,14 @@ def _has_task(bench, task_id: str) -> bool:
 
 def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dict]:
     """Each row's verdict under sanitizer ``none`` (scored exactly as a model's samples), in row order."""
+    from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import SAMPLES, score_samples
     from codeja.io import write_jsonl
 
     write_jsonl(work / "input.jsonl", [{k: r[k] for k in ("task_id", "completion", "solution") if k in r}
                                        for r in rows])
-    score_samples(bench, work / "input.jsonl", work, "none", k=[1], bootstrap=0, workers=workers)
+    scoring = ScoringConfig(sanitizer="none", k=[1], bootstrap=0, workers=workers)
+    score_samples(bench, work / "input.jsonl", work, scoring)
     by_line = {}
     for s in read_jsonl(work / SAMPLES):
         by_line[s["line"]] = {"task_id": s["task_id"], **next(iter(s["verdicts"].values()))}

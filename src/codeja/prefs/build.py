@@ -32,9 +32,8 @@ from pydantic import BaseModel
 
 from codeja.errors import ConfigError
 from codeja.io import BadLine, write_jsonl
-from codeja.prefs.config import STRATEGIES
 from codeja.prefs.records import Candidate, Response, read_candidates
-from codeja.prefs.strategies import Selection, is_placeholder, select
+from codeja.prefs.strategies import STRATEGIES, Selection, is_placeholder, select
 from codeja.runs import STATS, stage_run, write_json
 
 EXAMPLES_IN_REPORT = 8

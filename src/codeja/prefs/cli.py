@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from codeja.prefs.strategies import STRATEGIES
+
 app = typer.Typer(help="Sample responses, filter, score and build preference pairs.", no_args_is_help=True)
 
 ConfigArg = Annotated[Path, typer.Argument(help="A prefs config YAML (stage: prefs).")]
@@ -64,7 +66,7 @@ def candidates_cmd(
 def build_cmd(
     candidates: Annotated[Path, typer.Option("--candidates", help="JSONL: {id, prompt, responses: [{text, score, "
                                              "passed_filters}]} per line.")],
-    strategy: Annotated[str, typer.Option("--strategy", help="closest | farthest | random")],
+    strategy: Annotated[str, typer.Option("--strategy", help=" | ".join(STRATEGIES))],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")] = Path("runs/prefs-build"),
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random strategy (with the instruction id).")] = 0,
     min_margin: Annotated[float | None, typer.Option("--min-margin", help="Drop pairs closer than this.")] = None,

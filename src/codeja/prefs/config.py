@@ -31,21 +31,18 @@ from codeja.backends.settings import (
     Temperature,
 )
 from codeja.config import StrictModel
+from codeja.errors import ConfigError
+from codeja.evaluate.sanitize import get_sanitizer
+from codeja.prefs.filters import FILTERS
+from codeja.prefs.scorers import SCORERS
+from codeja.prefs.strategies import STRATEGIES
 
-Strategy = Literal["closest", "farthest", "random"]
-STRATEGIES: tuple[str, ...] = ("closest", "farthest", "random")
-
-# Filter names, in the default order of the chain. Cheap text checks first, execution (the expensive one) last,
-# so a response already known to be bad never reaches the sandbox.
-FILTER_NAMES: tuple[str, ...] = (
-    "empty", "truncated", "refusal", "language", "placeholder", "parse", "repetition", "duplicate", "execution",
-)
+FILTER_NAMES: tuple[str, ...] = tuple(FILTERS)  # in the default order of the chain
 # The default chain leaves 'execution' out: a response that fails tests is the most informative rejected
 # response there is (with the default execution scorer it ranks below every passing one), so dropping it would
 # leave only passing responses, all scoring 1.0. Who may be *chosen* is gated in the build step instead
 # (build.chosen_min_pass_rate).
 DEFAULT_CHAIN: tuple[str, ...] = tuple(f for f in FILTER_NAMES if f != "execution")
-ScorerKind = Literal["reward_model", "http", "execution", "input", "weighted"]
 
 
 class SampleConfig(PenalisedGenerationSettings):
@@ -99,9 +96,9 @@ class FiltersConfig(StrictModel):
     @field_validator("chain")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        unknown = [f for f in v if f not in FILTER_NAMES]
+        unknown = [f for f in v if f not in FILTERS]
         if unknown:
-            raise ValueError(f"unknown filter(s) {unknown}; known: {', '.join(FILTER_NAMES)}")
+            raise ValueError(f"unknown filter(s) {unknown}; known: {', '.join(FILTERS)}")
         if len(set(v)) != len(v):
             raise ValueError("a filter is listed twice")
         return v
@@ -155,6 +152,12 @@ class ExecutionScorerConfig(StrictModel):
     timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit per test program.")
     workers: int | None = Field(None, ge=1, description="Parallel sandbox jobs (None: the sandbox's default).")
     default_language: str = Field("python", description="Language assumed when an instruction names none.")
+    sanitizer: str = Field(
+        "codeja",
+        description="How a response becomes the code to test: an evaluation sanitizer (codeja, evalplus, "
+        "bigcode, none; codeja.evaluate.sanitize), so a response scores here as the same text does in "
+        "`codeja eval`.",
+    )
     tie_break: TieBreak = Field(
         "auto",
         description="Second signal between responses passing the same share of tests: reward_model (the "
@@ -167,6 +170,15 @@ class ExecutionScorerConfig(StrictModel):
         description="How much of one test's worth the tie-break may add (the term is span * t / n_tests).",
     )
 
+    @field_validator("sanitizer")
+    @classmethod
+    def _known_sanitizer(cls, v: str) -> str:
+        try:
+            get_sanitizer(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return v
+
 
 class InputScorerConfig(StrictModel):
     """Scores supplied in the instruction file, per response (for scores computed elsewhere)."""
@@ -177,9 +189,10 @@ class InputScorerConfig(StrictModel):
 class ScorerConfig(StrictModel):
     """Which scorer ranks the surviving responses. Its identity is written to every pair's meta."""
 
-    kind: ScorerKind = Field(
+    kind: str = Field(
         "execution",
-        description="reward_model | http | execution | input | weighted (a weighted sum of the others, see weights).",
+        description="reward_model | http | execution | input (codeja.prefs.scorers.SCORERS) | weighted (a "
+        "weighted sum of the others, see weights).",
     )
     reward_model: RewardModelConfig = Field(default_factory=RewardModelConfig, description="For kind reward_model.")
     http: HTTPScorerConfig = Field(default_factory=HTTPScorerConfig, description="For kind http.")
@@ -193,12 +206,15 @@ class ScorerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _weights_ok(self) -> ScorerConfig:
+        if self.kind != "weighted" and self.kind not in SCORERS:
+            known = ", ".join([*SCORERS, "weighted"])
+            raise ValueError(f"kind: unknown scorer kind {self.kind!r}; known: {known}")
         if self.kind == "execution" and self.execution.tie_break == "reward_model" and not self.reward_model.model:
             raise ValueError("execution.tie_break 'reward_model' needs reward_model.model (a local folder or hub id)")
         if self.kind == "weighted":
             if not self.weights:
                 raise ValueError("kind 'weighted' needs weights, e.g. {execution: 1.0, reward_model: 0.1}")
-            bad = [k for k in self.weights if k not in ("reward_model", "http", "execution", "input")]
+            bad = [k for k in self.weights if k not in SCORERS]
             if bad:
                 raise ValueError(f"weights: unknown scorer kind(s) {bad}")
         return self
@@ -207,11 +223,11 @@ class ScorerConfig(StrictModel):
 class BuildConfig(StrictModel):
     """Choosing chosen and rejected among the surviving, scored responses (see codeja.prefs.strategies)."""
 
-    strategy: Strategy = Field(
+    strategy: str = Field(
         "farthest",
         description="Rejected = the next highest (closest), the lowest (farthest) or a seeded uniform draw "
         "(random) among the survivors scoring below the chosen one. Chosen is the highest score; equal scores go "
-        "to the earlier response.",
+        "to the earlier response. Known: codeja.prefs.strategies.STRATEGIES.",
     )
     min_margin: float | None = Field(
         None, ge=0.0, description="Drop pairs whose chosen-rejected score gap is below this (None: keep all)."
@@ -234,6 +250,13 @@ class BuildConfig(StrictModel):
         "chosen = the best survivor, rejected = the first placeholder response (the strategy applies only where "
         "an instruction has none). Recorded in each pair's meta (rejected_source) and in stats.json.",
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}; known: {', '.join(STRATEGIES)}")
+        return v
 
 
 class CandidatesConfig(StrictModel):

@@ -1,10 +1,11 @@
 """The rule-filter chain run on sampled responses before scoring.
 
 Each filter has one job and answers "why is this response unusable?" with a reason string, or None. The chain
-applies the configured filters in order; a response's verdict is the first filter that rejects it (recorded as
+applies the configured filters in order and stops at the first that rejects a response (recorded as
 ``filter_reasons: [name]`` plus ``filter_detail``), so the counts per reason add up to the responses dropped.
-The checks themselves live in :mod:`codeja.quality` (shared with the Magpie stage), :mod:`codeja.curate.placeholder`
-and :mod:`codeja.codeparse`; this module only wires them to responses and instructions.
+The text checks are :mod:`codeja.quality.checks` (the same ones the Magpie stage and evaluation's health
+figures run); this module only tells them the instruction, and adds the two checks that need more than one
+text: ``duplicate`` (compares an instruction's responses) and ``execution`` (runs the instruction's tests).
 
 Execution runs last and in one batch for all the responses that survived the cheap filters, through the sandbox.
 """
@@ -14,13 +15,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from codeja.codeparse import extract_code_blocks
-from codeja.prefs.config import FiltersConfig
-from codeja.prefs.execution import COMPATIBLE, ExecutionRunner
+from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.records import Instruction
+from codeja.quality import Chain, Check, Failure, Text, checks, mentioned_languages
+
+if TYPE_CHECKING:  # the config validates chain names against FILTERS, so it imports this module
+    from codeja.prefs.config import FiltersConfig
 
 
 @dataclass
@@ -39,6 +44,12 @@ class Item:
     def instruction_text(self) -> str:
         return self.instruction.prompt[-1]["content"]
 
+    @cached_property
+    def as_text(self) -> Text:
+        """What the text checks read (built once per response, not once per check)."""
+        return Text(self.text, language=expected_language(self.instruction),
+                    finish_reason=self.record.get("finish_reason"), instruction=self.instruction_text)
+
 
 class Filter(ABC):
     name: str
@@ -51,108 +62,23 @@ class Filter(ABC):
         """Called before each instruction's responses (for filters that compare responses with each other)."""
 
 
-class EmptyFilter(Filter):
-    name = "empty"
-
-    def check(self, item: Item) -> str | None:
-        return "empty response" if not item.text.strip() else None
-
-
-class TruncatedFilter(Filter):
-    name = "truncated"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import is_truncated
-
-        return is_truncated(item.text, item.record.get("finish_reason"))
-
-
-class RefusalFilter(Filter):
-    name = "refusal"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import detect_refusal
-
-        return detect_refusal(item.text)
-
-
 def expected_language(inst: Instruction) -> str | None:
     """The programming language an instruction asks for: its ``language`` field, else the only one it names."""
     if inst.language:
         return inst.language
-    from codeja.quality import mentioned_languages
-
     named = mentioned_languages(inst.prompt[-1]["content"])
     return named[0] if len(named) == 1 else None
 
 
-class LanguageFilter(Filter):
-    """Wrong natural language (asked in Japanese, answered in English) or wrong programming language.
+class TextCheckFilter(Filter):
+    """A :mod:`codeja.quality.checks` check on a response, told its instruction, language, finish reason."""
 
-    Prose too short to classify ("unknown") passes: a bare code answer is not in the wrong language.
-    """
-
-    name = "language"
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import detect_instruction_language, guess_code_language
-
-        asked = detect_instruction_language(item.instruction_text)
-        answered = detect_instruction_language(item.text)
-        if "unknown" not in (asked, answered) and asked != answered:
-            return f"natural language: asked in {asked}, answered in {answered}"
-        want = expected_language(item.instruction)
-        if want:
-            langs = [b.language or guess_code_language(b.code) for b in extract_code_blocks(item.text)]
-            langs = [x for x in langs if x and x not in ("text", "output", "json", "console", "plaintext")]
-            ok = {want} | COMPATIBLE.get(want, set())
-            if langs and not ok.intersection(langs):
-                return f"programming language: asked for {want}, code is in {', '.join(dict.fromkeys(langs))}"
-        return None
-
-
-class PlaceholderFilter(Filter):
-    """Unfinished code: TODO stubs, '... rest of the code here', 'implement this yourself'."""
-
-    name = "placeholder"
+    def __init__(self, check: Check):
+        self.inner = check
+        self.name = check.name
 
     def check(self, item: Item) -> str | None:
-        from codeja.curate.placeholder import find_placeholder
-
-        blocks = extract_code_blocks(item.text)
-        for b in blocks or [None]:
-            found = find_placeholder(b.code, b.language) if b else find_placeholder(item.text)
-            if found is not None:
-                return f"placeholder ({found.pattern}, line {found.line}): {found.text[:80]}"
-        return None
-
-
-class ParseFilter(Filter):
-    name = "parse"
-
-    def __init__(self, require_code: bool = False):
-        self.require_code = require_code
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import code_blocks_parse
-
-        if self.require_code and not extract_code_blocks(item.text):
-            return "no code block"
-        ok, why = code_blocks_parse(item.text, expected_language(item.instruction))
-        return None if ok else why
-
-
-class RepetitionFilter(Filter):
-    name = "repetition"
-
-    def __init__(self, max_repetition: float):
-        self.max_repetition = max_repetition
-
-    def check(self, item: Item) -> str | None:
-        from codeja.quality import repetition_score
-
-        score = repetition_score(item.text)
-        return f"repetition score {score:.2f} > {self.max_repetition}" if score > self.max_repetition else None
+        return self.inner.check(item.as_text)
 
 
 _SPACE = re.compile(r"\s+")
@@ -198,6 +124,22 @@ class ExecutionFilter(Filter):
         return None
 
 
+# Filter name -> factory from the stage's config, in the default order of the chain: cheap text checks first,
+# execution (the expensive one) last, so a response already known to be bad never reaches the sandbox.
+FILTERS: dict[str, Callable[[FiltersConfig], Filter]] = {
+    "empty": lambda cfg: TextCheckFilter(checks.Empty()),
+    "truncated": lambda cfg: TextCheckFilter(checks.Truncated()),
+    "refusal": lambda cfg: TextCheckFilter(checks.Refusal()),
+    "language": lambda cfg: TextCheckFilter(checks.AnswerLanguage()),
+    # a response without a fence is a bare code answer: judged whole
+    "placeholder": lambda cfg: TextCheckFilter(checks.Placeholder(scope="blocks_or_text")),
+    "parse": lambda cfg: TextCheckFilter(checks.Parses(cfg.require_code)),
+    "repetition": lambda cfg: TextCheckFilter(checks.Repetition(cfg.max_repetition)),
+    "duplicate": lambda cfg: DuplicateFilter(),
+    "execution": lambda cfg: ExecutionFilter(cfg.min_pass_rate),
+}
+
+
 @dataclass
 class FilterChain:
     filters: list[Filter]
@@ -206,43 +148,36 @@ class FilterChain:
 
     @classmethod
     def from_config(cls, cfg: FiltersConfig, runner: ExecutionRunner | None = None) -> FilterChain:
-        make = {
-            "empty": EmptyFilter, "truncated": TruncatedFilter, "refusal": RefusalFilter, "language": LanguageFilter,
-            "placeholder": PlaceholderFilter, "parse": lambda: ParseFilter(cfg.require_code),
-            "repetition": lambda: RepetitionFilter(cfg.max_repetition), "duplicate": DuplicateFilter,
-            "execution": lambda: ExecutionFilter(cfg.min_pass_rate),
-        }
-        return cls([make[name]() for name in cfg.chain], runner or ExecutionRunner())
+        return cls([FILTERS[name](cfg) for name in cfg.chain], runner or ExecutionRunner())
 
     def apply(self, batch: list[tuple[Instruction, list[dict[str, Any]]]]) -> None:
         """Judge every response of every instruction in ``batch``; writes ``passed_filters``, ``filter_reasons``
         and ``filter_detail`` into each response record."""
+        # one reason per dropped response, so the counts per reason add up to the responses dropped
+        text_checks = [f for f in self.filters if not isinstance(f, ExecutionFilter)]
+        cheap = Chain("prefs", text_checks, stop_at_first=True)
         for inst, records in batch:
             for f in self.filters:
                 f.reset()
             for i, rec in enumerate(records):
                 rec["passed_filters"], rec["filter_reasons"] = True, []
                 rec.pop("filter_detail", None)
-                for f in self.filters:
-                    if isinstance(f, ExecutionFilter):
-                        continue  # batched below
-                    if self._judge(f, Item(inst, rec, i)):
-                        break
+                self._record(rec, cheap.run(Item(inst, rec, i)))
         execution = next((f for f in self.filters if isinstance(f, ExecutionFilter)), None)
         if execution is None:
             return
         todo = [(inst, rec) for inst, records in batch for rec in records if rec["passed_filters"] and inst.tests]
         if self.runner is not None and todo:
-            self.runner.run(todo)
+            self.runner.run(todo)  # batched: every surviving response's tests in one sandbox run
+        last = Chain("prefs.execution", [execution])
         for inst, records in batch:
             for i, rec in enumerate(records):
                 if rec["passed_filters"]:
-                    self._judge(execution, Item(inst, rec, i))
+                    self._record(rec, last.run(Item(inst, rec, i)))
 
-    def _judge(self, f: Filter, item: Item) -> bool:
-        reason = f.check(item)
-        if reason is None:
-            return False
-        item.record.update(passed_filters=False, filter_reasons=[f.name], filter_detail=reason)
-        self.counts[f.name] = self.counts.get(f.name, 0) + 1
-        return True
+    def _record(self, record: dict[str, Any], failures: list[Failure]) -> None:
+        if not failures:
+            return
+        f = failures[0]
+        record.update(passed_filters=False, filter_reasons=[f.check], filter_detail=f.detail)
+        self.counts[f.check] = self.counts.get(f.check, 0) + 1

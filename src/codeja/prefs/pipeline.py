@@ -46,7 +46,7 @@ def filter_and_score(cfg: CandidatesConfig, samples_path: str | Path, output_dir
         from tqdm import tqdm
 
         ex = cfg.scorer.execution
-        runner = ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language)
+        runner = ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language, sanitizer=ex.sanitizer)
         chain = FilterChain.from_config(cfg.filters, runner)
         scorer: Scorer | None = None
         identity = run.manifest.get("scorer")

@@ -13,6 +13,7 @@ from typing import Any
 from codeja.report.render import table_md
 from codeja.runs import REPORT_HTML, REPORT_MD
 
+# A strategy without a colour here gets matplotlib's next one.
 COLORS = {"closest": "#d62728", "farthest": "#1f77b4", "random": "#2ca02c"}
 
 
@@ -38,7 +39,7 @@ def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
         if not margins:
             continue
         ax.hist(margins, bins=bins, histtype="stepfilled" if name == stats["strategy"] else "step",
-                alpha=0.35 if name == stats["strategy"] else 1.0, color=COLORS[name], linewidth=1.5,
+                alpha=0.35 if name == stats["strategy"] else 1.0, color=COLORS.get(name), linewidth=1.5,
                 label=f"{name} (n={len(margins)})" + (" [written]" if name == stats["strategy"] else ""))
     if stats.get("min_margin") is not None:
         ax.axvline(stats["min_margin"], color="black", linestyle="--", linewidth=1, label="min margin")

@@ -23,13 +23,16 @@ import math
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeja.errors import CodejaError, ConfigError, InputError
-from codeja.prefs.config import ScorerConfig
 from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.records import Instruction
+
+if TYPE_CHECKING:  # the config validates scorer kinds against SCORERS, so it imports this module
+    from codeja.prefs.config import ScorerConfig
 
 
 class ScorerError(CodejaError):
@@ -277,10 +280,10 @@ class ScorerTieBreak:
 class QualityTieBreakAdapter:
     """:class:`codeja.prefs.tiebreak.QualityTieBreak` over score items."""
 
-    def __init__(self, default_language: str = "python"):
+    def __init__(self, default_language: str = "python", sanitizer: str = "codeja"):
         from codeja.prefs.tiebreak import QualityTieBreak
 
-        self.measure = QualityTieBreak(default_language)
+        self.measure = QualityTieBreak(default_language, sanitizer)
         self.kind = self.measure.kind
 
     def values(self, items: list[ScoreItem]) -> list[list[float]]:
@@ -416,26 +419,42 @@ class WeightedScorer(Scorer):
             sc.close()
 
 
+def _reward_model(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
+    rm = cfg.reward_model
+    return RewardModelScorer(rm.model, batch_size=rm.batch_size, max_length=rm.max_length, dtype=rm.dtype,
+                             device=rm.device)
+
+
+def _http(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
+    h = cfg.http
+    return HTTPRewardScorer(h.url, h.model, attribute=h.attribute, weights=h.weights,
+                            api_key_env=h.api_key_env, timeout_s=h.timeout_s, max_retries=h.max_retries,
+                            concurrency=h.concurrency)
+
+
+def _execution(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
+    ex = cfg.execution
+    runner = runner or ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language, sanitizer=ex.sanitizer)
+    return ExecutionScorer(runner, tie_break, ex.tie_break_span)
+
+
+def _input(cfg: ScorerConfig, runner: ExecutionRunner | None, tie_break: Any) -> Scorer:
+    return InputScorer(cfg.input.field)
+
+
+# Scorer kind -> factory(config, shared execution runner, tie-break or None). ``weighted`` combines these.
+SCORERS: dict[str, Callable[[ScorerConfig, ExecutionRunner | None, Any], Scorer]] = {
+    "reward_model": _reward_model, "http": _http, "execution": _execution, "input": _input,
+}
+
+
 def make_scorer(cfg: ScorerConfig, runner: ExecutionRunner | None = None) -> Scorer:
     """The scorer a config names (the execution runner is shared with the execution filter)."""
 
     def one(kind: str, tie_break: bool = False) -> Scorer:
-        if kind == "reward_model":
-            rm = cfg.reward_model
-            return RewardModelScorer(rm.model, batch_size=rm.batch_size, max_length=rm.max_length, dtype=rm.dtype,
-                                     device=rm.device)
-        if kind == "http":
-            h = cfg.http
-            return HTTPRewardScorer(h.url, h.model, attribute=h.attribute, weights=h.weights,
-                                    api_key_env=h.api_key_env, timeout_s=h.timeout_s, max_retries=h.max_retries,
-                                    concurrency=h.concurrency)
-        if kind == "execution":
-            ex = cfg.execution
-            return ExecutionScorer(runner or ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language),
-                                   make_tie_break(cfg, one) if tie_break else None, ex.tie_break_span)
-        if kind == "input":
-            return InputScorer(cfg.input.field)
-        raise ConfigError(f"scorer.kind: unknown kind {kind!r}")
+        if kind not in SCORERS:
+            raise ConfigError(f"scorer.kind: unknown kind {kind!r}")
+        return SCORERS[kind](cfg, runner, make_tie_break(cfg, one) if tie_break else None)
 
     if cfg.kind == "weighted":  # the components are combined as configured, each one plain
         return WeightedScorer({k: (w, one(k)) for k, w in cfg.weights.items()})
@@ -451,5 +470,5 @@ def make_tie_break(cfg: ScorerConfig, make_one) -> Any:
     if kind == "none":
         return None
     if kind == "quality":
-        return QualityTieBreakAdapter(cfg.execution.default_language)
+        return QualityTieBreakAdapter(cfg.execution.default_language, cfg.execution.sanitizer)
     return ScorerTieBreak(make_one(kind))

@@ -23,6 +23,7 @@ a pair whose margin is below ``min_margin`` -> dropped (``below_min_margin``).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,6 +68,25 @@ def is_placeholder(r: Response) -> bool:
     return not r.passed and r.reasons[:1] == ["placeholder"]
 
 
+Pick = Callable[[list[Response], int, "str | int"], Response]
+
+
+def closest(lower: list[Response], seed: int, instruction_id: str | int) -> Response:
+    return lower[0]
+
+
+def farthest(lower: list[Response], seed: int, instruction_id: str | int) -> Response:
+    return lower[-1]
+
+
+def uniform(lower: list[Response], seed: int, instruction_id: str | int) -> Response:
+    return lower[random_pick(seed, instruction_id, len(lower))]
+
+
+# Strategy name -> which rejected candidate (best first, all scoring below the chosen one) is rejected.
+STRATEGIES: dict[str, Pick] = {"closest": closest, "farthest": farthest, "random": uniform}
+
+
 def select(
     responses: list[Response],
     strategy: str,
@@ -78,8 +98,8 @@ def select(
     chosen_min_pass_rate: float | None = 1.0,
     placeholder_rejected: bool = False,
 ) -> Selection:
-    if strategy not in ("closest", "farthest", "random"):
-        raise ValueError(f"unknown strategy {strategy!r}; choose closest, farthest or random")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     survivors = [r for r in responses if r.passed]
     ranked = rank(survivors)
     ranking = tuple(r.index for r in ranked)
@@ -98,12 +118,7 @@ def select(
     if not lower:
         return Selection("sft", strategy, ranking, chosen=best.index,
                          reason="single_survivor" if len(ranked) == 1 else "no_lower_score")
-    if strategy == "closest":
-        worse = lower[0]
-    elif strategy == "farthest":
-        worse = lower[-1]
-    else:
-        worse = lower[random_pick(seed, instruction_id, len(lower))]
+    worse = STRATEGIES[strategy](lower, seed, instruction_id)
     assert worse.score is not None
     margin = best.score - worse.score
     if min_margin is not None and margin < min_margin:

@@ -14,7 +14,7 @@ response). Something must order them. The choices, and why this one:
   is worse, and one that is shorter has less untested behaviour. That is what this measure ranks.
 
 The measure, in [0, 1]: the code is the one the execution step runs (:func:`codeja.prefs.execution.extract_program`:
-the fenced blocks in the instruction's language; an answer without fences counts as code only if it parses).
+the evaluation sanitizer's pick; an answer without fences counts as code only if it parses).
 ``findings`` = ruff findings for rules ``E9`` (syntax), ``F`` (pyflakes: undefined / unused names, redefinitions)
 and ``B`` (bugbear: likely bugs), Python only (0 for other languages; their code has passed its parser and tests);
 ``size`` = non-whitespace characters of the code. Then
@@ -97,16 +97,17 @@ class QualityTieBreak:
 
     kind = "quality"
 
-    def __init__(self, default_language: str = "python"):
+    def __init__(self, default_language: str = "python", sanitizer: str = "codeja"):
         self.default_language = canonical_language(default_language) or "python"
+        self.sanitizer = sanitizer
 
     def values_for(self, pairs: list[tuple[Instruction | None, str]]) -> list[float]:
         programs, langs = [], []
         for inst, text in pairs:
             lang = (inst.language if inst else None) or self.default_language
-            code = extract_program(text, lang, inst.entry_point if inst else None)
-            if not extract_code_blocks(text) and parses(code, lang) is False:
-                code = ""  # unfenced prose is not code
+            code = extract_program(text, lang, inst.entry_point if inst else None, self.sanitizer)
+            if not extract_code_blocks(text) and parses(text, lang) is False:
+                code = ""  # unfenced prose is not code (whatever prefix of it the sanitizer could keep)
             programs.append(code)
             langs.append(lang)
         python = [i for i, lang in enumerate(langs) if lang == "python"]

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 
+# The one refusal window for every stage (the Magpie and preference filters, evaluation's refusal_rate, which
+# used to search 400 characters with a looser pattern, so its figures and the filters disagreed). 300
+# characters hold an apology plus the declining sentence in English or Japanese; a longer window only adds
+# answers that mention what cannot be done while doing it. Kept at the filters' value so the data they keep
+# does not change.
 HEAD_CHARS = 300
 
 _EN = [

@@ -165,7 +165,7 @@ def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: boo
         if run.skipped:
             return run.manifest["summary"]
         tool = Contaminator(cfg)
-        from codeja.curate.placeholder import get_detector
+        from codeja.quality.placeholder import get_detector
 
         detector = get_detector(tuple(cfg.filter_extra_patterns))
         langs: dict[int, str | None] = {}
@@ -271,7 +271,7 @@ class Tally:
                            if self.bodies["in_contaminated"] else None},
             "by_language": {k: dict(v) for k, v in sorted(self.by_lang.items())},
             "filter": {
-                "detector": "codeja.curate.placeholder", "extra_patterns": list(cfg.filter_extra_patterns),
+                "detector": "codeja.quality.placeholder", "extra_patterns": list(cfg.filter_extra_patterns),
                 "all": self.recall(self.by_group["all"]),
                 "by_group": {g: self.recall(self.by_group[g]) for g in GROUPS if g in self.by_group},
                 "by_idiom": {k: {"group": self.idiom_group[k], **self.recall(c)}

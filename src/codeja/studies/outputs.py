@@ -45,7 +45,7 @@ def function_body(completion: str) -> str:
 
 def judge_body(completion: str) -> BodyJudgement:
     """Judge a Python completion of a function prompt (see the module doc)."""
-    from codeja.curate.placeholder import find_placeholder
+    from codeja.quality.placeholder import find_placeholder
 
     body = function_body(completion)
     if not body.strip():

@@ -108,7 +108,7 @@ class FilterConfig(StrictModel):
                                                          "not among those detected in instruction + response.")
     refusals: bool = Field(True, description="Remove responses that refuse.")
     placeholders: bool = Field(True, description="Remove responses with placeholder TODOs in code "
-                                                 "(codeja.curate.placeholder).")
+                                                 "(codeja.quality.placeholder).")
     parse: bool = Field(True, description="Remove responses whose code blocks do not parse.")
     near_dup_threshold: float = Field(0.8, gt=0, le=1, description="MinHash Jaccard above which an instruction is "
                                                                   "a near-duplicate of an earlier one.")

@@ -13,12 +13,12 @@ from typing import Any
 
 from codeja.codeparse import extract_code_blocks
 from codeja.quality import (
-    code_blocks_parse,
+    Chain,
+    Check,
+    Text,
+    checks,
     detect_instruction_language,
     detect_programming_languages,
-    detect_refusal,
-    is_truncated,
-    repetition_score,
 )
 from codeja.synth.config import FilterConfig
 
@@ -36,7 +36,11 @@ def _gens(row: dict, role: str) -> list[dict]:
 
 
 class RowFilter:
-    """Base: ``name`` is the reason key counted in stats.json; ``check`` returns a detail string or None."""
+    """Base: ``name`` is the reason key counted in stats.json; ``check`` returns a detail string or None.
+
+    Checks on one turn's text are :mod:`codeja.quality.checks` wrapped in :class:`TurnCheck`; a subclass of
+    its own is for what judges the whole row against its steering request (the requested languages).
+    """
 
     name = "filter"
     stage = "instruction"  # "instruction" (before responses) or "response"
@@ -48,61 +52,30 @@ class RowFilter:
         raise NotImplementedError
 
 
-class Truncated(RowFilter):
-    """A generated turn hit max_new_tokens or left a code fence open."""
+class TurnCheck(RowFilter):
+    """A :mod:`codeja.quality.checks` check run on each user turn (instruction stage) or assistant turn
+    (response stage), told the requested programming language and the turn's finish reason; the first failing
+    turn counts.
 
-    def __init__(self, cfg: FilterConfig, stage: str):
+    ``number_turns`` prefixes the detail with ``turn N:`` (the shape checks always did; the content checks did
+    not, and their recorded details are kept as they were).
+    """
+
+    def __init__(self, cfg: FilterConfig, stage: str, name: str, check: Check, number_turns: bool = True):
         super().__init__(cfg)
-        self.stage = stage
+        self.stage, self.name, self.inner, self.number_turns = stage, name, check, number_turns
         self.role = "user" if stage == "instruction" else "assistant"
-        self.name = f"{stage}_truncated"
 
     def check(self, row: dict) -> str | None:
+        spec = row.get("spec") or {}
+        language = spec.get("target_language") or spec.get("language")  # what the answer's code should be in
+        gens = _gens(row, self.role)
         texts = user_turns(row) if self.role == "user" else assistant_turns(row)
-        for i, (text, gen) in enumerate(zip(texts, _gens(row, self.role))):
-            reason = is_truncated(text, gen.get("finish_reason"))
-            if reason:
-                return f"turn {i + 1}: {reason}"
-        return None
-
-
-class Length(RowFilter):
-    """Too short or too long, in characters (instructions or responses)."""
-
-    def __init__(self, cfg: FilterConfig, stage: str):
-        super().__init__(cfg)
-        self.stage = stage
-        self.name = f"{stage}_length"
-        if stage == "instruction":
-            self.lo, self.hi = cfg.min_instruction_chars, cfg.max_instruction_chars
-        else:
-            self.lo, self.hi = cfg.min_response_chars, cfg.max_response_chars
-
-    def check(self, row: dict) -> str | None:
-        texts = user_turns(row) if self.stage == "instruction" else assistant_turns(row)
         for i, text in enumerate(texts):
-            n = len(text.strip())
-            if n < self.lo:
-                return f"turn {i + 1}: too short ({n} < {self.lo} chars)"
-            if n > self.hi:
-                return f"turn {i + 1}: too long ({n} > {self.hi} chars)"
-        return None
-
-
-class Repetitive(RowFilter):
-    """A model loop: the repeated 4-gram share is above the limit."""
-
-    def __init__(self, cfg: FilterConfig, stage: str):
-        super().__init__(cfg)
-        self.stage = stage
-        self.name = f"{stage}_repetitive"
-
-    def check(self, row: dict) -> str | None:
-        texts = user_turns(row) if self.stage == "instruction" else assistant_turns(row)
-        for i, text in enumerate(texts):
-            score = repetition_score(text)
-            if score > self.cfg.max_repetition:
-                return f"turn {i + 1}: repeated 4-gram share {score:.2f} > {self.cfg.max_repetition}"
+            finish = gens[i].get("finish_reason") if i < len(gens) else None
+            detail = self.inner.check(Text(text, language=language, finish_reason=finish))
+            if detail is not None:
+                return f"turn {i + 1}: {detail}" if self.number_turns else detail
         return None
 
 
@@ -149,65 +122,29 @@ class ProgrammingLanguage(RowFilter):
         return None
 
 
-class Refusal(RowFilter):
-    name = "refusal"
-    stage = "response"
-
-    def check(self, row: dict) -> str | None:
-        for text in assistant_turns(row):
-            reason = detect_refusal(text)
-            if reason:
-                return reason
-        return None
-
-
-class PlaceholderTodo(RowFilter):
-    """Code in a response that is a stub ("# TODO: implement", "ここにコードを書いてください")."""
-
-    name = "placeholder_todo"
-    stage = "response"
-
-    def check(self, row: dict) -> str | None:
-        from codeja.curate.placeholder import find_placeholder
-
-        for text in assistant_turns(row):
-            for block in extract_code_blocks(text):
-                m = find_placeholder(block.code, block.language)
-                if m:
-                    return f"{m.kind} placeholder '{m.pattern}': {m.text}"
-        return None
-
-
-class CodeParses(RowFilter):
-    """Every code block in the responses parses (in its fence language, else the requested language)."""
-
-    name = "code_does_not_parse"
-    stage = "response"
-
-    def check(self, row: dict) -> str | None:
-        spec = row["spec"]
-        expected = spec.get("target_language") or spec.get("language")
-        for text in assistant_turns(row):
-            ok, reason = code_blocks_parse(text, expected)
-            if not ok:
-                return reason
-        return None
-
-
 def build_filters(cfg: FilterConfig) -> tuple[list[RowFilter], list[RowFilter]]:
     """(instruction filters, response filters), in the order their reasons take precedence."""
-    ins: list[RowFilter] = [Truncated(cfg, "instruction"), Length(cfg, "instruction"), Repetitive(cfg, "instruction")]
+
+    def shape(stage: str) -> list[RowFilter]:
+        lo, hi = ((cfg.min_instruction_chars, cfg.max_instruction_chars) if stage == "instruction"
+                  else (cfg.min_response_chars, cfg.max_response_chars))
+        return [TurnCheck(cfg, stage, f"{stage}_truncated", checks.Truncated()),
+                TurnCheck(cfg, stage, f"{stage}_length", checks.Length(lo, hi)),
+                TurnCheck(cfg, stage, f"{stage}_repetitive", checks.Repetition(cfg.max_repetition))]
+
+    ins = shape("instruction")
     if cfg.instruction_language:
         ins.append(InstructionLanguage(cfg))
-    res: list[RowFilter] = [Truncated(cfg, "response"), Length(cfg, "response"), Repetitive(cfg, "response")]
+    res = shape("response")
     if cfg.refusals:
-        res.append(Refusal(cfg))
-    if cfg.placeholders:
-        res.append(PlaceholderTodo(cfg))
+        res.append(TurnCheck(cfg, "response", "refusal", checks.Refusal(), number_turns=False))
+    if cfg.placeholders:  # only code counts: prose may well talk about a TODO
+        res.append(TurnCheck(cfg, "response", "placeholder_todo", checks.Placeholder(scope="blocks"),
+                             number_turns=False))
     if cfg.programming_language:
         res.append(ProgrammingLanguage(cfg))
     if cfg.parse:
-        res.append(CodeParses(cfg))
+        res.append(TurnCheck(cfg, "response", "code_does_not_parse", checks.Parses(), number_turns=False))
     return ins, res
 
 
@@ -223,10 +160,6 @@ class Verdict:
 
 def judge(row: dict, filters: list[RowFilter]) -> Verdict:
     """Run every filter (so removed.jsonl shows all problems), the first failure is the counted reason."""
-    failures = {}
-    for f in filters:
-        detail = f.check(row)
-        if detail is not None:
-            failures[f.name] = detail
-    first = next(iter(failures), None)
-    return Verdict(first, failures.get(first) if first else None, failures)
+    failures = Chain("synth", filters, stop_at_first=False).run(row)
+    first = failures[0] if failures else None
+    return Verdict(first and first.check, first and first.detail, {f.check: f.detail for f in failures})

@@ -9,6 +9,10 @@ go, rust), ``humaneval-infilling`` (single-line) and ``humaneval-infilling-{mult
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable
+from functools import partial
+
 from codeja.errors import InputError
 from codeja.evaluate.benchmarks.base import Benchmark, Source, Task
 from codeja.evaluate.benchmarks.canitedit import CanItEdit
@@ -23,41 +27,41 @@ from codeja.evaluate.benchmarks.humanevalpack import PACK_LANGS, HumanEvalPack
 from codeja.evaluate.benchmarks.multiple import MULTIPLE_LANGS, MultiPLE
 from codeja.evaluate.benchmarks.niilc import NIILC
 
-__all__ = ["Benchmark", "Source", "Task", "benchmark_names", "get_benchmark"]
+__all__ = ["BENCHMARKS", "Benchmark", "Source", "Task", "benchmark_names", "get_benchmark"]
+
+
+# Benchmark name -> loader ``(path, limit, **options) -> Benchmark``, where options are the eval config's
+# benchmark settings (prompt_lang, fim_mode): each ``load`` takes the ones it knows and ignores the rest. A
+# new benchmark is a Benchmark subclass in its own module plus its entries here.
+BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
+    "humaneval": HumanEval.load,
+    "jhumaneval": JHumanEval.load,
+    "humaneval-infilling": partial(HumanEvalInfilling.load, variant="single"),
+    "canitedit": partial(CanItEdit.load, kinds=("descriptive", "lazy")),
+    "canitedit-descriptive": partial(CanItEdit.load, kinds=("descriptive",)),
+    "canitedit-lazy": partial(CanItEdit.load, kinds=("lazy",)),
+    "niilc": NIILC.load,
+    **{f"humaneval-infilling-{v}": partial(HumanEvalInfilling.load, variant=v)
+       for v in INFILLING_FILES if v != "single"},
+    "jhumaneval-infilling": partial(JHumanEvalInfilling.load, variant="single"),
+    **{f"jhumaneval-infilling-{v}": partial(JHumanEvalInfilling.load, variant=v)
+       for v in INFILLING_FILES if v != "single"},
+    **{f"multiple-{x}": partial(MultiPLE.load, lang=x) for x in MULTIPLE_LANGS},
+    **{f"humanevalfix-{x}": partial(HumanEvalPack.load, lang=x, variant="fixtests") for x in PACK_LANGS},
+    **{f"humanevalsynthesize-{x}": partial(HumanEvalPack.load, lang=x, variant="synthesize")
+       for x in PACK_LANGS},
+}
 
 
 def benchmark_names() -> list[str]:
-    names = ["humaneval", "jhumaneval", "humaneval-infilling", "canitedit", "canitedit-descriptive", "canitedit-lazy",
-             "niilc"]
-    names += [f"humaneval-infilling-{v}" for v in INFILLING_FILES if v != "single"]
-    names += ["jhumaneval-infilling"] + [f"jhumaneval-infilling-{v}" for v in INFILLING_FILES if v != "single"]
-    names += [f"multiple-{x}" for x in MULTIPLE_LANGS]
-    names += [f"humanevalfix-{x}" for x in PACK_LANGS] + [f"humanevalsynthesize-{x}" for x in PACK_LANGS]
-    return names
+    return list(BENCHMARKS)
 
 
 def get_benchmark(name: str, path: str | None = None, limit: int | None = None, **options) -> Benchmark:
     """Load a benchmark by name from ``path`` (a local file, or ``hub:<id>@<revision>``) or its offline default."""
-    if name == "humaneval":
-        return HumanEval.load(path, limit)
-    if name == "jhumaneval":
-        return JHumanEval.load(path, limit, prompt_lang=options.get("prompt_lang", "ja"))
-    for infilling in (HumanEvalInfilling, JHumanEvalInfilling):
-        if name == infilling.name or name.startswith(infilling.name + "-"):
-            variant = name[len(infilling.name) + 1:] or "single"
-            return infilling.load(path, limit, variant=variant, fim_mode=options.get("fim_mode", "psm"))
-    if name.startswith("multiple-") and name[len("multiple-"):] in MULTIPLE_LANGS:
-        return MultiPLE.load(path, limit, lang=name[len("multiple-"):])
-    for prefix, variant in (("humanevalfix-", "fixtests"), ("humanevalsynthesize-", "synthesize")):
-        if name.startswith(prefix) and name[len(prefix):] in PACK_LANGS:
-            return HumanEvalPack.load(path, limit, lang=name[len(prefix):], variant=variant)
-    if name in ("canitedit", "canitedit-descriptive", "canitedit-lazy"):
-        kinds = ("descriptive", "lazy") if name == "canitedit" else (name.split("-")[1],)
-        return CanItEdit.load(path, limit, kinds=kinds)
-    if name == "niilc":
-        return NIILC.load(path, limit)
-    import difflib
-
+    loader = BENCHMARKS.get(name)
+    if loader is not None:
+        return loader(path, limit, **options)
     close = difflib.get_close_matches(name, benchmark_names(), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise InputError(f"unknown benchmark '{name}'{hint}; known: {', '.join(benchmark_names())}")

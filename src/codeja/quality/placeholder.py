@@ -119,7 +119,7 @@ class PatternSet:
 
     @classmethod
     def load(cls, extra_files: tuple[str, ...] = ()) -> PatternSet:
-        data = yaml.safe_load(resources.files("codeja.curate").joinpath("resources/placeholder_patterns.yaml").read_text("utf-8"))
+        data = yaml.safe_load(resources.files("codeja.quality").joinpath("resources/placeholder_patterns.yaml").read_text("utf-8"))
         for f in extra_files:
             p = Path(f)
             if not p.is_file():
