@@ -151,6 +151,18 @@ def cpt_cmd(
     _print(summary, as_json)
 
 
+def _finetune(stage: str, config_cls, train, config: Path | None, set_: list[str] | None, output: Path,
+              as_json: bool, **flags) -> None:
+    """Load ``config_cls`` from the file and flags, preflight it, train quietly and print the summary."""
+    from codeja.config import load_config
+
+    cfg = load_config(config, config_cls, _overrides(set_, **flags), stage=stage)
+    _preflight(stage, cfg)
+    with _quiet_stdout():
+        summary = train(cfg, output)
+    _print(summary, as_json)
+
+
 @app.command("sft")
 def sft_cmd(
     config: Optional[Path] = _CONFIG,
@@ -166,18 +178,11 @@ def sft_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer); loss on assistant turns (conversations) or completions."""
-    from codeja.config import load_config
     from codeja.train.config import SFTConfig
     from codeja.train.sft import train_sft
 
-    cfg = load_config(
-        config, SFTConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
-        stage="train.sft",
-    )
-    _preflight("train.sft", cfg)
-    with _quiet_stdout():
-        summary = train_sft(cfg, output)
-    _print(summary, as_json)
+    _finetune("train.sft", SFTConfig, train_sft, config, set_, output, as_json,
+              model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora))
 
 
 @app.command("dpo")
@@ -195,15 +200,8 @@ def dpo_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Preference optimisation (TRL DPOTrainer) on chosen/rejected pairs."""
-    from codeja.config import load_config
     from codeja.train.config import DPOConfig
     from codeja.train.dpo import train_dpo
 
-    cfg = load_config(
-        config, DPOConfig, _overrides(set_, model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora)),
-        stage="train.dpo",
-    )
-    _preflight("train.dpo", cfg)
-    with _quiet_stdout():
-        summary = train_dpo(cfg, output)
-    _print(summary, as_json)
+    _finetune("train.dpo", DPOConfig, train_dpo, config, set_, output, as_json,
+              model=model, data=data, **_finetune_flags(max_steps, epochs, use_lora))
