@@ -59,3 +59,27 @@ def benchmark_data() -> Path:
     from codeja.paths import BENCHMARK_DATA
 
     return BENCHMARK_DATA
+
+
+class RecordingBackend:
+    """A completion backend that records every prompt and stop list it is given and answers ``pass``."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.calls = []
+
+    def complete(self, prompts, params):
+        from codeja.backends.base import Generation
+
+        self.calls.append((list(prompts), list(params.stop)))
+        return [[Generation(text="    pass\n", prompt_tokens=5, completion_tokens=2, finish_reason="stop")]
+                for _ in prompts]
+
+    def chat(self, conversations, params):
+        raise AssertionError("completion mode only")
+
+
+@pytest.fixture
+def recording_backend() -> RecordingBackend:
+    return RecordingBackend()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeja.backends.base import Backend, Generation, apply_stop
+from codeja.backends.base import apply_stop
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.benchmarks.humaneval import FIM_STOP
 from codeja.evaluate.config import GenerationConfig
@@ -104,25 +104,11 @@ def test_scoring_a_foreign_middle_cuts_at_any_conventions_end(sanitizer):
     assert cut == task.canonical or sanitizer == "none"
 
 
-class Recorder(Backend):
-    name = "recorder"
-
-    def __init__(self):
-        self.calls = []
-
-    def complete(self, prompts, params):
-        self.calls.append((list(prompts), list(params.stop)))
-        return [[Generation(text="    pass\n", prompt_tokens=5, completion_tokens=2, finish_reason="stop")]
-                for _ in prompts]
-
-    def chat(self, conversations, params):
-        raise AssertionError("completion mode only")
-
 
 @pytest.mark.parametrize("convention", sorted(CONVENTIONS))
-def test_infilling_generation_stops_with_the_models_own_strings(tmp_path, convention):
+def test_infilling_generation_stops_with_the_models_own_strings(tmp_path, convention, recording_backend):
     tok = make_tokenizer(convention, tmp_path)
-    backend = Recorder()
+    backend = recording_backend
     bench = get_benchmark("humaneval-infilling", limit=3)
     generate_samples(backend, bench, GenerationConfig(extra_stop=["\n\n\n"]), mode="completion",
                      tokenizer=tok)

@@ -187,30 +187,15 @@ def test_canonical_middles_pass_in_the_sandbox_for_every_kept_task(name):
 
 # -- prompts and stops from the model's FIM convention -------------------------------------------------------------
 
-class Recorder:
-    """A completion backend that records prompts and stop strings."""
-
-    name = "recorder"
-
-    def __init__(self):
-        self.calls = []
-
-    def complete(self, prompts, params):
-        from codeja.backends.base import Generation
-
-        self.calls.append((list(prompts), list(params.stop)))
-        return [[Generation(text="    pass\n", prompt_tokens=5, completion_tokens=2, finish_reason="stop")]
-                for _ in prompts]
-
 
 @pytest.mark.parametrize("mode", ["psm", "spm"])
 @pytest.mark.parametrize("convention", ["starcoder", "qwen2.5-coder", "codellama", "llama3-reserved"])
-def test_prompts_and_stops_come_from_the_models_fim_tokens(tmp_path, convention, mode):
+def test_prompts_and_stops_come_from_the_models_fim_tokens(tmp_path, convention, mode, recording_backend):
     from test_infill_stops import make_tokenizer  # tests/evaluate: a small tokenizer per registry convention
 
     tok = make_tokenizer(convention, tmp_path)
     bench = get_benchmark("jhumaneval-infilling", limit=3)
-    backend = Recorder()
+    backend = recording_backend
     rows = generate_samples(backend, bench, GenerationConfig(), mode="completion", fim_mode=mode, tokenizer=tok)
     stops = fim_stop_tokens(tok)
     assert backend.calls and all(stop == stops for _, stop in backend.calls)
