@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from train_configs import CONVERSATIONS
 
 
 def humaneval_docs() -> list[str]:
@@ -34,17 +35,6 @@ def code_prefix(tiny_random_model_dir, tmp_path_factory) -> str:
     prefix = d / "humaneval"
     tokenize_corpus(TokenizeConfig(input=str(src), model=str(tiny_random_model_dir)), prefix, progress=False)
     return str(prefix)
-
-
-CONVERSATIONS = [
-    ("Write a Python function that adds two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"),
-    ("文字列を反転する関数を書いてください。", "```python\ndef reverse(s):\n    return s[::-1]\n```"),
-    (
-        "How do I read a file line by line?",
-        "```python\nwith open(path) as f:\n    for line in f:\n        print(line)\n```",
-    ),
-    ("リストの合計を求めるには？", "`sum(xs)` を使います。\n```python\ntotal = sum([1, 2, 3])\n```"),
-]
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ WEIGHTS = {"code": 0.5, "ja": 0.3, "chat": 0.2}
 @pytest.fixture(scope="module")
 def prefixes(tiny_random_model_dir, code_prefix, tmp_path_factory) -> dict[str, str]:
     """Three corpora tokenized for the tiny model: HumanEval code, Japanese web text, and chats (plain rendering)."""
-    from conftest import CONVERSATIONS
+    from train_configs import CONVERSATIONS
 
     d = tmp_path_factory.mktemp("mix")
     chats = d / "chats.jsonl"
