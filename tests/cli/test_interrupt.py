@@ -23,8 +23,11 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def interrupt_when(argv: list[str], marker: str, *, env: dict | None = None, cwd=None, timeout: float = 240):
     """Run ``codeja argv``; SIGINT its process group once ``marker`` shows on stderr; return (rc, stderr)."""
     cmd = [sys.executable, "-c", "import sys; from codeja.cli import main; sys.exit(main())", *argv]
+    # SIGINT back to its default in the child: a test run started in the background (`pytest &` from a script)
+    # inherits SIGINT ignored, and Python then never installs its KeyboardInterrupt handler
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                            env={**os.environ, **(env or {})}, cwd=cwd)
+                            env={**os.environ, **(env or {})}, cwd=cwd,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: proc.stderr.read(1), b"")), daemon=True)
     reader.start()
@@ -36,7 +39,11 @@ def interrupt_when(argv: list[str], marker: str, *, env: dict | None = None, cwd
         time.sleep(0.2)
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)
-    rc = proc.wait(timeout=120)
+    try:
+        rc = proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # leave nothing running behind a failed test
+        raise
     reader.join(timeout=10)
     return rc, b"".join(chunks).decode("utf-8", "replace")
 
