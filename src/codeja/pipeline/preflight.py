@@ -275,8 +275,13 @@ def _eval(c: _Checker, cfg: Any) -> None:
     if cfg.generation.prompt_template not in TEMPLATES:
         c.add("error", f"generation.prompt_template: unknown template '{cfg.generation.prompt_template}'; known: "
                        f"{', '.join(TEMPLATES)}")
-    for m in cfg.models:
-        c.model("model", m, backend=backend or "transformers")
+    # a training run or a glob stands for its checkpoints: check the models it expands to
+    from codeja.evaluate.checkpoints import expand_models
+
+    for arg in cfg.models:
+        expanded = [arg] if _pending(arg) is not None else [s.arg for s in c.guard(expand_models, [arg]) or []]
+        for m in expanded:
+            c.model("model", m, backend=backend or "transformers")
 
 
 def _magpie(c: _Checker, cfg: Any) -> None:
