@@ -17,9 +17,6 @@ MINIMAL = [
     "stages.curate-code.config.sources.0.limit=40", "stages.magpie.config.batch_size=4",
     "stages.prefs.config.sample.limit=3", "stages.sft.config.max_steps=1", "stages.dpo.config.max_steps=1",
     "stages.eval.config.generation.max_new_tokens=48",
-    # generation with the 135M model dominates the run: short outputs keep it well inside the test timeout
-    "stages.magpie.config.instruction.max_new_tokens=32", "stages.magpie.config.response.max_new_tokens=48",
-    "stages.prefs.config.sample.n=2", "stages.prefs.config.sample.max_new_tokens=48",
 ]
 SHARED = ["curate-code", "curate-ja", "tokenize-code", "tokenize-ja", "magpie", "tokenize-synth", "prefs"]
 
