@@ -56,7 +56,10 @@ class Line:
     text: str
 
 
-def input_files(path: str | Path) -> list[Path]:
+def input_files(path: str | Path | None, what: str = "a JSONL file or a folder of them") -> list[Path]:
+    """The JSONL files of a stage's ``input`` (a file, or a folder of them); an unset input names ``what`` it needs."""
+    if not path:
+        raise InputError(f"set input: {what}", field="input")
     p = Path(path)
     if p.is_file():
         return [p]
@@ -157,9 +160,7 @@ class Contaminator:
 
 def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: bool = False) -> dict[str, Any]:
     """Write the contaminated copy of ``cfg.input`` to ``output_dir``; returns a summary of stats.json."""
-    if not cfg.input:
-        raise InputError("set input: a JSONL file or a folder of them (curate's kept/)", field="input")
-    files = input_files(cfg.input)
+    files = input_files(cfg.input, "a JSONL file or a folder of them (curate's kept/)")
     out = Path(output_dir)
     with stage_run(out, "study.contaminate", cfg, inputs=files, seeds={"seed": cfg.seed}) as run:
         if run.skipped:

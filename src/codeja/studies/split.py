@@ -37,10 +37,6 @@ def assign(n: int, cfg: SplitConfig) -> list[str]:
 
 def split_corpus(cfg: SplitConfig, output_dir: str | Path) -> dict[str, Any]:
     """Write the parts; returns ``{part: folder}`` plus counts (``<part>_documents``)."""
-    from codeja.errors import InputError
-
-    if not cfg.input:
-        raise InputError("set input: a JSONL file or a folder of them", field="input")
     files = input_files(cfg.input)
     out = Path(output_dir)
     with stage_run(out, "study.split", cfg, inputs=files, seeds={"seed": cfg.seed}) as run:
