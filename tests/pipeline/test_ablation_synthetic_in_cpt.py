@@ -12,9 +12,14 @@ import pytest
 from codeja.pipeline.runner import load_recipe, run_recipe
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "ablations" / "synthetic-in-cpt.yaml"
+# The 135M model rarely writes a Japanese instruction or the requested language, and rambles: with the recipe's
+# filters and budgets, 4 rows kept none (an empty synthetic corpus). 8 rows, 320 response tokens and the two
+# language filters off keep some, so both arms have synthetic text to weigh.
 MINIMAL = [
-    "vars.cpt_steps=2", "vars.seq_len=128", "vars.synth_rows=4", "vars.eval_limit=2",
-    "stages.curate-code.config.sources.0.limit=40", "stages.magpie.config.batch_size=4",
+    "vars.cpt_steps=2", "vars.seq_len=128", "vars.synth_rows=8", "vars.eval_limit=2",
+    "stages.curate-code.config.sources.0.limit=40", "stages.magpie.config.batch_size=8",
+    "stages.magpie.config.response.max_new_tokens=320", "stages.magpie.config.filters.instruction_language=false",
+    "stages.magpie.config.filters.programming_language=false",
     "stages.prefs.config.sample.limit=3", "stages.sft.config.max_steps=1", "stages.dpo.config.max_steps=1",
     "stages.eval.config.generation.max_new_tokens=48",
 ]

@@ -353,6 +353,10 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
         bar.close()
         summary = _merge(prefix, parts_dir, units, run, codec, eod, eod_str, cfg)
         summary["messages"] = {**renderer.describe(), "rows": summary.pop("chats")}
+        if not summary["docs"]:
+            # an empty .bin cannot be memory-mapped: every reader (FIM packing, mixtures, Megatron) would fail later
+            raise InputError(f"no documents to tokenize: {summary['rows']} rows read, {summary['quarantined']} "
+                             f"quarantined (see {prefix}.quarantine.jsonl)", path=cfg.input, field="input")
         if summary["rows"] and summary["quarantined"] / summary["rows"] > cfg.max_quarantine_fraction:
             raise CodejaError(f"{summary['quarantined']} of {summary['rows']} rows quarantined (more than "
                               f"max_quarantine_fraction={cfg.max_quarantine_fraction}); see {prefix}.quarantine.jsonl")

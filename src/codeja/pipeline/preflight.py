@@ -346,13 +346,16 @@ def raise_on_errors(findings: Iterable[Finding]) -> None:
 def preflight_recipe(pipe) -> list[Finding]:
     """Findings for every enabled stage of a :class:`~codeja.pipeline.runner.Pipeline`'s recipe.
 
-    Values from completed stages are checked as they are; values from stages still to run are "pending".
+    Values from completed stages are checked as they are; values from stages still to run (never run, or whose
+    config changed since) are "pending": their outputs on disk are about to be replaced.
     """
     from codeja.pipeline.recipe import stage_config
 
+    rerun = {p.name for p in pipe.plan() if p.action in {"run", "resume"}}
+
     def resolve(ref: str) -> Any:
         head = ref.split(".")[0]
-        if pipe.state["stages"].get(head, {}).get("status") == "complete":
+        if head not in rerun and pipe.state["stages"].get(head, {}).get("status") == "complete":
             return pipe._resolve(ref, planning=True)
         return f"<{ref}>"
 

@@ -130,7 +130,6 @@ def build_datasets(cfg: CPTConfig, tokenizer, *, world_size: int | None = None) 
     ``fim`` (as before mixtures); several give ``<name>_l2r`` (and ``<name>_fim`` where the source has FIM).
     """
     from codeja.fim.dataset import FIMDataset
-    from codeja.fim.packing import open_indexed
     from codeja.train.mixture import MixtureDataset, SourceOrder, heldout_docs, plan_mixture
 
     world = _world_size() if world_size is None else world_size
@@ -143,7 +142,7 @@ def build_datasets(cfg: CPTConfig, tokenizer, *, world_size: int | None = None) 
     for src, sp in zip(sources, plan.sources):
         _check_prefix(src.prefix, None if single else src.name)
         fim = cfg.source_fim(src)
-        n_docs = len(open_indexed(src.prefix))
+        n_docs = sp.documents  # counted by plan_mixture (0 for an empty corpus, which cannot be memory-mapped)
         k = heldout_docs(cfg, n_docs)
         n_train = 0
         if sp.samples:  # a source with weight 0 is only evaluated

@@ -133,6 +133,8 @@ def _lengths(prefix: str) -> np.ndarray | None:
         return None
     from codeja.fim.packing import open_indexed
 
+    if Path(prefix + ".bin").stat().st_size == 0:  # no documents (numpy cannot memory-map an empty file)
+        return np.zeros(0, dtype=np.int64)
     ds = open_indexed(prefix)  # held while copying: its index memory map closes when it is collected
     return np.array(ds.sequence_lengths, dtype=np.int64)
 
