@@ -4,7 +4,6 @@
 def max_value(values: list[int]) -> int:
     """values の最大値を返す。空のリストなら ValueError を送出する。"""
     # ここにコードを書いてください
-    pass
 
 
 if __name__ == "__main__":

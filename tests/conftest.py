@@ -21,10 +21,10 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 # Tests run with --import-mode=importlib (test files in different folders may share a name); helper modules that
 # live beside the tests (fim_helpers.py, toy_stage.py, ...) are made importable by name here.

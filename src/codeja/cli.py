@@ -19,7 +19,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -114,7 +113,7 @@ app.add_typer(config_app, name="config")
 @config_app.command("validate")
 def config_validate(
     file: Path = typer.Argument(..., help="A recipe or stage config YAML with a top-level 'stage:' key."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a key: a.b=value (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the resolved config as JSON."),
 ) -> None:
     """Check a config against its stage's schema and print it resolved, with its hash."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 # canonical name -> (grammar module, attribute returning the language pointer)
 GRAMMARS: dict[str, tuple[str, str]] = {
@@ -63,7 +63,7 @@ def language_from_path(path: str) -> str | None:
     return EXTENSIONS.get(m.group(1).lower()) if m else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_parser(language: str):
     """A cached tree-sitter parser for ``language`` (canonical or alias); None when no grammar is installed."""
     lang = canonical_language(language)

@@ -32,10 +32,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -257,7 +258,7 @@ def stage_run(
     t0 = time.monotonic()
     try:
         yield run
-    except BaseException as e:  # noqa: BLE001 - record any failure, then re-raise it unchanged
+    except BaseException as e:  # record any failure, then re-raise it unchanged
         manifest.update(status="failed", error=f"{type(e).__name__}: {e}", finished_at=now_iso(),
                         wall_s=round(time.monotonic() - t0, 3))
         write_json(old_path, manifest)

@@ -7,14 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from corpus_layouts import (
-    fineweb2_rows,
-    make_fineweb2,
-    make_llm_jp,
-    make_source_folder,
-    make_stack_v2,
-    make_swallow,
-)
+from corpus_layouts import fineweb2_rows, make_fineweb2, make_llm_jp, make_source_folder, make_stack_v2, make_swallow
 
 from codeja.config import load_config
 from codeja.curate.config import CurateConfig

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from doc_blocks import REPO, TAGS, Block, doc_paths, fenced_blocks
 
 DOCS = doc_paths()
@@ -34,7 +33,7 @@ def _key(path: Path) -> tuple:
 def test_every_shell_block_runs_or_says_why_not():
     assert {p.name for p in DOCS} >= {"README.md", "README.ja.md", "quickstart.md", "serving.md", "gpu-node.md",
                                       "cluster.md", "own-data.md", "scaling.md"}
-    counts = {"run": 0, **{t: 0 for t in TAGS}}
+    counts = {"run": 0, **dict.fromkeys(TAGS, 0)}
     for path in DOCS:
         for b in _blocks(path):
             unknown = [t for t in b.tags if t not in TAGS]

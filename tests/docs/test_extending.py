@@ -6,7 +6,6 @@ import json
 import textwrap
 
 import pytest
-
 from doc_blocks import REPO, fenced_blocks
 
 DOC = REPO / "docs" / "extending.md"

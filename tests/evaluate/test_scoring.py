@@ -13,14 +13,7 @@ from codeja.errors import ConfigError, InputError
 from codeja.evaluate.benchmarks import get_benchmark
 from codeja.evaluate.compare import ManifestMismatch, build_comparison, compare, write_comparison
 from codeja.evaluate.config import EvalConfig, ScoringConfig
-from codeja.evaluate.metrics import (
-    bootstrap_ci,
-    char_f1,
-    fuzzy_token_sort_ratio,
-    health,
-    pass_at_k,
-    qa_scores,
-)
+from codeja.evaluate.metrics import bootstrap_ci, char_f1, fuzzy_token_sort_ratio, health, pass_at_k, qa_scores
 from codeja.evaluate.runner import read_samples, score_samples
 from codeja.io import write_jsonl
 

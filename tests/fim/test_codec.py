@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fim_helpers import CODE, JAPANESE, RARE_KANJI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codeja.errors import CodejaError
 from codeja.fim.codec import TokenCodec, utf8_bounds
-
-from fim_helpers import CODE, JAPANESE, RARE_KANJI
 
 ALPHABET = st.sampled_from(list("abcxyz_(){}[]:=+-*/#'\"\n\t  ") + list("日本語のコードです。関数") + list(RARE_KANJI))
 TEXT = st.one_of(

@@ -83,7 +83,7 @@ def test_context_level_has_higher_effective_rate_than_document_level(corpora):
 
 def test_split_docs_and_bad_inputs(corpora, sp_tok, tmp_path):
     prefix, tok, docs = corpora["bpe"]
-    train = FIMDataset(prefix, tok, FIMConfig(seq_len=64), split_docs=range(0, 100))
+    train = FIMDataset(prefix, tok, FIMConfig(seq_len=64), split_docs=range(100))
     valid = FIMDataset(prefix, tok, FIMConfig(seq_len=64), split_docs=range(100, 120))
     assert len(train) > len(valid) > 0
     with pytest.raises(InputError, match="outside"):

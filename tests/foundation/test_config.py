@@ -12,13 +12,7 @@ from pathlib import Path
 import pytest
 
 from codeja.cli import main
-from codeja.config import (
-    ConfigError,
-    apply_overrides,
-    config_hash,
-    load_config,
-    read_yaml,
-)
+from codeja.config import ConfigError, apply_overrides, config_hash, load_config, read_yaml
 from codeja.pipeline.recipe import load_any
 from codeja.pipeline.stages import STAGES, Stage
 

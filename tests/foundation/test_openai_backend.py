@@ -49,7 +49,7 @@ def llama_server():
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--model_alias", "smollm2"]
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed in the finally below
+    log = open(os.devnull, "w")  # closed in the finally below
     # its own process group, so the teardown kills the server and anything it spawned
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -133,7 +133,7 @@ class _Scripted(BaseHTTPRequestHandler):
     script: list = []
     calls: list = []
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):  # http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append((self.path, body))
         status, payload = type(self).script.pop(0) if type(self).script else (200, None)

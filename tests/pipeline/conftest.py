@@ -9,7 +9,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 @pytest.fixture
 def toy_kind(monkeypatch):
     """Register the toy stage kind for one test (removed again afterwards)."""
-    from codeja.pipeline.stages import STAGES
     from toy_stage import TOY
+
+    from codeja.pipeline.stages import STAGES
 
     monkeypatch.setitem(STAGES, "toy", TOY)

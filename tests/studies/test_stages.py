@@ -11,12 +11,7 @@ import pytest
 
 from codeja.config import validate
 from codeja.errors import ConfigError, InputError
-from codeja.studies.config import (
-    CompletionPairsConfig,
-    PlaceholderStudyConfig,
-    SplitConfig,
-    StudySampleConfig,
-)
+from codeja.studies.config import CompletionPairsConfig, PlaceholderStudyConfig, SplitConfig, StudySampleConfig
 from codeja.studies.contaminate import input_files
 from codeja.studies.measure import measure
 from codeja.studies.outputs import function_body, judge_body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -56,19 +56,19 @@ def register(root: typer.Typer) -> None:
     def generate_cmd(
         model: str = typer.Option("tiny", "--model", "-m", help="'tiny', an HF folder, a .gguf file, a hub id, or "
                                   "the server's model name with --backend openai."),
-        prompt: List[str] = typer.Option(..., "--prompt", "-p", help="Prompt text (repeatable for a batch)."),
+        prompt: list[str] = typer.Option(..., "--prompt", "-p", help="Prompt text (repeatable for a batch)."),
         chat: bool = typer.Option(False, "--chat", help="Send the prompt as a user message through the chat template."),
-        backend: Optional[str] = typer.Option(None, "--backend", help="transformers (default) | llamacpp (fast on a "
+        backend: str | None = typer.Option(None, "--backend", help="transformers (default) | llamacpp (fast on a "
                                               "CPU) | openai (default with --base-url) | vllm."),
-        base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. "
+        base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. "
                                                "http://127.0.0.1:8080/v1 (llama.cpp's llama-server, vllm serve)."),
         max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Most tokens to generate."),
         temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
         top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass."),
         n: int = typer.Option(1, "--n", help="Samples per prompt."),
-        stop: Optional[List[str]] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
+        stop: list[str] | None = typer.Option(None, "--stop", help="Stop string (repeatable)."),
         seed: int = typer.Option(0, "--seed", help="Sampling seed; sample j of prompt i uses derive_seed(seed, i, j)."),
-        system: Optional[str] = typer.Option(None, "--system", help="System message for --chat."),
+        system: str | None = typer.Option(None, "--system", help="System message for --chat."),
         as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
     ) -> None:
         """Generate text from a model with any backend (a smoke test for models and servers)."""

@@ -16,7 +16,7 @@ from typing import Any
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
 from codeja.evaluate.config import ScoringConfig
 from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
-from codeja.evaluate.samples import read_samples  # noqa: F401 - part of this module's API
+from codeja.evaluate.samples import read_samples
 from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
 from codeja.io import write_jsonl
 from codeja.report.render import table_md

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -18,11 +17,11 @@ def tokenize(
     output: Path = typer.Option(Path("runs/tokenize/corpus"), "--output", "-o",
                                 help="Output prefix: writes PREFIX.bin/.idx/.json."),
     workers: int = typer.Option(1, "--workers", help="Processes (the output is identical for any count)."),
-    messages_render: Optional[str] = typer.Option(
+    messages_render: str | None = typer.Option(
         None, "--messages-render", help="Rows with `messages` (SFT / Magpie chats): plain (Question / Answer text, "
         "no special tokens; the default) or chat_template (the tokenizer's chat template)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A tokenize stage YAML (options override it)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: key=value (repeatable)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="A tokenize stage YAML (options override it)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a config key: key=value (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Tokenize documents (or chats, rendered to text) into a Megatron indexed dataset, one EOD after each, resumably."""
@@ -51,7 +50,7 @@ def inspect(
     seed: int = typer.Option(0, "--seed", help="Seed."),
     show: int = typer.Option(0, "--show", help="Render this many samples with the sentinels visible."),
     sentinels: str = typer.Option("auto", "--sentinels", help="auto | add | a registry name."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A fim stage YAML (options override it)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="A fim stage YAML (options override it)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (else a short summary)."),
 ) -> None:
     """Transform N samples and report effective FIM rate, SPM share, truncation, padding, U+FFFD and round trips."""

@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ PROBES = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _byte_decoder() -> dict[str, int]:
     """Inverse of GPT-2's bytes_to_unicode: the printable character each byte is mapped to by ByteLevel."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))

@@ -7,7 +7,7 @@ are built from it and how Fill-in-the-Middle is applied at load time (Bavarian e
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -53,12 +53,12 @@ class FIMConfig(StrictModel):
         "also with Llama-3's and Qwen2.5's pre-tokenizer regexes and SentencePiece).",
     )
     min_doc_chars: int = Field(1, ge=0, description="Documents (segments) with fewer characters are never FIM'd.")
-    fragment_separator: Optional[str] = Field(
+    fragment_separator: str | None = Field(
         None,
         description="Token (e.g. '<file_sep>' or '<|file_sep|>') that splits a document into files; when set, each "
         "fragment is FIM'd independently with fragment_rate (StarCoder2 file-level FIM).",
     )
-    fragment_rate: Optional[float] = Field(
+    fragment_rate: float | None = Field(
         None, ge=0.0, le=1.0, description="FIM rate per fragment when fragment_separator is set (default: fim_rate).",
     )
     shuffle_docs: bool = Field(
@@ -67,7 +67,7 @@ class FIMConfig(StrictModel):
     seed: int = Field(0, ge=0, description="Seed; every random choice derives from (seed, epoch, sample index).")
 
     @model_validator(mode="after")
-    def _check(self) -> "FIMConfig":
+    def _check(self) -> FIMConfig:
         if self.fragment_rate is not None and self.fragment_separator is None:
             raise ValueError("fragment_rate needs fragment_separator")
         return self
@@ -132,7 +132,7 @@ class TokenizeConfig(StrictModel):
         "e.g. {user: 質問, assistant: 回答}.",
     )
     id_field: str = Field("id", description="Field holding the document id (recorded for quarantined rows).")
-    eod_token: Optional[str] = Field(
+    eod_token: str | None = Field(
         None, description="Token appended after every document; default: <|endoftext|>-like token or the EOS.",
     )
     workers: int = Field(1, ge=1, description="Processes tokenizing shards in parallel (output is identical).")
@@ -145,7 +145,7 @@ class TokenizeConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check_labels(self) -> "TokenizeConfig":
+    def _check_labels(self) -> TokenizeConfig:
         unknown = sorted(set(self.plain_labels) - {"system", "user", "assistant"})
         if unknown:
             raise ValueError(f"plain_labels: unknown role '{unknown[0]}' (roles: system, user, assistant)")

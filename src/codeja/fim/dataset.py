@@ -17,8 +17,9 @@ number of DataLoader workers, any rank and any resume point give the same data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

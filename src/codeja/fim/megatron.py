@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -59,9 +59,9 @@ class HFTokenizerForMegatron:
 class FIMGPTDatasetConfig(GPTDatasetConfig):
     """``GPTDatasetConfig`` plus the FIM settings and the Hugging Face tokenizer the transform decodes with."""
 
-    fim: Optional[FIMConfig] = None
+    fim: FIMConfig | None = None
     hf_tokenizer: Any = None
-    fim_by_prefix: Optional[dict[str, FIMConfig]] = None  # a blend's per-corpus settings (else fim for all)
+    fim_by_prefix: dict[str, FIMConfig] | None = None  # a blend's per-corpus settings (else fim for all)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -169,7 +169,7 @@ class FIMGPTDataset(GPTDataset):
         return _get_ltor_masks_and_position_ids(tokens, c.tokenizer.eod, c.reset_position_ids,
                                                 c.reset_attention_mask, c.eod_mask_loss, c.create_attention_mask)
 
-    def __getitem__(self, idx: Optional[int]) -> dict:
+    def __getitem__(self, idx: int | None) -> dict:
         sample = self.fim_sample(0 if idx is None else int(idx))
         text = torch.from_numpy(sample.tokens)
         if self.config.add_extra_token_to_sequence:

@@ -8,8 +8,9 @@ read with ``extra`` tokens more so that a FIM transform which shortens the conte
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -66,7 +66,7 @@ class SampleStats:
     checked_docs: int = 0
     fim_lengths: list[int] = field(default_factory=list)
 
-    def add(self, other: "SampleStats") -> None:
+    def add(self, other: SampleStats) -> None:
         for k, v in vars(other).items():
             if isinstance(v, list):
                 getattr(self, k).extend(v)

@@ -18,9 +18,9 @@ import importlib.util
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Iterator
 
 import codeja
 from codeja.errors import CodejaError, ModelNotFoundError

@@ -146,7 +146,7 @@ def _tensors(folder: Path):
         raise ModelNotFoundError(f"{folder}: no *.safetensors weights to export")
     for f in files:
         with safe_open(str(f), framework="pt") as st:
-            for name in st.keys():  # noqa: SIM118 - a safetensors handle, not a dict
+            for name in st.keys():  # a safetensors handle, not a dict
                 yield name, st.get_tensor(name)
 
 

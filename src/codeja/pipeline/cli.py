@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -14,13 +13,13 @@ def register(root: typer.Typer) -> None:
 
 def run(
     recipe: Path = typer.Argument(..., help="Recipe YAML (e.g. recipes/tiny.yaml)."),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run directory (default: runs/<recipe name>)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a recipe key: a.b=value (repeatable)."),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Run directory (default: runs/<recipe name>)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a recipe key: a.b=value (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (what would run, skip or resume) and "
                                  "check what every stage needs (models, data, extras, names); run nothing."),
-    from_stage: Optional[str] = typer.Option(None, "--from", help="Start at this stage (earlier ones must be done)."),
-    until_stage: Optional[str] = typer.Option(None, "--until", help="Stop after this stage."),
-    variant: Optional[List[str]] = typer.Option(None, "--variant", help="Run only these ablation variants."),
+    from_stage: str | None = typer.Option(None, "--from", help="Start at this stage (earlier ones must be done)."),
+    until_stage: str | None = typer.Option(None, "--until", help="Stop after this stage."),
+    variant: list[str] | None = typer.Option(None, "--variant", help="Run only these ablation variants."),
 ) -> None:
     """Run the stages a recipe names, in order; skip stages that are up to date; resume interrupted ones."""
     from codeja.errors import ConfigError

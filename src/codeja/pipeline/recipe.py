@@ -88,7 +88,7 @@ class Recipe(StrictModel):
     report: bool = Field(True, description="Write report.html / report.md at the end of `codeja run`.")
 
     @model_validator(mode="after")
-    def _check_stages(self, info: ValidationInfo) -> "Recipe":
+    def _check_stages(self, info: ValidationInfo) -> Recipe:
         source = (info.context or {}).get("source", "<recipe>")
         seen: set[str] = set()
         for i, st in enumerate(self.stages):

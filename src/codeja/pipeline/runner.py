@@ -20,14 +20,22 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from codeja.config import canonical_json, load_config
 from codeja.errors import CodejaError, ConfigError
 from codeja.pipeline.recipe import (
-    BUILTIN_REFS, PACKAGE_DIR, Recipe, StageSpec, _refs, interpolate, stage_config, variant_recipe,
+    BUILTIN_REFS,
+    PACKAGE_DIR,
+    Recipe,
+    StageSpec,
+    _refs,
+    interpolate,
+    stage_config,
+    variant_recipe,
 )
 from codeja.pipeline.stages import STAGES
 from codeja.runs import PIPELINE_STATE, RESULT, now_iso, read_json, write_json

@@ -8,9 +8,10 @@ functions, so importing this registry stays light; ``codeja --help`` does not im
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel
 

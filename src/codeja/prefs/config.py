@@ -23,13 +23,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codeja.backends.settings import (
-    BackendName,
-    BackendOptions,
-    MaxNewTokens,
-    PenalisedGenerationSettings,
-    Temperature,
-)
+from codeja.backends.settings import BackendName, BackendOptions, MaxNewTokens, PenalisedGenerationSettings, Temperature
 from codeja.config import StrictModel
 from codeja.errors import ConfigError
 from codeja.evaluate.sanitize import get_sanitizer

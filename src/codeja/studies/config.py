@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from codeja.backends.settings import (
-    BackendName,
-    BackendOptions,
-    GenerationSettings,
-    MaxNewTokens,
-    Temperature,
-    TopP,
-)
+from codeja.backends.settings import BackendName, BackendOptions, GenerationSettings, MaxNewTokens, Temperature, TopP
 from codeja.config import StrictModel
 from codeja.studies.idioms import GROUPS
 

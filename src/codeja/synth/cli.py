@@ -1,5 +1,4 @@
 """``codeja synth magpie``: steered Magpie synthesis from a config file, ``--set`` overrides, or flags alone."""
-# ruff: noqa: B008 - typer declares options as argument defaults
 
 from __future__ import annotations
 
@@ -68,10 +67,9 @@ def magpie(
 ) -> None:
     """Generate steered instruction/response pairs with Magpie and write the diversity report."""
     from codeja.config import load_config
+    from codeja.pipeline.preflight import check_stage, raise_on_errors
     from codeja.synth.config import MagpieConfig
     from codeja.synth.magpie import run_magpie
-
-    from codeja.pipeline.preflight import check_stage, raise_on_errors
 
     overrides = flag_overrides(model, backend, rows, languages, task_types, instruction_lang, baseline_rows, seed,
                                unsteered, base_url) + list(set_ or [])

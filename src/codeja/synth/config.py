@@ -6,13 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codeja.backends.settings import (
-    BackendName,
-    BackendOptions,
-    MaxNewTokens,
-    PenalisedGenerationSettings,
-    Temperature,
-)
+from codeja.backends.settings import BackendName, BackendOptions, MaxNewTokens, PenalisedGenerationSettings, Temperature
 from codeja.codeparse import canonical_language
 from codeja.config import StrictModel
 from codeja.quality.tasks import TASK_TYPES
@@ -43,7 +37,7 @@ class SteeringConfig(StrictModel):
                                             "system prompt, as plain Magpie does.")
     languages: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_LANGUAGES),
                                         description="Programming language -> weight (aliases like 'golang' allowed).")
-    task_types: dict[str, float] = Field(default_factory=lambda: {t: 1.0 for t in TASK_TYPES},
+    task_types: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(TASK_TYPES, 1.0),
                                          description=f"Task type -> weight; task types: {', '.join(TASK_TYPES)}.")
     instruction_langs: dict[str, float] = Field(default_factory=lambda: {"ja": 0.5, "en": 0.5},
                                                 description="Natural language of the instructions -> weight (ja, en).")

@@ -12,14 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeja.codeparse import extract_code_blocks
-from codeja.quality import (
-    Chain,
-    Check,
-    Text,
-    checks,
-    detect_instruction_language,
-    detect_programming_languages,
-)
+from codeja.quality import Chain, Check, Text, checks, detect_instruction_language, detect_programming_languages
 from codeja.synth.config import FilterConfig
 
 

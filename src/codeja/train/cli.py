@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -97,14 +96,14 @@ def _print(summary: dict, as_json: bool) -> None:
 
 @app.command("cpt")
 def cpt_cmd(
-    config: Optional[Path] = _CONFIG,
-    set_: Optional[List[str]] = _SET,
-    model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(None, "--data", help="Indexed-dataset prefix from `codeja tokenize`."),
+    config: Path | None = _CONFIG,
+    set_: list[str] | None = _SET,
+    model: str | None = _MODEL,
+    data: str | None = typer.Option(None, "--data", help="Indexed-dataset prefix from `codeja tokenize`."),
     output: Path = _output("cpt"),
-    max_steps: Optional[int] = _STEPS,
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
+    max_steps: int | None = _STEPS,
+    seq_len: int | None = typer.Option(None, "--seq-len", help="Sequence length (sets fim.seq_len=)."),
+    engine: str | None = typer.Option(None, "--engine", help="hf (here) or megatron (Megatron-LM)."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the data plan (samples, tokens and epochs per source) and, for megatron, "
         "the command and config; run nothing."
@@ -165,14 +164,14 @@ def _finetune(stage: str, config_cls, train, config: Path | None, set_: list[str
 
 @app.command("sft")
 def sft_cmd(
-    config: Optional[Path] = _CONFIG,
-    set_: Optional[List[str]] = _SET,
-    model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(
+    config: Path | None = _CONFIG,
+    set_: list[str] | None = _SET,
+    model: str | None = _MODEL,
+    data: str | None = typer.Option(
         None, "--data", help=f"SFT data (messages, prompt/completion, text, ShareGPT, Alpaca): {_FT_DATA_HELP}."
     ),
     output: Path = _output("sft"),
-    max_steps: Optional[int] = _STEPS,
+    max_steps: int | None = _STEPS,
     epochs: float | None = _EPOCHS,
     use_lora: bool = _LORA,
     as_json: bool = _JSON,
@@ -187,14 +186,14 @@ def sft_cmd(
 
 @app.command("dpo")
 def dpo_cmd(
-    config: Optional[Path] = _CONFIG,
-    set_: Optional[List[str]] = _SET,
-    model: Optional[str] = _MODEL,
-    data: Optional[str] = typer.Option(
+    config: Path | None = _CONFIG,
+    set_: list[str] | None = _SET,
+    model: str | None = _MODEL,
+    data: str | None = typer.Option(
         None, "--data", help=f"Pairs (prompt/chosen/rejected, or chosen/rejected): {_FT_DATA_HELP}."
     ),
     output: Path = _output("dpo"),
-    max_steps: Optional[int] = _STEPS,
+    max_steps: int | None = _STEPS,
     epochs: float | None = _EPOCHS,
     use_lora: bool = _LORA,
     as_json: bool = _JSON,

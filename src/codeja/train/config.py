@@ -177,7 +177,7 @@ class MegatronConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check_parallelism(self) -> "MegatronConfig":
+    def _check_parallelism(self) -> MegatronConfig:
         world = self.nnodes * self.nproc_per_node
         model_parallel = self.tensor_parallel * self.pipeline_parallel * self.context_parallel
         if world % model_parallel:
@@ -243,7 +243,7 @@ class DataSource(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _one_amount(self) -> "DataSource":
+    def _one_amount(self) -> DataSource:
         if self.weight is not None and self.tokens is not None:
             raise ValueError(f"source '{self.name}': give weight or tokens, not both")
         shared = sorted(set(self.fim) & set(SHARED_FIM_FIELDS))
@@ -292,7 +292,7 @@ class CPTConfig(TrainBase):
     )
 
     @model_validator(mode="after")
-    def _check_sources(self) -> "CPTConfig":
+    def _check_sources(self) -> CPTConfig:
         if isinstance(self.data, str):
             return self
         if not self.data:
@@ -333,7 +333,7 @@ class CPTConfig(TrainBase):
         try:
             return FIMConfig.model_validate({**self.fim.model_dump(), **src.fim})
         except ValueError as e:  # pydantic's ValidationError: name the source and the key
-            errs = getattr(e, "errors", lambda: [])()
+            errs = getattr(e, "errors", list)()
             first = errs[0] if errs else {"loc": (), "msg": str(e)}
             key = ".".join(str(x) for x in first.get("loc", ()))
             raise ValueError(f"data: source '{src.name}': fim.{key}: {first.get('msg')}") from None
@@ -487,7 +487,7 @@ class DPOConfig(FineTuneBase):
     )
 
     @model_validator(mode="after")
-    def _check_loss(self) -> "DPOConfig":
+    def _check_loss(self) -> DPOConfig:
         known = {
             "sigmoid",
             "hinge",

@@ -146,7 +146,7 @@ def build_datasets(cfg: CPTConfig, tokenizer, *, world_size: int | None = None) 
         k = heldout_docs(cfg, n_docs)
         n_train = 0
         if sp.samples:  # a source with weight 0 is only evaluated
-            train = FIMDataset(src.prefix, tokenizer, fim, split_docs=range(0, n_docs - k))
+            train = FIMDataset(src.prefix, tokenizer, fim, split_docs=range(n_docs - k))
             n_train = min(len(train), cfg.limit_train_samples) if cfg.limit_train_samples else len(train)
             if n_train < 1:
                 raise InputError(

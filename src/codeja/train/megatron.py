@@ -21,8 +21,8 @@ from typing import Any
 
 from codeja.config import dump_yaml
 from codeja.errors import CodejaError, ConfigError
-from codeja.runs import write_manifest
 from codeja.fim.config import FIMBlendConfig, FIMConfig
+from codeja.runs import write_manifest
 from codeja.train.config import CPTConfig
 
 ENTRY = Path(__file__).with_name("megatron_pretrain.py")

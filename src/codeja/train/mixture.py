@@ -155,7 +155,9 @@ def megatron_split_docs(n_docs: int, split: str) -> list[tuple[int, int] | None]
     """The document range of each split (train, valid, test) that megatron-core gives a corpus for ``--split``
     (None: a split of weight 0, never built), computed with megatron-core's own functions."""
     from megatron.core.datasets.blended_megatron_dataset_config import (
-        convert_split_vector_to_split_matrix, parse_and_normalize_split)
+        convert_split_vector_to_split_matrix,
+        parse_and_normalize_split,
+    )
 
     matrix = convert_split_vector_to_split_matrix(parse_and_normalize_split(split))
     return [None if m is None else (int(round(m[0] * n_docs)), int(round(m[1] * n_docs))) for m in matrix]
