@@ -34,7 +34,7 @@ def test_eval_list_names_every_benchmark_with_data_and_toolchain(capsys):
 
 
 def test_evalplus_samples_folder(bench, tmp_path):
-    for i, t in enumerate(bench.tasks):
+    for t in bench.tasks:
         d = tmp_path / "samples" / t.task_id.replace("/", "_")
         d.mkdir(parents=True)
         (d / "0.py").write_text(t.prompt + t.canonical, encoding="utf-8")

@@ -36,7 +36,7 @@ def test_megatron_apex_warning_is_silenced(monkeypatch):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         quiet_libraries()
-        warnings.warn("Transformer Engine and Apex are not installed. Falling back to Torch optimizers.")
+        warnings.warn("Transformer Engine and Apex are not installed. Falling back to Torch optimizers.", stacklevel=1)
     assert not caught
 
 

@@ -117,7 +117,7 @@ def build() -> list[dict]:
 
     # boilerplate menus and repeated lines
     menu = ["ホーム", "会社概要", "事業内容", "採用情報", "お問い合わせ", "サイトマップ", "プライバシーポリシー", "ログイン"]
-    for i in range(8):
+    for _ in range(8):
         lines = [" | ".join(rng.sample(menu, 5)) for _ in range(3)] + ["ホーム", "お問い合わせ", "ホーム", "お問い合わせ"] * 6
         add("\n".join(lines) + "\nCopyright 2026 サンプル株式会社 All rights reserved.", "drop", "boilerplate")
     for i in range(6):
@@ -125,7 +125,7 @@ def build() -> list[dict]:
         add("\n".join([line] * 30 + [PARAGRAPHS[i + 10], PARAGRAPHS[i + 20], PARAGRAPHS[i + 30]]), "drop", "repeated_lines")
     # keyword spam
     words = ["激安", "通販", "最安値", "送料無料", "人気", "ランキング", "口コミ", "おすすめ", "比較", "格安"]
-    for i in range(8):
+    for _ in range(8):
         add(" ".join(rng.choice(words) for _ in range(200)), "drop", "keyword_spam")
     # NG words (adult / gambling spam) inside otherwise Japanese-looking text
     for i in range(6):
@@ -148,7 +148,7 @@ def build() -> list[dict]:
     for i in range(3):
         add((chinese[i] + chinese[(i + 1) % 3]) * 3, "drop", "chinese")
     # katakana-heavy product listing
-    for i in range(2):
+    for _ in range(2):
         add(" ".join(["スマートフォンケース", "ワイヤレスイヤホン", "モバイルバッテリー", "タブレットスタンド",
                       "ブルートゥーススピーカー", "キーボードカバー"] * 12) + "。", "drop", "katakana")
     # too short

@@ -145,8 +145,8 @@ def test_decontamination_records_benchmark_and_task():
     assert match["task_id"].endswith("12") and match["benchmark"] in ("humaneval", "humanevalpack", "jhumaneval")
     assert f.filter(code(GOOD_PY)) is True
     # boilerplate shared by many problems (MultiPL-E's Java import header) is not leakage
-    header = "import java.util.*;\nimport java.lang.reflect.*;\nimport org.javatuples.*;\nimport java.security.*;\n" \
-             "import java.math.*;\nimport java.io.*;\nimport java.util.stream.*;\nclass Main {}\n"
+    header = ("import java.util.*;\nimport java.lang.reflect.*;\nimport org.javatuples.*;\nimport java.security.*;\n"
+              "import java.math.*;\nimport java.io.*;\nimport java.util.stream.*;\nclass Main {}\n")
     assert f.filter(code(header, "java")) is True
 
 

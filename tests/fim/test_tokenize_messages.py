@@ -31,10 +31,10 @@ CHATS = [
     ],
 ]
 WANT_PLAIN = [
-    f"{SYSTEM}\n\nQuestion: 文字列を反転する関数を書いてください。\n\n"
-    "Answer: ```python\ndef reverse(s):\n    return s[::-1]\n```\nスライスを使います。",
-    "Question: リストの合計は？\n\nAnswer: `sum(xs)` を使います。\n\nQuestion: And the mean?\n\n"
-    "Answer: ```python\nmean = sum(xs) / len(xs)\n```",
+    (f"{SYSTEM}\n\nQuestion: 文字列を反転する関数を書いてください。\n\n"
+     "Answer: ```python\ndef reverse(s):\n    return s[::-1]\n```\nスライスを使います。"),
+    ("Question: リストの合計は？\n\nAnswer: `sum(xs)` を使います。\n\nQuestion: And the mean?\n\n"
+     "Answer: ```python\nmean = sum(xs) / len(xs)\n```"),
 ]
 
 

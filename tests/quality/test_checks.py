@@ -68,8 +68,8 @@ def test_instruction_language(text, lang):
 
 def test_language_is_judged_on_prose_not_code():
     # English code comments inside a block must not make a Japanese request English
-    text = "このPython関数を説明してください。\n```python\n# compute the running total of all the values\n" \
-           "def total(values):\n    return sum(values)\n```"
+    text = ("このPython関数を説明してください。\n```python\n# compute the running total of all the values\n"
+            "def total(values):\n    return sum(values)\n```")
     assert detect_instruction_language(text) == "ja"
     assert "running total" not in strip_code(text)
 

@@ -161,7 +161,7 @@ def test_shipped_counts_provenance_and_licence(benchmark_data):
 
 def test_registered_names_and_task_for_task_ids():
     assert set(VARIANTS.values()) <= set(benchmark_names())
-    for variant, name in VARIANTS.items():
+    for name in VARIANTS.values():
         ja = get_benchmark(name)
         en = get_benchmark(name[1:])
         assert ja.name == name and ja.source.sha256 and ja.describe()["source"]["hub_id"] is None

@@ -88,7 +88,8 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
     ex, tasks = cfg.executor, cfg.executor.tasks
     dedup = cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.minhash)
     filtered = out / WORK / "filtered" if dedup else out / KEPT
-    rm = lambda name: _writer(out / REMOVED / name)
+    def rm(name):
+        return _writer(out / REMOVED / name)
 
     steps: list = [make_reader(s, cfg.quarantine.max_doc_bytes, cfg.progress) for s in cfg.sources]
     steps.append(F.QuarantineGate(exclusion_writer=_writer(out / QUARANTINE)))
@@ -210,7 +211,7 @@ def compute_stats(out: Path, examples_per_reason: int = 3) -> dict[str, Any]:
         "in": n_in,
         "kept": dict(kept) or {"docs": 0, "bytes": 0},
         "removed": {k: {"docs": v["docs"], "bytes": v["bytes"], "reasons": dict(v["reasons"]),
-                        "examples": {kk: vv for kk, vv in v["examples"].items()}} for k, v in sorted(removed.items())},
+                        "examples": dict(v["examples"])} for k, v in sorted(removed.items())},
         "removed_total": n_removed,
         "quarantined": {"docs": quarantined, "reasons": dict(q_reasons), "examples": q_examples},
         "balanced": n_in == kept["docs"] + n_removed + quarantined,

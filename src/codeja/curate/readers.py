@@ -293,7 +293,9 @@ class FilesSourceReader(_CodejaReader):
     def all_files(self) -> list[str]:
         files = super().all_files()
         if self.src.limit and len(files) > self.src.limit:
-            key = lambda f: hashlib.sha1(f"{self.src.seed}:{f}".encode()).hexdigest()
+            def key(f):
+                return hashlib.sha1(f"{self.src.seed}:{f}".encode()).hexdigest()
+
             files = sorted(sorted(files, key=key)[: self.src.limit])
         return files
 

@@ -156,7 +156,9 @@ def to_markdown(comp: dict[str, Any]) -> str:
         cells = []
         for x in b:
             h = (comp["scores"][m].get(x) or {}).get("health") or {}
-            f = lambda v, pct=True: "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.0f}")
+            def f(v, pct=True):
+                return "n/a" if v is None else (f"{v * 100:.0f}%" if pct else f"{v:.0f}")
+
             cells.append(f"{f(h.get('placeholder_share'))} / {f(h.get('mean_output_tokens'), False)} / "
                          f"{f(h.get('truncation_rate'))} / {f(h.get('refusal_rate'))}")
         health_rows.append([m, *cells])

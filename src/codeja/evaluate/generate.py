@@ -13,10 +13,10 @@ from codeja.evaluate.config import GenerationConfig
 # name@version -> (English, Japanese) user-message template. A wording change is a new version.
 TEMPLATES: dict[str, tuple[str, str]] = {
     "codeja-instruct@1": (
-        "Complete the following {language} code. Reply with the complete function in a single ```{fence}``` "
-        "code block.\n\n```{fence}\n{prompt}\n```",
-        "次の{language}のコードを完成させてください。完全な関数を1つの```{fence}```コードブロックで出力してください。"
-        "\n\n```{fence}\n{prompt}\n```",
+        ("Complete the following {language} code. Reply with the complete function in a single ```{fence}``` "
+         "code block.\n\n```{fence}\n{prompt}\n```"),
+        ("次の{language}のコードを完成させてください。完全な関数を1つの```{fence}```コードブロックで出力してください。"
+         "\n\n```{fence}\n{prompt}\n```"),
     ),
 }
 FENCE = {"python": "python", "javascript": "javascript", "typescript": "typescript", "java": "java", "cpp": "cpp",

@@ -121,7 +121,7 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
                           progress=progress)
         for s in samples:
             task = bench.task(s["task_id"])
-            for sid, v in s["verdicts"].items():
+            for v in s["verdicts"].values():
                 r = results[v["program_sha256"]]
                 v.update(status=r.status, passed=bool(bench.passed(task, r)), wall_s=r.wall_s,
                          stderr=(r.compile_stderr or r.stderr)[-600:], detail=r.detail or None,

@@ -105,7 +105,7 @@ class Recipe(StrictModel):
             seen.add(st.name)
             # validate the stage config now, references replaced by placeholders
             stage_config(self, st, resolver=lambda ref: f"<{ref}>", source=f"{source}: stages.{st.name}.config")
-        for vname, overrides in self.variants.items():
+        for vname in self.variants:
             variant_recipe(self, vname, source=source)  # raises on bad overrides
         return self
 

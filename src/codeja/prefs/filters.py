@@ -58,7 +58,7 @@ class Filter(ABC):
     def check(self, item: Item) -> str | None:
         """A reason to drop ``item``, or None."""
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 - optional hook
         """Called before each instruction's responses (for filters that compare responses with each other)."""
 
 

@@ -76,7 +76,7 @@ class Scorer(ABC):
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model / the HTTP client."""
 
 

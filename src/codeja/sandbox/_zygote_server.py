@@ -168,7 +168,7 @@ def _program(out_fd, err_fd, started_w, req_fd, cgroup_fds, tmpfs_mb):
         del req
         code = 0
         try:
-            exec(compile(source, path, "exec"), main.__dict__)
+            exec(compile(source, path, "exec"), main.__dict__)  # noqa: S102 - running the program is the job
         except SystemExit as e:
             if e.code is None:
                 code = 0
@@ -177,24 +177,24 @@ def _program(out_fd, err_fd, started_w, req_fd, cgroup_fds, tmpfs_mb):
             else:
                 print(e.code, file=sys.stderr)
                 code = 1
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the program's own failure: reported, exit status 1
             traceback.print_exc()
             code = 1
         try:
             threading._shutdown()  # like interpreter exit: wait for non-daemon threads
             atexit._run_exitfuncs()
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - a failing exit handler, reported
             traceback.print_exc()
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the child must reach os._exit below, whatever happened
         try:
             traceback.print_exc()
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - stderr may be gone
             pass
     finally:
         for s in (sys.stdout, sys.stderr):
             try:
                 s.flush()
-            except BaseException:
+            except BaseException:  # noqa: BLE001 - a closed stream must not skip os._exit
                 pass
         os._exit(code)
 

@@ -24,11 +24,11 @@ def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int
         try:
             return p.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise InputError(f"{what} not found", path=str(p))
+            raise InputError(f"{what} not found", path=str(p)) from None
         except UnicodeDecodeError as e:
-            raise InputError(f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})", path=str(p))
+            raise InputError(f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})", path=str(p)) from None
         except OSError as e:
-            raise InputError(f"cannot read {what}: {e.strerror}", path=str(p))
+            raise InputError(f"cannot read {what}: {e.strerror}", path=str(p)) from None
 
     source = read(file, "source file")
     stdin = read(stdin_file, "stdin file") if stdin_file else None

@@ -192,7 +192,7 @@ def javatuples_dir(javac: str, javac_version: str) -> str | None:
                 log.warning("codeja.sandbox: could not compile org.javatuples: %s", r.stderr[-2000:])
                 return None
             (work / "classes" / ".done").write_text("ok")
-            for root, dirs, files in os.walk(work / "classes"):
+            for root, _dirs, files in os.walk(work / "classes"):
                 os.chmod(root, 0o755)  # read by the unprivileged sandbox uids
                 for f in files:
                     os.chmod(os.path.join(root, f), 0o644)

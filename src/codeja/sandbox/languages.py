@@ -523,8 +523,8 @@ def get_language(name: str) -> Language:
 
     lang = LANGUAGES.get(name.lower().strip())
     if lang is None:
-        raise InputError(f"unknown language '{name}'; known: {', '.join(l.name for l in LANGUAGE_LIST)} "
-                         f"(aliases: {', '.join(a for l in LANGUAGE_LIST for a in l.aliases)})", field="language")
+        raise InputError(f"unknown language '{name}'; known: {', '.join(lg.name for lg in LANGUAGE_LIST)} "
+                         f"(aliases: {', '.join(a for lg in LANGUAGE_LIST for a in lg.aliases)})", field="language")
     return lang
 
 

@@ -496,7 +496,7 @@ def _run_job(job: Job, isolation: str) -> SandboxResult:
         return _Runner(slot, isolation).run(job)
     except InputError:
         raise
-    except Exception as e:  # a bug or a broken host, never the program's fault
+    except Exception as e:  # noqa: BLE001 - a bug or a broken host, never the program's fault
         return SandboxResult(status="sandbox-error", detail=f"{type(e).__name__}: {e}", key=job.key,
                              language=job.language, isolation=isolation)
     finally:

@@ -62,7 +62,7 @@ def _spawn_loop():
         fn, box = _spawn_q.get()
         try:
             box["result"] = fn()
-        except BaseException as e:  # handed back to the caller's thread
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller's thread
             box["error"] = e
         box["done"].set()
 

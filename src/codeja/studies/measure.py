@@ -148,7 +148,7 @@ def _contamination(folder: str) -> dict[str, Any]:
     records = Path(folder) / "contamination.jsonl"
     return {"documents": stats["documents"], "contaminated": stats["contaminated"],
             "bodies_replaced": stats["bodies_replaced"], "bodies_total": stats["bodies_total"],
-            "filter_recall": {g: v for g, v in stats["filter"]["by_group"].items()},
+            "filter_recall": dict(stats["filter"]["by_group"]),
             "record_sha256": hashlib.sha256(records.read_bytes()).hexdigest() if records.is_file() else None}
 
 

@@ -38,7 +38,7 @@ def steering_effect(dist: dict) -> list[tuple[str, float | None, float | None]]:
         n = sum(langs.values())
         if not n:
             return {}
-        task_share = _shares({k: v for k, v in tasks.items()})
+        task_share = _shares(dict(tasks))
         known = {k: v for k, v in task_share.items() if k in TASK_TYPES}
         entropy = -sum(p * math.log(p) for p in known.values() if p > 0) / math.log(len(TASK_TYPES))
         coded = n - langs.get("none", 0)

@@ -276,7 +276,9 @@ def load_sft(refs: str | Path | list, policy: str = "error", *, data_format: str
             first.update(source_format=fmt, format=trl_format, conv=conv, where=f"{p}:{line}")
             loaded.format, loaded.conversational = trl_format, conv
         elif (trl_format, conv) != (first["format"], first["conv"]):
-            kind = lambda f, c: f"{'conversational' if c else 'standard'} {f}"
+            def kind(f, c):
+                return f"{'conversational' if c else 'standard'} {f}"
+
             raise InputError(f"missing: a {kind(trl_format, conv)} row (fields {', '.join(obj)}) in "
                              f"{kind(first['format'], first['conv'])} data (as at {first['where']}); TRL trains "
                              "on one format at a time", path=p, line=line, field=_FIELD_OF[first["source_format"]])
