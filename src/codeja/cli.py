@@ -95,7 +95,8 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show libraries' own logs (datatrove, Trainer, "
                                  "megatron-core); also CODEJA_VERBOSE=1."),
 ) -> None:

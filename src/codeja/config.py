@@ -44,7 +44,8 @@ _Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 # YAML 1.1 reads 1e-5 as a string (it wants a dot); 1.2 and every user read it as a float
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
                               list("-+0123456789."))
@@ -137,7 +138,8 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
         if not fields or part not in fields:
             return []
         ann = fields[part].annotation
-        sub = [a for a in (getattr(ann, "__args__", None) or (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        sub = [a for a in (getattr(ann, "__args__", None) or (ann,))
+               if isinstance(a, type) and issubclass(a, BaseModel)]
         if not sub:
             return []
         cls = sub[0]

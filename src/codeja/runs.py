@@ -101,7 +101,8 @@ def hash_path(path: str | Path) -> str:
         return sha256_file(p)
     if p.is_dir():
         h = hashlib.sha256()
-        for f in sorted(q for q in p.rglob("*") if q.is_file() and not any(s.startswith(".") for s in q.relative_to(p).parts)):
+        for f in sorted(q for q in p.rglob("*")
+                        if q.is_file() and not any(s.startswith(".") for s in q.relative_to(p).parts)):
             h.update(str(f.relative_to(p)).encode() + b"\0" + sha256_file(f).encode() + b"\n")
         return h.hexdigest()
     return "missing"
@@ -190,7 +191,8 @@ class StageRun:
     def mark_done(self, unit: str, **info: Any) -> None:
         """Record a finished work unit (write its output atomically first)."""
         self.done.add(unit)
-        prog = read_json(self.progress_path) if self.progress_path.exists() else {"config_hash": self.manifest["config_hash"], "done": {}}
+        prog = (read_json(self.progress_path) if self.progress_path.exists()
+                else {"config_hash": self.manifest["config_hash"], "done": {}})
         prog["done"][unit] = info or True
         write_json(self.progress_path, prog)
 

@@ -97,4 +97,5 @@ def check_placeholder_cmd(
         return
     for r in results:
         m = r["match"]
-        typer.echo(f"{r['path']}: " + (f"DROP [{m['pattern']} {m['kind']}] line {m['line']}: {m['text']}" if m else "keep"))
+        typer.echo(f"{r['path']}: "
+                   + (f"DROP [{m['pattern']} {m['kind']}] line {m['line']}: {m['text']}" if m else "keep"))

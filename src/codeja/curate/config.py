@@ -82,7 +82,8 @@ class SourceConfig(StrictModel):
     domain: Literal["code", "text"] | None = Field(
         None, description="code (code filters, no language ID) or text (prose filters); default: text for webtext, "
         "else code (kind=hf needs it, or a layout).")
-    text_field: str | None = Field(None, description="Field holding the text (default: text for prose, content for code).")
+    text_field: str | None = Field(
+        None, description="Field holding the text (default: text for prose, content for code).")
     id_field: str = Field("id", description="Field holding the document id (missing ids become file:line).")
     path_field: str = Field("path", description="Field with the file path in the repo (code corpora).")
     lang_field: str = Field("lang", description="Field with the programming language (code corpora).")
@@ -266,7 +267,8 @@ class ExecutorConfig(StrictModel):
     kind: Literal["local", "slurm", "ray"] = Field("local", description="local (multiprocess), slurm or ray.")
     tasks: int = Field(2, ge=1, description="Tasks (shards) per stage; never change it between reruns.")
     workers: int = Field(-1, description="Concurrent local tasks (-1: one per CPU core).")
-    start_method: Literal["forkserver", "spawn", "fork"] = Field("forkserver", description="Local executor start method.")
+    start_method: Literal["forkserver", "spawn", "fork"] = Field("forkserver",
+                                                                 description="Local executor start method.")
     partition: str | None = Field(None, description="Slurm partition (required for slurm).")
     time: str = Field("04:00:00", description="Slurm time limit per job.")
     cpus_per_task: int = Field(1, description="CPUs per task (slurm, ray).")

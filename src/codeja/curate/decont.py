@@ -59,7 +59,8 @@ def benchmark_texts(names: list[str]) -> Iterator[tuple[str, str, str]]:
                 for r in _jsonl(p):
                     yield name, r["task_id"], r["prompt"] + r.get("canonical_solution", "")
         else:
-            raise CodejaError(f"decont: unknown benchmark '{name}' (known: humaneval, jhumaneval, multipl-e, humanevalpack)")
+            raise CodejaError(f"decont: unknown benchmark '{name}' "
+                              "(known: humaneval, jhumaneval, multipl-e, humanevalpack)")
 
 
 @dataclass

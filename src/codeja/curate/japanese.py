@@ -79,7 +79,8 @@ class JapaneseQuality:
             lengths = [len(s) for s in sentences]
             avg = sum(lengths) / len(lengths)
             if not c.min_avg_sentence_length <= avg <= c.max_avg_sentence_length:
-                return "ja_avg_sentence_length", f"average sentence length {avg:.1f} outside [{c.min_avg_sentence_length}, {c.max_avg_sentence_length}]"
+                return "ja_avg_sentence_length", (f"average sentence length {avg:.1f} outside "
+                                                  f"[{c.min_avg_sentence_length}, {c.max_avg_sentence_length}]")
             if max(lengths) > c.max_sentence_length:
                 return "ja_max_sentence_length", f"longest sentence {max(lengths)} > {c.max_sentence_length}"
             ell = sum(1 for s in sentences if ELLIPSIS_END.search(s)) / len(sentences)
@@ -88,7 +89,8 @@ class JapaneseQuality:
         raw = text.encode("utf-8")
         ratio = len(zlib.compress(raw, 6)) / max(len(raw), 1)
         if not c.min_compression_ratio <= ratio <= c.max_compression_ratio:
-            return "ja_compression_ratio", f"zlib ratio {ratio:.3f} outside [{c.min_compression_ratio}, {c.max_compression_ratio}]"
+            return "ja_compression_ratio", (f"zlib ratio {ratio:.3f} outside "
+                                            f"[{c.min_compression_ratio}, {c.max_compression_ratio}]")
         return None
 
     def repetition(self, text: str) -> tuple[str, str] | None:
@@ -99,11 +101,13 @@ class JapaneseQuality:
             counts = Counter(lines)
             dup_lines = sum(n for n in counts.values() if n > 1) - sum(1 for n in counts.values() if n > 1)
             if dup_lines / len(lines) > c.max_dup_line_fraction:
-                return "ja_dup_lines", f"duplicate line fraction {dup_lines / len(lines):.3f} > {c.max_dup_line_fraction}"
+                return "ja_dup_lines", (f"duplicate line fraction {dup_lines / len(lines):.3f} "
+                                        f"> {c.max_dup_line_fraction}")
             dup_chars = sum(len(ln) * (n - 1) for ln, n in counts.items() if n > 1)
             total = sum(len(ln) for ln in lines) or 1
             if dup_chars / total > c.max_dup_line_char_fraction:
-                return "ja_dup_line_chars", f"duplicate line char fraction {dup_chars / total:.3f} > {c.max_dup_line_char_fraction}"
+                return "ja_dup_line_chars", (f"duplicate line char fraction {dup_chars / total:.3f} "
+                                             f"> {c.max_dup_line_char_fraction}")
         flat = re.sub(r"\s+", "", text)
         if len(flat) < 20:
             return None
@@ -170,7 +174,8 @@ def _char_ngram_stats(flat: str, top: list, dup: list):
 # ---------------------------------------------------------------------------------------------------------------
 # a fast tokenizer for MinHash / datatrove blocks
 
-_TOKEN = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f々〇〻\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\W\u3041-\u309f\u30a0-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
+_TOKEN = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\uff66-\uff9f々〇〻\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]"
+                    r"|[^\W\u3041-\u309f\u30a0-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
 _SENT = re.compile(r"[^。．！？!?\n]+[。．！？!?]?")
 
 

@@ -56,7 +56,8 @@ def normalized_text(doc) -> bytes:
     return " ".join(doc.text.split()).encode("utf-8", "surrogatepass")
 
 
-def make_executor(ex: ExecutorConfig, pipeline: list, logging_dir: Path, tasks: int, depends=None, name: str = "curate"):
+def make_executor(ex: ExecutorConfig, pipeline: list, logging_dir: Path, tasks: int, depends=None,
+                  name: str = "curate"):
     """The configured datatrove executor for one stage (local by default; slurm and ray need their extras)."""
     if ex.kind == "local":
         from datatrove.executor import LocalPipelineExecutor
@@ -130,7 +131,8 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
         add("exact_signature", [reread(current), ExactDedupSignature(str(sigs), ecfg)], tasks)
         add("exact_find", [ExactFindDedups(str(sigs), str(dups), ecfg)], 1)
         add("exact_filter", [reread(current), ExactDedupFilter(str(dups), ecfg, exclusion_writer=_writer(
-            out / REMOVED / "exact_dedup", _removed_adapter("exact_dedup", "exact_duplicate"))), _writer(target)], tasks)
+            out / REMOVED / "exact_dedup", _removed_adapter("exact_dedup", "exact_duplicate"))),
+            _writer(target)], tasks)
         current = target
     if cfg.dedup.minhash:
         from datatrove.pipeline.dedup.minhash import (
@@ -155,7 +157,8 @@ def build_stages(cfg: CurateConfig, out: Path) -> list[tuple[str, Any]]:
             cfg.dedup.num_buckets)
         add("minhash_cluster", [MinhashDedupCluster(str(base / "buckets"), str(base / "remove"), config=mcfg)], 1)
         add("minhash_filter", [reread(current), MinhashDedupFilter(str(base / "remove"), exclusion_writer=_writer(
-            out / REMOVED / "minhash_dedup", _removed_adapter("minhash_dedup", "near_duplicate"))), _writer(out / KEPT)], tasks)
+            out / REMOVED / "minhash_dedup", _removed_adapter("minhash_dedup", "near_duplicate"))),
+            _writer(out / KEPT)], tasks)
     return stages
 
 
@@ -186,7 +189,8 @@ def compute_stats(out: Path, examples_per_reason: int = 3) -> dict[str, Any]:
     for _, row in _jsonl_rows(out / KEPT):
         kept["docs"] += 1
         kept["bytes"] += len(row["text"].encode("utf-8", "surrogatepass"))
-    removed: dict[str, dict[str, Any]] = defaultdict(lambda: {"docs": 0, "bytes": 0, "reasons": Counter(), "examples": defaultdict(list)})
+    removed: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"docs": 0, "bytes": 0, "reasons": Counter(), "examples": defaultdict(list)})
     for f, row in _jsonl_rows(out / REMOVED):
         meta = row.get("metadata", {})
         name = meta.get("removed_by") or f.parent.name
@@ -196,7 +200,8 @@ def compute_stats(out: Path, examples_per_reason: int = 3) -> dict[str, Any]:
         r["bytes"] += len(row["text"].encode("utf-8", "surrogatepass"))
         r["reasons"][reason] += 1
         if len(r["examples"][reason]) < examples_per_reason:
-            r["examples"][reason].append({"id": row["id"], "match": meta.get("filter_match"), "text": row["text"][:300]})
+            r["examples"][reason].append({"id": row["id"], "match": meta.get("filter_match"),
+                                          "text": row["text"][:300]})
     quarantined, q_reasons, q_examples = 0, Counter(), []
     for _, row in _jsonl_rows(out / QUARANTINE):
         q = row.get("metadata", {}).get("quarantine", {})
@@ -222,7 +227,8 @@ def account(stats: dict[str, Any]) -> None:
     """in = kept + removed (per reason) + quarantined; raise when a document vanished or appeared."""
     kept, rem, q = stats["kept"]["docs"], stats["removed_total"], stats["quarantined"]["docs"]
     if stats["in"] != kept + rem + q:
-        raise CodejaError(f"curate accounting failed: in={stats['in']} != kept {kept} + removed {rem} + quarantined {q}")
+        raise CodejaError(f"curate accounting failed: in={stats['in']} != kept {kept} + removed {rem} "
+                          f"+ quarantined {q}")
 
 
 def input_fingerprints(cfg: CurateConfig, out: Path) -> list[Path]:

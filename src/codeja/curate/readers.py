@@ -245,7 +245,8 @@ class JsonlSourceReader(_CodejaReader):
                 self.stat_update("records_in")
                 with self.track_time():
                     if len(raw) > cap:
-                        yield self._quarantine(filepath, lineno, f"line too large: {len(raw)} bytes", raw[:_RAW_KEEP].decode("utf-8", "replace"))
+                        yield self._quarantine(filepath, lineno, f"line too large: {len(raw)} bytes",
+                                               raw[:_RAW_KEEP].decode("utf-8", "replace"))
                         continue
                     obj, reason, text = parse_line(raw)
                     if reason is not None:
@@ -523,8 +524,8 @@ def check_source(src: SourceConfig, max_doc_bytes: int = 2_000_000) -> None:
     if c is not None:
         where = Path(c.path)
         if not where.exists() or (c.kind == "files" and not where.is_dir()):
-            raise InputError(f"source '{src.name}': content.path is not a {'folder' if c.kind == 'files' else 'file or folder'}",
-                             path=str(where))
+            raise InputError(f"source '{src.name}': content.path is not a "
+                             f"{'folder' if c.kind == 'files' else 'file or folder'}", path=str(where))
         if c.kind != "files":
             tables = _list(where, "**/*.parquet" if c.kind == "parquet" else "**/*.jsonl*")
             if not tables:

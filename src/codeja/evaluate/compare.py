@@ -75,7 +75,8 @@ def _cell_view(cell: Path) -> tuple[str, str, dict, dict]:
     model = _get(man, "model.name") or _get(man, "model.arg") or cell.parent.name
     metric = res.get("metric", "pass@1")
     row = {"metric": metric, "score": res.get(metric), "pass@1": res.get("pass@1"), "ci_low": res.get("ci_low"),
-           "ci_high": res.get("ci_high"), "n_tasks": res.get("n_tasks"), "sanitizer": res.get("sanitizer_id", res.get("sanitizer")),
+           "ci_high": res.get("ci_high"), "n_tasks": res.get("n_tasks"),
+           "sanitizer": res.get("sanitizer_id", res.get("sanitizer")),
            "health": {k: v for k, v in (res.get("health") or {}).items() if k != "placeholder_detector"},
            "path": str(cell)}
     for extra in ("exact_match", "char_f1", "fuzzy_token_sort_ratio"):

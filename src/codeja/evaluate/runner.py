@@ -152,7 +152,8 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
     settings = {"benchmark": bench.name, "sanitizers": ids, "k": list(sc.k), "bootstrap": sc.bootstrap,
                 "confidence": sc.confidence, "seed": sc.seed, "timeout_s": timeout_s, "memory_mb": sc.memory_mb}
     write_manifest(out, "eval.score", settings,
-                   benchmark=bench.describe(), sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
+                   benchmark=bench.describe(),
+                   sanitizers=[{"name": s.name, "version": s.version, "id": s.id} for s in sans],
                    samples={"path": str(samples_path), "sha256": hash_path(samples_path)},
                    execution={"engine": "codeja.sandbox", "timeout_s": timeout_s, "memory_mb": sc.memory_mb,
                               "toolchains": _toolchains(bench), **_sandbox_description()},
@@ -282,11 +283,14 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
             write_jsonl(cell / "generations.jsonl", rows)
             score_samples(bench, cell / "generations.jsonl", cell, cfg.scoring(), progress=progress,
                           extra_manifest={"cell_hash": key, "model": identity,
-                                          "backend": backend.identity() if hasattr(backend, "identity") else {"backend": cfg.backend},
+                                          "backend": backend.identity() if hasattr(backend, "identity")
+                                          else {"backend": cfg.backend},
                                           "generation": {**gen.model_dump(), "mode": mode},
                                           "infill_stop": _infill_stop(bench, mode, tokenizer),
-                                          "prompt_template": gen.prompt_template if mode == "instruct" else "raw-prompt",
-                                          "prompt_template_text": TEMPLATES.get(gen.prompt_template) if mode == "instruct" else None,
+                                          "prompt_template": (gen.prompt_template if mode == "instruct"
+                                                              else "raw-prompt"),
+                                          "prompt_template_text": (TEMPLATES.get(gen.prompt_template)
+                                                                   if mode == "instruct" else None),
                                           "generation_wall_s": round(gen_s, 3)})
             cells.append(cell)
         if backend is not None and hasattr(backend, "close"):

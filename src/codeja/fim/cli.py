@@ -24,7 +24,8 @@ def tokenize(
     set_: list[str] | None = typer.Option(None, "--set", help="Override a config key: key=value (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Tokenize documents (or chats, rendered to text) into a Megatron indexed dataset, one EOD after each, resumably."""
+    """Tokenize documents (or chats, rendered to text) into a Megatron indexed dataset, one EOD after each,
+    resumably."""
     from codeja.config import load_config
     from codeja.fim.config import TokenizeConfig
     from codeja.fim.tokenize import tokenize_corpus

@@ -141,7 +141,8 @@ class TokenCodec:
         if "ByteLevel" in dec_types or "ByteLevel" in pre_types:
             self.kind = "byte-level"
         elif "Metaspace" in dec_types or "Metaspace" in pre_types or "ByteFallback" in dec_types or any(
-            n.get("type") == "Replace" and (n.get("pattern") or {}).get("String") == "▁" for n in _types(spec.get("decoder"))
+            n.get("type") == "Replace" and (n.get("pattern") or {}).get("String") == "▁"
+            for n in _types(spec.get("decoder"))
         ):
             self.kind = "sentencepiece"
         else:
@@ -361,7 +362,8 @@ def utf8_tail_end(a: bytes | np.ndarray, start: int = 0) -> int:
         k -= 1
     if k >= start:
         lead = int(a[k])
-        need = 1 if lead < 0x80 else 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
+        need = (1 if lead < 0x80 else 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110
+                else 4 if lead >> 3 == 0b11110 else 1)
         if n - k < need:
             return k
     return n

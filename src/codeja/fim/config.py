@@ -111,7 +111,8 @@ class TokenizeConfig(StrictModel):
     """Documents (JSONL / Parquet with ``id`` and ``text``, or chats under ``messages``) to a Megatron indexed
     dataset (.bin/.idx + sidecar)."""
 
-    input: str = Field(..., description="A JSONL(.gz) or Parquet file, or a folder of them (e.g. a curate run's kept/).")
+    input: str = Field(..., description="A JSONL(.gz) or Parquet file, or a folder of them "
+                       "(e.g. a curate run's kept/).")
     model: str = Field(..., description="Model or tokenizer: a local folder, hub id, or a codeja alias (e.g. tiny).")
     text_field: str = Field("text", description="Field holding the document text.")
     messages_field: str = Field(

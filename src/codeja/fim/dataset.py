@@ -81,7 +81,8 @@ class FIMSampler:
             has_eod = len(toks) > 0 and toks[-1] == eod
             body = toks[:-1] if has_eod else toks
             local = SampleStats()
-            out = self.transform.segment(body, sample_random(cfg.seed, epoch, doc, 1), local, check=check) if len(body) else None
+            out = (self.transform.segment(body, sample_random(cfg.seed, epoch, doc, 1), local, check=check)
+                   if len(body) else None)
             full = np.concatenate([out, toks[-1:]]) if (out is not None and has_eod) else (toks if out is None else out)
             piece = full[min(offset, len(full)):] if produced == 0 else full
             stats.add(local)

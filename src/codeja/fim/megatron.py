@@ -265,7 +265,8 @@ def fim_dataset_provider(train_val_test_num_samples: list[int], vp_stage: int | 
         random_seed=args.seed, sequence_length=args.seq_length, blend=blend, blend_per_split=blend_per_split,
         split=args.split, path_to_cache=args.data_cache_path, tokenizer=tokenizer,
         reset_position_ids=args.reset_position_ids, reset_attention_mask=args.reset_attention_mask,
-        eod_mask_loss=args.eod_mask_loss, create_attention_mask=getattr(args, "create_attention_mask_in_dataloader", True),
+        eod_mask_loss=args.eod_mask_loss,
+        create_attention_mask=getattr(args, "create_attention_mask_in_dataloader", True),
         fim=fim, hf_tokenizer=hf, fim_by_prefix=fims.by_prefix or None,
     )
     print_rank_0(f"> building codeja FIM datasets (mode={fim.mode}, fim_rate={fim.fim_rate}, spm_rate={fim.spm_rate}"

@@ -122,7 +122,8 @@ def resolve_eod(tokenizer: Any, token: str | None = None, candidates: tuple[str,
     if token is not None:
         i = _tid(tokenizer, token)
         if i is None:
-            raise ConfigError(f"eod_token '{token}' is not a token of {getattr(tokenizer, 'name_or_path', 'the tokenizer')}")
+            raise ConfigError(f"eod_token '{token}' is not a token of "
+                              f"{getattr(tokenizer, 'name_or_path', 'the tokenizer')}")
         return i, token
     for cand in (*candidates, *EOD_CANDIDATES):
         i = _tid(tokenizer, cand)

@@ -155,7 +155,8 @@ class MessageRenderer:
         if self.mode == "chat_template":
             template = getattr(tokenizer, "chat_template", None)
             if not template:
-                raise ConfigError(f"messages_render=chat_template: {getattr(tokenizer, 'name_or_path', 'the tokenizer')}"
+                raise ConfigError("messages_render=chat_template: "
+                                  f"{getattr(tokenizer, 'name_or_path', 'the tokenizer')}"
                                   " has no chat template (use messages_render=plain)")
             self.tokenizer = tokenizer
             self.template_sha256 = hashlib.sha256(str(template).encode("utf-8")).hexdigest()
@@ -165,7 +166,8 @@ class MessageRenderer:
         out: dict[str, Any] = {"field": self.field, "render": self.mode}
         if self.mode == "plain":
             out["labels"] = self.labels
-            out["layout"] = "'<label>: <content>' per turn ('<content>' for an empty label), turns joined by a blank line"
+            out["layout"] = ("'<label>: <content>' per turn ('<content>' for an empty label), "
+                             "turns joined by a blank line")
         else:
             out["chat_template_sha256"] = self.template_sha256
         return out
@@ -217,7 +219,8 @@ def document_text(obj: dict[str, Any], cfg: TokenizeConfig, renderer: MessageRen
             return None, True, f"field '{e.field}': {e.reason}" if e.field else e.reason
     text = obj.get(cfg.text_field)
     if cfg.text_field not in obj:
-        return None, False, f"missing field '{cfg.text_field}': a row needs '{cfg.text_field}' or '{cfg.messages_field}'"
+        return None, False, (f"missing field '{cfg.text_field}': a row needs '{cfg.text_field}' "
+                             f"or '{cfg.messages_field}'")
     if not isinstance(text, str):
         return None, False, f"field '{cfg.text_field}' is {type(text).__name__}, not a string"
     if not text:
@@ -337,7 +340,8 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
         parts_dir.mkdir(parents=True, exist_ok=True)
         units = plan_units(files, cfg.docs_per_shard)
         todo = [u for u in units if not run.is_done(u.name)]
-        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="tokenize", unit="shard", disable=not progress)
+        bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="tokenize", unit="shard",
+                   disable=not progress)
         jobs = [(u, codec, eod, cfg, str(parts_dir), renderer) for u in todo]
         if cfg.workers > 1 and len(todo) > 1:
             import multiprocessing as mp

@@ -376,7 +376,8 @@ class FIMTransform:
         if got != original:
             stats.roundtrip_mismatches += 1
         before = original.decode("utf-8", errors="replace").count("\ufffd")
-        after = sum(self.codec.decode_bytes(x).decode("utf-8", errors="replace").count("\ufffd") for x in (pre, mid, suf))
+        after = sum(self.codec.decode_bytes(x).decode("utf-8", errors="replace").count("\ufffd")
+                    for x in (pre, mid, suf))
         stats.replacement_chars += max(0, after - before)
 
 

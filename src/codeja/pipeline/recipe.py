@@ -50,7 +50,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 class StageSpec(StrictModel):
     """One step of a recipe."""
 
-    name: str = Field(description="Unique name; also the stage's folder in the run directory and its ${name} reference.")
+    name: str = Field(description="Unique name; also the stage's folder in the run directory and its ${name} "
+                      "reference.")
     kind: str = Field(description=f"What runs: one of {', '.join(STAGES)}.")
     config: dict[str, Any] = Field(default_factory=dict, description="The stage's config (its stage schema), inline.")
     enabled: bool = Field(True, description="Set false to keep a stage in the recipe but not run it.")

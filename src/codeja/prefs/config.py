@@ -48,7 +48,8 @@ class SampleConfig(PenalisedGenerationSettings):
         "turn is dropped) or any JSONL with `id` + `prompt` (a list of messages or a string), optionally `tests` "
         "(str or list of str), `entry_point` and `language` for execution filtering and scoring.",
     )
-    model: str = Field("tiny", description="Policy model: 'tiny' (the bundled SmolLM2), an HF folder, a .gguf or a hub id.")
+    model: str = Field("tiny", description="Policy model: 'tiny' (the bundled SmolLM2), an HF folder, a .gguf "
+                       "or a hub id.")
     backend: BackendName = Field("transformers", description="Generation backend: transformers, "
                                  "openai (HTTP), vllm or llamacpp (a name in codeja.backends.BACKENDS).")
     backend_options: BackendOptions = Field(default_factory=dict)

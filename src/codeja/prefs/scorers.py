@@ -169,7 +169,8 @@ def parse_reward_response(body: dict[str, Any]) -> dict[str, float]:
     values: dict[str, float] = {}
     content = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
     for entry in content or []:
-        if isinstance(entry, dict) and isinstance(entry.get("token"), str) and isinstance(entry.get("logprob"), (int, float)):
+        if (isinstance(entry, dict) and isinstance(entry.get("token"), str)
+                and isinstance(entry.get("logprob"), (int, float))):
             values[entry["token"].strip()] = float(entry["logprob"])
     if values:
         return values

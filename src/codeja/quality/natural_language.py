@@ -24,7 +24,10 @@ _WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+")
 # Frequent English function words; almost absent from other Latin-script languages (a few overlaps are fine:
 # the ratio, not a single hit, decides).
 _EN_WORDS = frozenset(
-    ["the", "a", "an", "of", "to", "in", "is", "are", "was", "be", "it", "this", "that", "for", "with", "on", "as", "how", "do", "does", "what", "why", "can", "could", "would", "should", "i", "you", "my", "me", "we", "my", "your", "which", "when", "where", "and", "or", "not", "using", "use", "write", "function", "code", "program", "please", "help", "me", "following", "given", "returns", "return"]
+    ["the", "a", "an", "of", "to", "in", "is", "are", "was", "be", "it", "this", "that", "for", "with", "on", "as",
+     "how", "do", "does", "what", "why", "can", "could", "would", "should", "i", "you", "my", "me", "we", "my",
+     "your", "which", "when", "where", "and", "or", "not", "using", "use", "write", "function", "code", "program",
+     "please", "help", "me", "following", "given", "returns", "return"]
 )
 EN_SHARE = 0.25  # share of words that are English function words above which Latin text is called English
 

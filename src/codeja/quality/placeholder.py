@@ -119,7 +119,8 @@ class PatternSet:
 
     @classmethod
     def load(cls, extra_files: tuple[str, ...] = ()) -> PatternSet:
-        data = yaml.safe_load(resources.files("codeja.quality").joinpath("resources/placeholder_patterns.yaml").read_text("utf-8"))
+        data = yaml.safe_load(resources.files("codeja.quality").joinpath("resources/placeholder_patterns.yaml")
+                              .read_text("utf-8"))
         for f in extra_files:
             p = Path(f)
             if not p.is_file():
@@ -127,7 +128,8 @@ class PatternSet:
             extra = yaml.safe_load(p.read_text("utf-8")) or {}
             unknown = set(extra) - {"strong", "triggers"}
             if unknown:
-                raise ConfigError(f"{p}: unknown keys {sorted(unknown)} (extra pattern files may add 'strong' and 'triggers')")
+                raise ConfigError(f"{p}: unknown keys {sorted(unknown)} "
+                                  "(extra pattern files may add 'strong' and 'triggers')")
             for key in ("strong", "triggers"):
                 data[key] = data[key] + list(extra.get(key) or [])
         return cls(

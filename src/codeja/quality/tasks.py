@@ -18,8 +18,8 @@ _RULES: list[tuple[str, str]] = [
                   r"|に(?:翻訳|変換|移植|書き換え)|(?:翻訳|移植)して")),
     ("test", (r"\bunit tests?\b|\btest cases?\b|\bwrite (?:some |a few )?tests?\b|\bpytest\b|\bjunit\b"
              r"|テスト(?:コード|ケース)?を(?:書|作)|単体テスト|ユニットテスト")),
-    ("fix", (r"\bbugs?\b|\bfix\w*\b|\bdebug\w*\b|\berror\b|\bexception\b|\bdoes(?:n't| not) work\b|\bwrong (?:output|result)"
-            r"|\bcrash\w*|バグ|修正|エラー|動きません|動かない|例外|間違っ")),
+    ("fix", (r"\bbugs?\b|\bfix\w*\b|\bdebug\w*\b|\berror\b|\bexception\b|\bdoes(?:n't| not) work\b"
+             r"|\bwrong (?:output|result)|\bcrash\w*|バグ|修正|エラー|動きません|動かない|例外|間違っ")),
     ("refactor", r"\brefactor\w*|\bclean(?:er)? up\b|\bmore readable\b|\bsimplif\w+|リファクタ|読みやすく|整理して"),
     ("document", (r"\bdocstrings?\b|\bdocumentation\b|\bdocument (?:this|the|my)\b|\badd comments?\b|\bjsdoc\b"
                  r"|ドキュメント|コメントを(?:付け|追加|書)|docstring")),
@@ -31,8 +31,8 @@ _RULES: list[tuple[str, str]] = [
              r"|機能を追加|拡張")),
     ("complete", (r"\bcomplete (?:the|this|my)\b|\bfinish (?:the|this|my)\b|\bfill in\b|\bTODO\b|\bmissing\b"
                  r"|完成させ|補完|続きを|穴埋め")),
-    ("write", (r"\bwrite\b|\bimplement\w*\b|\bcreate\b|\bbuild\b|\bgenerate\b|\bfunction (?:that|to|which)\b|\bhow (?:do|can) i\b"
-              r"|書いて|実装|作成|作って|関数を|プログラムを")),
+    ("write", (r"\bwrite\b|\bimplement\w*\b|\bcreate\b|\bbuild\b|\bgenerate\b|\bfunction (?:that|to|which)\b"
+               r"|\bhow (?:do|can) i\b|書いて|実装|作成|作って|関数を|プログラムを")),
 ]
 _RX = [(task, re.compile(p, re.IGNORECASE | re.DOTALL)) for task, p in _RULES]
 

@@ -55,8 +55,10 @@ def score_figure(comp: dict[str, Any]):
     for i, m in enumerate(models):
         cells = [comp.get("scores", {}).get(m, {}).get(b) or {} for b in benches]
         vals = [score(c) or 0.0 for c in cells]
-        err = [[max(0.0, v - c["ci_low"]) if isinstance(c.get("ci_low"), (int, float)) else 0.0 for v, c in zip(vals, cells)],
-               [max(0.0, c["ci_high"] - v) if isinstance(c.get("ci_high"), (int, float)) else 0.0 for v, c in zip(vals, cells)]]
+        err = [[max(0.0, v - c["ci_low"]) if isinstance(c.get("ci_low"), (int, float)) else 0.0
+                for v, c in zip(vals, cells)],
+               [max(0.0, c["ci_high"] - v) if isinstance(c.get("ci_high"), (int, float)) else 0.0
+                for v, c in zip(vals, cells)]]
         bars = ax.bar([j + i * width for j in range(len(benches))], vals, width, label=m, yerr=err, capsize=2)
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)  # a score of 0 is a visible "0.00", not nothing
     ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(benches))], benches)

@@ -265,7 +265,8 @@ class JavaScript(Language):
 
 
 _JAVA_STRIP = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL)
-_JAVA_CLASS = re.compile(r"\b(public\s+)?(?:(?:final|abstract|static|strictfp)\s+)*(class|interface|enum|record)\s+(\w+)")
+_JAVA_CLASS = re.compile(
+    r"\b(public\s+)?(?:(?:final|abstract|static|strictfp)\s+)*(class|interface|enum|record)\s+(\w+)")
 
 
 def java_classes(source: str) -> tuple[str | None, str | None]:

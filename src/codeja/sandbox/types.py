@@ -26,7 +26,8 @@ class Limits:
 
     def over(self, base: Limits) -> Limits:
         """These limits with every unset field taken from ``base``."""
-        return replace(base, **{f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
+        return replace(base, **{f.name: getattr(self, f.name) for f in fields(self)
+                                if getattr(self, f.name) is not None})
 
 
 @dataclass

@@ -38,7 +38,8 @@ def flag_overrides(model: str | None = None, backend: str | None = None, rows: i
     if task_types:
         out.append("steering.task_types={" + ", ".join(f"{json.dumps(x)}: 1" for x in _csv(task_types)) + "}")
     if instruction_lang:
-        out.append("steering.instruction_langs={" + ", ".join(f"{json.dumps(x)}: 1" for x in _csv(instruction_lang)) + "}")
+        langs = ", ".join(f"{json.dumps(x)}: 1" for x in _csv(instruction_lang))
+        out.append("steering.instruction_langs={" + langs + "}")
     if unsteered:
         out.append("steering.enabled=false")
     return out

@@ -64,7 +64,8 @@ class MagpieGenerator:
 
     def responses(self, rows: list[dict], unit_seed: int) -> None:
         """Answer each row's last user turn; for multi-turn rows, alternate further user turns and answers."""
-        head = [{"role": "system", "content": self.cfg.response_system_prompt}] if self.cfg.response_system_prompt else []
+        head = ([{"role": "system", "content": self.cfg.response_system_prompt}]
+                if self.cfg.response_system_prompt else [])
         for turn in range(self.cfg.turns):
             seed = derive_seed(unit_seed, "turn", turn)
             if turn > 0:  # the next user turn: the pre-query continues the conversation so far

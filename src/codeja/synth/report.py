@@ -44,7 +44,8 @@ def steering_effect(dist: dict) -> list[tuple[str, float | None, float | None]]:
         coded = n - langs.get("none", 0)
         return {
             "Python share (of all instructions)": langs.get("python", 0) / n,
-            "Python share (of instructions with a detected language)": (langs.get("python", 0) / coded) if coded else None,
+            "Python share (of instructions with a detected language)": ((langs.get("python", 0) / coded)
+                                                                         if coded else None),
             "share with a detected programming language": coded / n,
             "distinct programming languages": float(len([k for k in langs if k != "none"])),
             "'write' share of task types": task_share.get("write", 0.0),

@@ -27,7 +27,8 @@ def _output(phase: str):
 _STEPS = typer.Option(None, "--max-steps", help="Optimizer steps (sets max_steps=).")
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON.")
 _EPOCHS = typer.Option(None, "--epochs", help="Passes over the data, instead of --max-steps (sets num_train_epochs=).")
-_LORA = typer.Option(False, "--lora", help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
+_LORA = typer.Option(False, "--lora",
+                     help="Train LoRA adapters (peft) instead of all weights (sets lora.enabled=true).")
 _FT_DATA_HELP = ("a JSONL file, a Hub dataset id owner/name (pinned: owner/name@revision), a save_to_disk folder or a "
                  "data file")
 

@@ -72,7 +72,8 @@ class Loaded:
 # where rows come from
 
 
-def iter_records(ref: str, hub: HubOptions, loaded: Loaded, bad: list[BadLine] | None) -> Iterator[tuple[str, int, dict]]:
+def iter_records(ref: str, hub: HubOptions, loaded: Loaded,
+                 bad: list[BadLine] | None) -> Iterator[tuple[str, int, dict]]:
     """(file or dataset label, line or row number, record) of one data argument; see the module doc."""
     text = str(ref)
     if text.lower().endswith(_JSONL) or (Path(text).is_file() and parse_ref(text, hub) is None):
@@ -120,7 +121,8 @@ def _load(refs: str | Path | list, policy: str, parse: Callable, *, hub: HubOpti
             except InputError as e:
                 if policy != "skip":
                     raise
-                loaded.bad.append(BadLine(where, lineno, str(e), json.dumps(obj, ensure_ascii=False, default=str)[:1000]))
+                loaded.bad.append(BadLine(where, lineno, str(e),
+                                          json.dumps(obj, ensure_ascii=False, default=str)[:1000]))
                 continue
             loaded.rows.append(row)
             loaded.lines.append(lineno)

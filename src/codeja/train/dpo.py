@@ -24,7 +24,8 @@ from codeja.train.config import DPOConfig
 
 def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
     """Tokens of the longer of prompt+chosen / prompt+rejected, rendered the way TRL's DPO tokenizes them."""
-    loaded = data.Loaded(rows=rows, format="preference", conversational=bool(rows) and isinstance(rows[0]["chosen"], list))
+    loaded = data.Loaded(rows=rows, format="preference",
+                         conversational=bool(rows) and isinstance(rows[0]["chosen"], list))
     return data.row_lengths(tokenizer, loaded)
 
 

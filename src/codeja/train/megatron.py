@@ -3,8 +3,9 @@ FIM dataset provider plugged in through :mod:`codeja.train.megatron_pretrain`.
 
 The same CPTConfig drives both engines: ``data`` (an indexed-dataset prefix, or a mixture of sources, emitted as
 Megatron's own ``--data-path w1 p1 w2 p2 ...``), ``fim`` (written to ``fim.yaml`` and handed to the provider through
-``CODEJA_FIM_CONFIG``; per-source FIM settings as a FIMBlendConfig keyed by prefix), ``max_steps`` (train iterations), ``optim`` (peak lr,
-warmup, cosine, AdamW betas, clipping) and ``seed``; the ``megatron`` section adds parallelism, the architecture and
+``CODEJA_FIM_CONFIG``; per-source FIM settings as a FIMBlendConfig keyed by prefix), ``max_steps`` (train
+iterations), ``optim`` (peak lr, warmup, cosine, AdamW betas, clipping) and ``seed``; the ``megatron`` section adds
+parallelism, the architecture and
 checkpoint paths. ``--dry-run`` prints the command, the data plan (samples, tokens and epochs per source) and the
 resolved config, and writes ``command.sh``.
 """

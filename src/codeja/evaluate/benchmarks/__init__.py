@@ -1,8 +1,9 @@
 """The benchmark registry: ``get_benchmark(name, path=None, limit=None, **options)``.
 
 Names: ``humaneval``, ``jhumaneval`` (``prompt_lang="en"`` for the English prompts), ``multiple-<lang>``
-(cpp cs d go java jl js lua php pl r rb rkt rs scala sh swift ts, and java-ja / cpp-ja with Japanese prompts), ``humanevalfix-<lang>`` / ``humanevalsynthesize-<lang>`` (python, js, java, cpp,
-go, rust), ``humaneval-infilling`` (single-line) and ``humaneval-infilling-{multi,random-span,random-span-light}``,
+(cpp cs d go java jl js lua php pl r rb rkt rs scala sh swift ts, and java-ja / cpp-ja with Japanese prompts),
+``humanevalfix-<lang>`` / ``humanevalsynthesize-<lang>`` (python, js, java, cpp, go, rust), ``humaneval-infilling``
+(single-line) and ``humaneval-infilling-{multi,random-span,random-span-light}``,
 ``jhumaneval-infilling[-multi|-random-span|-random-span-light]`` (the same tasks on JHumanEval's Japanese prompts),
 ``canitedit`` / ``canitedit-descriptive`` / ``canitedit-lazy``, ``niilc``.
 """

@@ -40,7 +40,8 @@ class CanItEdit(Benchmark):
                 tasks.append(Task(
                     task_id=f"{r['full_name']}/{kind}", language="python", test=r["tests"],
                     prompt=f"## Code Before:\n{r['before']}\n## Instruction:\n{instr}\n## Code After:\n",
-                    instruction=f"## Code Before\n```py\n{r['before']}\n```\n\n## Instruction\n{instr}\n\n## Code After",
+                    instruction=(f"## Code Before\n```py\n{r['before']}\n```\n\n## Instruction\n{instr}\n\n"
+                                 "## Code After"),
                     canonical=r["after"], canonical_is_program=True, code_prefix="",
                     meta={"kind": kind, "id": r["id"]},
                 ))

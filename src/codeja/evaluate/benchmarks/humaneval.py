@@ -103,7 +103,8 @@ class HumanEvalInfilling(PythonCheckBenchmark):
     hub_id: str | None = INFILLING_HUB_ID
 
     @classmethod
-    def load(cls, path: str | None = None, limit: int | None = None, variant: str = "single", fim_mode: str = "psm", **_):
+    def load(cls, path: str | None = None, limit: int | None = None, variant: str = "single", fim_mode: str = "psm",
+             **_):
         if variant not in cls.data_files:
             raise InputError(f"unknown infilling variant '{variant}'; known: {', '.join(cls.data_files)}")
         file = cls.data_files[variant]

@@ -98,7 +98,8 @@ class HumanEvalPack(Benchmark):
     timeout_s = 20.0
 
     @classmethod
-    def load(cls, path: str | None = None, limit: int | None = None, lang: str = "python", variant: str = "fixtests", **_):
+    def load(cls, path: str | None = None, limit: int | None = None, lang: str = "python", variant: str = "fixtests",
+             **_):
         if lang not in PACK_LANGS:
             raise InputError(f"HumanEvalPack has no language '{lang}'; known: {', '.join(PACK_LANGS)}")
         need = ("task_id", "prompt", "declaration", "canonical_solution", "buggy_solution", "entry_point", "test")
@@ -124,10 +125,12 @@ class HumanEvalPack(Benchmark):
             tasks.append(Task(
                 task_id=r["task_id"], prompt=prompt, language=PACK_LANGS[lang], test=test,
                 # the reference continues `prompt` (CPP/38's `declaration` already holds part of the body)
-                entry_point=declared_entry(r["declaration"], r["entry_point"]), canonical=r["prompt"] + r["canonical_solution"],
+                entry_point=declared_entry(r["declaration"], r["entry_point"]),
+                canonical=r["prompt"] + r["canonical_solution"],
                 canonical_is_program=True, code_prefix=code_prefix,
                 instruction=f"{instruction}\n\n```{DISPLAY[lang].lower().replace('c++', 'cpp')}\n{context}\n```",
-                meta={"bug_type": r.get("bug_type"), "go_import": r.get("import"), "dataset_entry_point": r["entry_point"],
+                meta={"bug_type": r.get("bug_type"), "go_import": r.get("import"),
+                      "dataset_entry_point": r["entry_point"],
                       "go_test_setup": r.get("test_setup")},
             ))
         bench = cls(tasks, source, limit=limit, options={"lang": lang, "variant": variant,

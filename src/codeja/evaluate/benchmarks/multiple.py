@@ -89,7 +89,8 @@ STUBS = {"js": '  throw new Error("stub");\n}\n', "ts": '  throw new Error("stub
          "go": '\tpanic("stub")\n}\n', "rs": "    unimplemented!()\n", "sh": "    return 1\n",
          "cs": "        throw new NotImplementedException();\n", "d": "{\n    assert(0);\n}\n",
          "jl": '    error("stub")\nend\n', "lua": "    error('stub')\nend\n",
-         "php": "    throw new Exception('stub');\n}\n", "pl": "    die 'stub';\n}\n", "r": "    stop('stub')\n}\n", "rb": "    raise 'stub'\nend\n",
+         "php": "    throw new Exception('stub');\n}\n", "pl": "    die 'stub';\n}\n", "r": "    stop('stub')\n}\n",
+         "rb": "    raise 'stub'\nend\n",
          "rkt": "  (error 'stub))\n", "scala": "        ???\n", "swift": '    fatalError("stub")\n'}
 for _ja in ("java", "cpp"):
     PROBES[f"{_ja}-ja"], STUBS[f"{_ja}-ja"] = PROBES[_ja], STUBS[_ja]

@@ -25,7 +25,8 @@ def get_sanitizer(name: str) -> Sanitizer:
     base, _, version = name.partition("@")
     cls = SANITIZERS.get(base)
     if cls is None:
-        raise ConfigError(f"unknown sanitizer '{name}'; known: {', '.join(f'{c.name}@{c.version}' for c in SANITIZERS.values())}")
+        known = ", ".join(f"{c.name}@{c.version}" for c in SANITIZERS.values())
+        raise ConfigError(f"unknown sanitizer '{name}'; known: {known}")
     if version and version != cls.version:
         raise ConfigError(f"sanitizer {name}: this codeja has {cls.name}@{cls.version} only")
     return cls()

@@ -15,8 +15,9 @@ Steps (each result records the rule that fired):
    ``if __name__ == "__main__":``. Slicing is on UTF-8 bytes, so Japanese comments and full-width spaces are safe.
 4. Brace languages (and bash): keep the code up to the end of the entry point's function (or of the enclosing
    top-level class when the tests do not close it themselves), plus top-level helper functions after it (not
-   ``main``, which the tests provide; Rust attributes such as ``#[derive]`` stay with their item); C++ helpers are moved before the entry point so they are declared before
-   use. An entry function that is still open (MultiPL-E completions stop before ``\\n}``) is left open.
+   ``main``, which the tests provide; Rust attributes such as ``#[derive]`` stay with their item); C++ helpers are
+   moved before the entry point so they are declared before use. An entry function that is still open (MultiPL-E
+   completions stop before ``\\n}``) is left open.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ DEF_TYPES = {
                    "lexical_declaration", "variable_declaration"),
     "typescript": ("function_declaration", "generator_function_declaration", "class_declaration",
                    "lexical_declaration", "variable_declaration", "interface_declaration", "type_alias_declaration"),
-    "java": ("method_declaration", "class_declaration", "interface_declaration", "record_declaration", "enum_declaration"),
+    "java": ("method_declaration", "class_declaration", "interface_declaration", "record_declaration",
+             "enum_declaration"),
     "cpp": ("function_definition", "class_specifier", "struct_specifier", "template_declaration"),
     "go": ("function_declaration", "method_declaration", "type_declaration"),
     "rust": ("function_item", "struct_item", "impl_item", "enum_item", "trait_item"),
@@ -256,7 +258,8 @@ class CodejaSanitizer(Sanitizer):
         if not task.test_close:  # the tests do not close anything: keep the whole top-level declaration
             while unit.parent is not None and unit.parent.type not in ("program", "translation_unit", "source_file"):
                 unit = unit.parent
-        helpers = [s for s in self._next_siblings(unit) if s.type in types and def_name(s) not in (None, "main", "Main")]
+        helpers = [s for s in self._next_siblings(unit)
+                   if s.type in types and def_name(s) not in (None, "main", "Main")]
         head = data[:unit.start_byte].decode("utf-8")
         body = data[unit.start_byte:unit.end_byte].decode("utf-8")
         extra = [data[self._attributed_start(h):h.end_byte].decode("utf-8") for h in helpers if not h.has_error]
