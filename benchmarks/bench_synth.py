@@ -26,7 +26,8 @@ from codeja.synth.filters import build_filters, judge
 EN = ["How do I reverse a linked list in {l} without recursion?", "Write a {l} function that parses a CSV line.",
       "Why does this {l} code throw an exception when the list is empty?", "Explain what this {l} snippet does."]
 JA = ["{l}で連結リストを再帰なしで反転するにはどうすればよいですか？", "CSVの1行を解析する{l}の関数を書いてください。",
-      "リストが空のときにこの{l}のコードが例外を投げるのはなぜですか？", "この{l}のコードが何をしているか説明してください。"]
+      "リストが空のときにこの{l}のコードが例外を投げるのはなぜですか？",
+      "この{l}のコードが何をしているか説明してください。"]
 FR = ["Comment inverser une liste chaînée en {l} sans récursion ?", "Écrivez une fonction {l} qui analyse une ligne."]
 LANGS = ["Python", "Go", "Rust", "Java", "TypeScript"]
 
@@ -102,7 +103,8 @@ def main() -> None:
 
     ins, res = build_filters(FilterConfig())
     code = "```go\npackage main\n\nfunc add(a, b int) int {\n\treturn a + b\n}\n```"
-    frows = [{"row": i, "spec": {"language": "go", "task_type": "fix", "instruction_lang": "ja", "target_language": None},
+    frows = [{"row": i,
+              "spec": {"language": "go", "task_type": "fix", "instruction_lang": "ja", "target_language": None},
               "messages": [{"role": "user", "content": t + "\n" + code},
                            {"role": "assistant", "content": "修正しました。\n" + code}],
               "gens": [{"role": "user", "finish_reason": "stop"}, {"role": "assistant", "finish_reason": "stop"}]}

@@ -223,7 +223,8 @@ def derive(source: Path, *, run: bool = True, limit: int | None = None,
             for tid, status in failed.items():
                 note = f"; the English task fails too ({english_fail[tid]})" if tid in english_fail else \
                     "; the English task passes"
-                excluded[tid] = f"canonical-fails: prefix + middle + suffix + tests ends '{status}' in the sandbox{note}"
+                excluded[tid] = (f"canonical-fails: prefix + middle + suffix + tests ends '{status}' "
+                                 f"in the sandbox{note}")
             ok = [r for r in ok if r["task_id"] not in failed]
         kept[variant] = ok
         report["variants"][variant] = {
@@ -247,7 +248,8 @@ def gz_bytes(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
-LICENSE = """JHumanEval-Infilling is derived (by codeja's scripts/derive_jhumaneval_infilling.py) from two datasets, both
+LICENSE = ("JHumanEval-Infilling is derived (by codeja's scripts/derive_jhumaneval_infilling.py) from two datasets, "
+           """both
 under the MIT licence:
 
 - HumanEval-Infilling, openai/human-eval-infilling @ 88062ff9859c875d04db115b698ed4b0f0395170
@@ -270,7 +272,7 @@ THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLI
 WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
 COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
 OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
-"""
+""")
 
 SOURCE_ENTRY = {
     "repo": None, "commit": None, "license": "MIT (derived from two MIT datasets)",

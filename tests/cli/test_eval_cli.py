@@ -22,7 +22,8 @@ def test_eval_list_names_every_benchmark_with_data_and_toolchain(capsys):
 
     assert main(["eval", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["benchmark"] for r in rows] == benchmark_names() or {r["benchmark"] for r in rows} == set(benchmark_names())
+    assert ([r["benchmark"] for r in rows] == benchmark_names()
+            or {r["benchmark"] for r in rows} == set(benchmark_names()))
     he = next(r for r in rows if r["benchmark"] == "humaneval")
     assert he["tasks"] == 164 and he["languages"] == ["python"] and he["data"] == "present"
     assert he["toolchain"] == "present"

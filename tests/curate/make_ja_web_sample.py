@@ -68,15 +68,18 @@ TITLES = ["今日のメモ", "知っておきたいこと", "週末の記録", "
 CODE_TUTORIAL_GOOD = (
     "Pythonで合計を求める方法\n\n"
     "リストの要素をすべて足し合わせたいときは、組み込み関数のsumを使うのが一番簡単です。自分でループを書く練習として、for文で実装した例も見てみましょう。\n\n"
-    "```python\ndef total(values):\n    result = 0\n    for v in values:\n        result += v\n    return result\n```\n\n"
+    "```python\ndef total(values):\n    result = 0\n    for v in values:\n        result += v\n"
+    "    return result\n```\n\n"
     "このように書くと、処理の流れが一つずつ追えるので、初心者の方にもわかりやすいと思います。実際の開発では、標準の関数を使ったほうが短く、間違いも少なくなります。"
 )
 
 PLACEHOLDER_TUTORIALS = [
-    ("演習問題: 最大値を求める関数", "```python\ndef find_max(values):\n    # ここにコードを書いてください\n    pass\n```"),
+    ("演習問題: 最大値を求める関数",
+     "```python\ndef find_max(values):\n    # ここにコードを書いてください\n    pass\n```"),
     ("練習: 文字列を逆順にする", "```python\ndef reverse(s):\n    # TODO: ここを実装する\n    pass\n```"),
     ("課題: 偶数だけを取り出す", "```javascript\nfunction evens(xs) {\n  // ここに処理を書いてください\n}\n```"),
-    ("Javaの練習問題", "```java\npublic int sum(int[] xs) {\n    // TODO Auto-generated method stub\n    return 0;\n}\n```"),
+    ("Javaの練習問題",
+     "```java\npublic int sum(int[] xs) {\n    // TODO Auto-generated method stub\n    return 0;\n}\n```"),
     ("Goの演習", "```go\nfunc Count(xs []int) int {\n\t// your code here\n\treturn 0\n}\n```"),
     ("Rustの穴埋め問題", "```rust\nfn area(w: f64, h: f64) -> f64 {\n    todo!()\n}\n```"),
 ]
@@ -116,13 +119,17 @@ def build() -> list[dict]:
         add(good_texts[i].replace("。", "。", 1) + "\n\n（この記事は転載です）", "near_duplicate", "mirror")
 
     # boilerplate menus and repeated lines
-    menu = ["ホーム", "会社概要", "事業内容", "採用情報", "お問い合わせ", "サイトマップ", "プライバシーポリシー", "ログイン"]
+    menu = ["ホーム", "会社概要", "事業内容", "採用情報", "お問い合わせ", "サイトマップ", "プライバシーポリシー",
+            "ログイン"]
     for _ in range(8):
-        lines = [" | ".join(rng.sample(menu, 5)) for _ in range(3)] + ["ホーム", "お問い合わせ", "ホーム", "お問い合わせ"] * 6
+        lines = ([" | ".join(rng.sample(menu, 5)) for _ in range(3)]
+                 + ["ホーム", "お問い合わせ", "ホーム", "お問い合わせ"] * 6)
         add("\n".join(lines) + "\nCopyright 2026 サンプル株式会社 All rights reserved.", "drop", "boilerplate")
     for i in range(6):
-        line = ["本日のおすすめ商品はこちらです。", "ただいまセール開催中です。", "会員登録で送料が無料になります。"][i % 3]
-        add("\n".join([line] * 30 + [PARAGRAPHS[i + 10], PARAGRAPHS[i + 20], PARAGRAPHS[i + 30]]), "drop", "repeated_lines")
+        line = ["本日のおすすめ商品はこちらです。", "ただいまセール開催中です。",
+                "会員登録で送料が無料になります。"][i % 3]
+        add("\n".join([line] * 30 + [PARAGRAPHS[i + 10], PARAGRAPHS[i + 20], PARAGRAPHS[i + 30]]), "drop",
+            "repeated_lines")
     # keyword spam
     words = ["激安", "通販", "最安値", "送料無料", "人気", "ランキング", "口コミ", "おすすめ", "比較", "格安"]
     for _ in range(8):
@@ -134,10 +141,14 @@ def build() -> list[dict]:
             f"{PARAGRAPHS[(i * 3 + 2) % len(PARAGRAPHS)]}\n{spam * 2}", "drop", "ng_words")
     # mostly English pages
     english = [
-        "This page explains how to configure the build system. First, install the dependencies with your package manager, then run the configure script and check the generated settings before compiling the project.",
-        "Our team spent the weekend hiking in the mountains. The weather was perfect, the trail was quiet, and we finished the day with a long dinner at a small restaurant near the station.",
-        "The committee approved the new budget on Tuesday. Funding for public libraries will increase slightly, while several road projects have been postponed until next year because of rising costs.",
-        "Release notes: fixed a crash when opening large files, improved startup time, and updated the translations. Thanks to everyone who reported bugs and tested the beta versions.",
+        ("This page explains how to configure the build system. First, install the dependencies with your package "
+         "manager, then run the configure script and check the generated settings before compiling the project."),
+        ("Our team spent the weekend hiking in the mountains. The weather was perfect, the trail was quiet, and we "
+         "finished the day with a long dinner at a small restaurant near the station."),
+        ("The committee approved the new budget on Tuesday. Funding for public libraries will increase slightly, "
+         "while several road projects have been postponed until next year because of rising costs."),
+        ("Release notes: fixed a crash when opening large files, improved startup time, and updated the "
+         "translations. Thanks to everyone who reported bugs and tested the beta versions."),
     ]
     for i in range(8):
         add(f"{english[i % 4]} {english[(i + 1) % 4]} {english[(i + 2) % 4]}\n\n日本語版はこちら", "drop", "english")
@@ -152,7 +163,8 @@ def build() -> list[dict]:
         add(" ".join(["スマートフォンケース", "ワイヤレスイヤホン", "モバイルバッテリー", "タブレットスタンド",
                       "ブルートゥーススピーカー", "キーボードカバー"] * 12) + "。", "drop", "katakana")
     # too short
-    for s in ["よろしくお願いします。", "続きはこちら", "ページが見つかりません。", "読み込み中…", "ありがとうございました！",
+    for s in ["よろしくお願いします。", "続きはこちら", "ページが見つかりません。", "読み込み中…",
+              "ありがとうございました！",
               "準備中です。しばらくお待ちください。", "ログインしてください。", "本日は休業日です。"]:
         add(s, "drop", "too_short")
     return docs

@@ -22,7 +22,8 @@ def _cfg(tmp_path: Path, body: str, extra: list[str] | None = None) -> CurateCon
 
 
 def _rows(folder: Path) -> list[dict]:
-    return [json.loads(line) for f in sorted(folder.rglob("*.jsonl")) for line in f.read_text("utf-8").splitlines() if line]
+    return [json.loads(line) for f in sorted(folder.rglob("*.jsonl")) for line in f.read_text("utf-8").splitlines()
+            if line]
 
 
 def test_config_rejects_unknown_and_bad_keys(tmp_path):
@@ -102,7 +103,8 @@ def test_japanese_sample_and_stdlib_demo(tmp_path, ja_sample):
             "ja_hiragana_fraction", "ja_dup_lines"} <= reasons
     assert all(removed[i]["removed_by"] == "placeholder" for i, m in expect.items() if m["expect"] == "placeholder")
     stdlib_kept = [r for r in _rows(out / "kept") if r["metadata"]["source"] == "stdlib"]
-    assert stdlib_kept and all(r["metadata"]["domain"] == "code" and "language_score" not in r["metadata"] for r in stdlib_kept)
+    assert stdlib_kept and all(r["metadata"]["domain"] == "code" and "language_score" not in r["metadata"]
+                               for r in stdlib_kept)
 
 
 def test_files_source_sampling_is_deterministic():
@@ -169,7 +171,8 @@ def test_cli_run_stats_and_check_placeholder(tmp_path, code_corpus, capsys):
     ok.write_text("def f():\n    return 1\n", "utf-8")
     assert main(["curate", "check-placeholder", str(stub), str(ok), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res[0]["drop"] is True and res[0]["match"]["line"] == 2 and res[1] == {"path": str(ok), "drop": False, "match": None}
+    assert res[0]["drop"] is True and res[0]["match"]["line"] == 2
+    assert res[1] == {"path": str(ok), "drop": False, "match": None}
     assert main(["curate", "check-placeholder", str(tmp_path / "missing.py")]) == 2
     assert main(["curate", "stats", str(tmp_path)]) == 2
     assert main(["curate", "run", str(cfgf), "--set", "placeholdr.enabled=false"]) == 2

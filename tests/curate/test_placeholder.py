@@ -104,7 +104,8 @@ def test_huge_document_with_placeholder_at_the_end():
 
 def test_pattern_set_is_extendable(tmp_path):
     extra = tmp_path / "extra.yaml"
-    extra.write_text("strong:\n  - id: course-xyz\n    guard: [student code]\n    regex: 'STUDENT\\s+CODE\\s+BEGINS'\n", "utf-8")
+    extra.write_text("strong:\n  - id: course-xyz\n    guard: [student code]\n"
+                     "    regex: 'STUDENT\\s+CODE\\s+BEGINS'\n", "utf-8")
     det = PlaceholderDetector(PatternSet.load((str(extra),)))
     assert det.find("# STUDENT CODE BEGINS\nx = 1\n").pattern == "course-xyz"
     assert find_placeholder("# STUDENT CODE BEGINS\nx = 1\n") is None  # the default set is unchanged

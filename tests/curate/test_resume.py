@@ -31,10 +31,12 @@ def _corpus(folder: Path) -> None:
         rows = []
         for i in range(500):
             body = "\n".join(f"    total += values[{j}] * {i % 7 + j}" for j in range(12))
-            code = f"def f_{shard}_{i}(values):\n    \"\"\"Weighted sum number {i} of shard {shard}.\"\"\"\n    total = 0\n{body}\n    return total\n"
+            code = (f"def f_{shard}_{i}(values):\n    \"\"\"Weighted sum number {i} of shard {shard}.\"\"\"\n"
+                    f"    total = 0\n{body}\n    return total\n")
             if i % 97 == 0:
                 code = f"def g_{i}(x):\n    # TODO: implement this function\n    pass\n" + "# filler line\n" * 3
-            rows.append(json.dumps({"id": f"s{shard}-{i}", "content": code, "path": f"p{shard}/m{i}.py", "lang": "Python"}))
+            rows.append(json.dumps({"id": f"s{shard}-{i}", "content": code, "path": f"p{shard}/m{i}.py",
+                                    "lang": "Python"}))
         rows.insert(5, "{broken json")
         (folder / f"shard{shard}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
 

@@ -115,7 +115,8 @@ def test_multiple_program_assembly_with_handwritten_solutions(tmp_path, name):
         pytest.skip(f"{bench.language} toolchain not installed")
     task = next(t for t in bench.all_tasks if t.task_id == "HumanEval_23_strlen")
     wrong = STRLEN[name].replace("length", "length + 1").replace("size()", "size() + 1").replace(
-        "count() as isize", "count() as isize + 1").replace("${#1}", "$(( ${#1} + 1 ))").replace("len(myString)", "len(myString) + 1")
+        "count() as isize", "count() as isize + 1").replace("${#1}", "$(( ${#1} + 1 ))").replace(
+        "len(myString)", "len(myString) + 1")
     rows = [{"task_id": task.task_id, "completion": STRLEN[name]}, {"task_id": task.task_id, "completion": wrong}]
     res = _score(tmp_path, name, rows=rows)
     for sid in ("none@1", "codeja@2"):

@@ -57,7 +57,8 @@ def test_locally_declared_name_is_not_auto_imported_but_explicit_imports_survive
     code = "type S struct{ n int }\nfunc F() int { sort := S{1}; return sort.n }\n"
     assert "sort" not in imports_of(go_test_program(code, TEST, SETUP))
     # testify's `assert := assert.New(t)` shadows the package inside the test: the import still stays
-    assert "github.com/stretchr/testify/assert" in imports_of(go_test_program("func F() int { return 1 }\n", TEST, SETUP))
+    assert "github.com/stretchr/testify/assert" in imports_of(go_test_program("func F() int { return 1 }\n", TEST,
+                                                                              SETUP))
 
 
 def test_aliases_blank_imports_and_unknown_packages():
@@ -98,7 +99,8 @@ def test_every_go_task_assembles_to_parsing_programs_with_unique_imports():
 def test_rand_07_port():
     src = "let a = rng.gen_range(0, 4);\nlet c: char = rng.gen_range(b'a', b'z' + 1).into();\nrng.gen_range(0..3);"
     out = port_rand_07(src)
-    assert out == "let a = rng.gen_range(0..4);\nlet c: char = rng.gen_range(b'a'..b'z' + 1).into();\nrng.gen_range(0..3);"
+    assert out == ("let a = rng.gen_range(0..4);\nlet c: char = rng.gen_range(b'a'..b'z' + 1).into();\n"
+                   "rng.gen_range(0..3);")
     rust = get_benchmark("humanevalfix-rust")
     ported = [t.task_id for t in rust.all_tasks if "gen_range(" in t.test]
     assert ported == ["Rust/32", "Rust/50"]
@@ -113,9 +115,11 @@ def test_rand_07_port():
 def test_declared_entry_fixes_upstream_entry_points():
     assert declared_entry("fn correct_bracketing_parenthesis(bkts:&str) -> bool{\n", "correct_bracketing") == \
         "correct_bracketing_parenthesis"
-    assert declared_entry("const hasCloseElements = (numbers, threshold) => {\n", "hasCloseElements") == "hasCloseElements"
+    assert declared_entry("const hasCloseElements = (numbers, threshold) => {\n",
+                          "hasCloseElements") == "hasCloseElements"
     assert declared_entry("    public int minSubArraySum(List<Integer> nums) {\n", "minSubarraySum") == "minSubarraySum"
-    assert declared_entry("class X {\n    public List<String> wordStrings(String s) {\n", "words_string") == "wordStrings"
+    assert declared_entry("class X {\n    public List<String> wordStrings(String s) {\n",
+                          "words_string") == "wordStrings"
     rust = get_benchmark("humanevalfix-rust")
     t = rust.task("Rust/61")
     assert t.entry_point == "correct_bracketing_parenthesis" and t.meta["dataset_entry_point"] == "correct_bracketing"

@@ -43,13 +43,18 @@ def san(name, text, task=None, kind="solution", bench=BENCH):
 
 # -- the EvalPlus failure classes (codeja keeps, evalplus@0.3.1 drops) ------------------------------------------
 
-DECORATED = "```python\nimport functools\n@functools.lru_cache(None)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```"
+DECORATED = ("```python\nimport functools\n@functools.lru_cache(None)\ndef fib(n):\n"
+             "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```")
 TRY_IMPORT = ("try:\n    import numpy as np\nexcept ImportError:\n    np = None\n\ndef fib(n):\n"
-              "    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return int(a) if np is None else int(np.int64(a))\n")
-SUBSCRIPT = "cache = {}\ncache[0] = 0\ncache[1] = 1\n\ndef fib(n):\n    if n not in cache:\n        cache[n] = fib(n-1) + fib(n-2)\n    return cache[n]\n"
-FUTURE = "from __future__ import annotations\n\ndef fib(n: int) -> int:\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+              "    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n"
+              "    return int(a) if np is None else int(np.int64(a))\n")
+SUBSCRIPT = ("cache = {}\ncache[0] = 0\ncache[1] = 1\n\ndef fib(n):\n    if n not in cache:\n"
+             "        cache[n] = fib(n-1) + fib(n-2)\n    return cache[n]\n")
+FUTURE = ("from __future__ import annotations\n\ndef fib(n: int) -> int:\n"
+          "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n")
 AUGMENTED = "TABLE = [0, 1]\nTABLE += [1, 2, 3, 5, 8, 13, 21, 34, 55]\n\ndef fib(n):\n    return TABLE[n]\n"
-GENERATOR_ENTRY = "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    yield_ = a\n    print(yield_) if False else None\n    if True:\n        return a\n"
+GENERATOR_ENTRY = ("def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    yield_ = a\n"
+                   "    print(yield_) if False else None\n    if True:\n        return a\n")
 
 
 @pytest.mark.parametrize("text", [DECORATED, TRY_IMPORT, SUBSCRIPT, FUTURE, AUGMENTED])
@@ -105,7 +110,8 @@ def test_japanese_comments_and_fullwidth_spaces_are_sliced_on_bytes(name):
 MARKDOWN = (
     "もちろんです！まず補助関数を書きます。\n\n```python\ndef helper(x):\n    return x\n```\n\n"
     "次に本体です：\n\n```python\ndef fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n"
-    "    return helper(a)\n\ndef helper(x):\n    return x\n```\n\n使い方の例：\n\n```python\nprint(fib(10))\nassert fib(1) == 1\n```\n"
+    "    return helper(a)\n\ndef helper(x):\n    return x\n```\n\n使い方の例：\n\n"
+    "```python\nprint(fib(10))\nassert fib(1) == 1\n```\n"
     "以上です。"
 )
 
@@ -126,7 +132,8 @@ def test_bigcode_cuts_at_fence_and_stop_words_in_completion_mode():
 
 # -- helpers after the entry point (bigcode cuts them, codeja keeps them) -----------------------------------------
 
-HELPER_AFTER = "    return _iter(n)\n\n\ndef _iter(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n\nif __name__ == '__main__':\n    print(fib(5))\n"
+HELPER_AFTER = ("    return _iter(n)\n\n\ndef _iter(n):\n    a, b = 0, 1\n    for _ in range(n):\n"
+                "        a, b = b, a + b\n    return a\n\n\nif __name__ == '__main__':\n    print(fib(5))\n")
 
 
 def test_helper_after_entry_point():
@@ -187,7 +194,8 @@ def lang_task(lang, prompt, entry, test_close=""):
 
 JS_ANSWER = (
     "Here is the solution ✨:\r\n\r\n```javascript\r\n// 日本語のコメント\u3000です\r\nfunction fib(n) {\r\n"
-    "\treturn helper(n);\r\n}\r\n\r\nfunction helper(n) {\r\n\tlet a = 0, b = 1;\r\n\tfor (let i = 0; i < n; i++) { [a, b] = [b, a + b]; }\r\n"
+    "\treturn helper(n);\r\n}\r\n\r\nfunction helper(n) {\r\n\tlet a = 0, b = 1;\r\n"
+    "\tfor (let i = 0; i < n; i++) { [a, b] = [b, a + b]; }\r\n"
     "\treturn a;\r\n}\r\n\r\nconsole.log(fib(10));\r\n```\r\n\r\nそして使い方は上の通りです。"
 )
 
@@ -205,7 +213,8 @@ CPP_PROMPT = "#include<bits/stdc++.h>\n// 長さを返す\nlong string_length(st
 
 
 def test_cpp_helpers_after_entry_are_hoisted_and_main_dropped():
-    completion = ("    return count(s);\n}\n\nlong count(std::string s) {\n    // 全角\u3000スペース\n    return (long)s.size();\n}\n\n"
+    completion = ("    return count(s);\n}\n\nlong count(std::string s) {\n    // 全角\u3000スペース\n"
+                  "    return (long)s.size();\n}\n\n"
                   "int main() {\n    std::cout << string_length(\"abc\");\n}\n")
     task = lang_task("cpp", CPP_PROMPT, "string_length", test_close="}\n")
     out = san("codeja", completion, task=task, kind="completion", bench=LangBench([], Source(None, None, None, None)))
@@ -216,7 +225,8 @@ def test_cpp_helpers_after_entry_are_hoisted_and_main_dropped():
 
 def test_open_function_stays_open_for_multiple_style_completion():
     task = lang_task("cpp", CPP_PROMPT, "string_length", test_close="}\n")
-    out = san("codeja", "    return s.size();", task=task, kind="completion", bench=LangBench([], Source(None, None, None, None)))
+    out = san("codeja", "    return s.size();", task=task, kind="completion",
+              bench=LangBench([], Source(None, None, None, None)))
     assert not out.closed and out.rule.endswith("open-function")
 
 
@@ -224,8 +234,10 @@ JAVA_PROMPT = ("import java.util.*;\nclass Problem {\n    // 長さ\n    public 
 
 
 def test_java_method_closed_inside_class_with_helper_method_after():
-    completion = ("        return helper(string);\n    }\n    static long helper(String s) {\n\t\treturn s.length();\n    }\n"
-                  "    public static void main(String[] args) {\n        System.out.println(strlen(\"x\"));\n    }\n}\n")
+    completion = ("        return helper(string);\n    }\n    static long helper(String s) {\n\t\treturn s.length();\n"
+                  "    }\n"
+                  "    public static void main(String[] args) {\n        System.out.println(strlen(\"x\"));\n"
+                  "    }\n}\n")
     task = lang_task("java", JAVA_PROMPT, "strlen", test_close="    }\n")
     out = san("codeja", completion, task=task, kind="completion", bench=LangBench([], Source(None, None, None, None)))
     assert out.closed and "static long helper" in out.code and "System.out" not in out.code
@@ -235,10 +247,13 @@ def test_java_method_closed_inside_class_with_helper_method_after():
 
 def test_go_and_rust_and_bash_extract_the_function_from_markdown():
     bench = LangBench([], Source(None, None, None, None))
-    go = san("codeja", "```go\nfunc strlen(s string) int {\n\treturn len(s) // 長さ\n}\n\nfunc main() {\n\tfmt.Println(strlen(\"a\"))\n}\n```",
+    go = san("codeja", "```go\nfunc strlen(s string) int {\n\treturn len(s) // 長さ\n}\n\nfunc main() {\n"
+             "\tfmt.Println(strlen(\"a\"))\n}\n```",
              task=lang_task("go", "package strlen_test\n\nfunc strlen(s string) int {\n", "strlen"), bench=bench)
     assert "func strlen" in go.code and "func main" not in go.code
-    rs = san("codeja", "Sure!\n```rust\nfn strlen(s: String) -> isize {\n    helper(&s)\n}\nfn helper(s: &str) -> isize { s.chars().count() as isize }\nfn main() { println!(\"{}\", strlen(String::from(\"日本\"))); }\n```\n",
+    rs = san("codeja", "Sure!\n```rust\nfn strlen(s: String) -> isize {\n    helper(&s)\n}\n"
+             "fn helper(s: &str) -> isize { s.chars().count() as isize }\n"
+             "fn main() { println!(\"{}\", strlen(String::from(\"日本\"))); }\n```\n",
              task=lang_task("rust", "fn strlen(s: String) -> isize {\n", "strlen", test_close="}\n"), bench=bench)
     assert "fn helper" in rs.code and "fn main" not in rs.code and parses(rs.code, "rust")
     sh = san("codeja", "```bash\nstrlen() {\n    echo ${#1}\n}\nstrlen \"abc\"\n```",
@@ -248,7 +263,8 @@ def test_go_and_rust_and_bash_extract_the_function_from_markdown():
 
 def test_evalplus_is_python_only():
     task = lang_task("javascript", "function f() {\n", "f")
-    out = san("evalplus", "return 1;\n}\n", task=task, kind="completion", bench=LangBench([], Source(None, None, None, None)))
+    out = san("evalplus", "return 1;\n}\n", task=task, kind="completion",
+              bench=LangBench([], Source(None, None, None, None)))
     assert out.rule == "python-only" and out.code == "function f() {\nreturn 1;\n}\n"
 
 

@@ -46,7 +46,8 @@ def test_qa_metrics_niilc():
 
 
 def test_health_metrics():
-    samples = [{"raw": "    # TODO: implement this function\n    pass\n", "completion_tokens": 10, "finish_reason": "stop"},
+    samples = [{"raw": "    # TODO: implement this function\n    pass\n", "completion_tokens": 10,
+                "finish_reason": "stop"},
                {"raw": "    return x + 1\n", "completion_tokens": 30, "finish_reason": "length"},
                {"raw": "申し訳ありませんが、お答えできません。", "completion_tokens": 20, "finish_reason": "stop"},
                {"raw": "    ...\n"}]
@@ -62,11 +63,13 @@ def test_read_samples_quarantines_bad_lines(tmp_path):
     good = json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"})
     p.write_bytes(b"\n".join([
         good.encode(), b"{not json", b'{"task_id": "HumanEval/0"}', b'{"task_id": "Nope/1", "completion": "x"}',
-        b'{"task_id": 3, "completion": "x"}', b'{"task_id": "HumanEval/1", "solution": "\xff\xfe"}', b"[1, 2]"]) + b"\n")
+        b'{"task_id": 3, "completion": "x"}', b'{"task_id": "HumanEval/1", "solution": "\xff\xfe"}',
+        b"[1, 2]"]) + b"\n")
     samples, bad = read_samples(p, bench, skip_bad_lines=True)
     assert len(samples) == 1 and len(bad) == 6
     reasons = " | ".join(b["reason"] for b in bad)
-    assert "invalid JSON" in reasons and "invalid UTF-8" in reasons and "Nope/1" in reasons and "'completion' or 'solution'" in reasons
+    assert "invalid JSON" in reasons and "invalid UTF-8" in reasons and "Nope/1" in reasons
+    assert "'completion' or 'solution'" in reasons
     assert all("line" in b for b in bad)
 
 
@@ -101,7 +104,8 @@ def test_score_humaneval_subset_writes_results_samples_manifest(tmp_path):
 
 def test_score_all_sanitizers_gives_sensitivity_table(tmp_path):
     bench = get_benchmark("humaneval", limit=2)
-    helper_after = "    return _h(numbers, threshold)\n\n\ndef _h(n, t):\n    return any(abs(a - b) < t for i, a in enumerate(n) for b in n[i + 1:])\n"
+    helper_after = ("    return _h(numbers, threshold)\n\n\ndef _h(n, t):\n"
+                    "    return any(abs(a - b) < t for i, a in enumerate(n) for b in n[i + 1:])\n")
     write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": helper_after}])
     res = score_samples(bench, tmp_path / "s.jsonl", tmp_path / "out",
                         ScoringConfig(sanitizer="all", bootstrap=0))
@@ -121,7 +125,8 @@ def test_niilc_and_canitedit_canonical(tmp_path):
 
     edit = get_benchmark("canitedit", path=str(FIXTURES / "canitedit_small.jsonl"))
     assert len(edit.tasks) == 4 and {t.meta["kind"] for t in edit.tasks} == {"descriptive", "lazy"}
-    rows = edit.canonical_samples() + [{"task_id": "1_add/lazy", "solution": "```python\ndef add(a, b):\n    return a - b\n```"}]
+    rows = edit.canonical_samples() + [{"task_id": "1_add/lazy",
+                                        "solution": "```python\ndef add(a, b):\n    return a - b\n```"}]
     write_jsonl(tmp_path / "e.jsonl", rows)
     res = score_samples(edit, tmp_path / "e.jsonl", tmp_path / "e_out", ScoringConfig())
     assert res["per_task"]["1_add/lazy"] == {"passed": 1, "n": 2} and res["per_task"]["2_greet/lazy"]["passed"] == 1

@@ -10,7 +10,8 @@ RARE_KANJI = "鬱麤龘靐齾爩鱻𠮷𩸽"  # not in any training text below: 
 
 CODE = [
     "def add(a, b):\n    return a + b\n",
-    "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        self.items.append(x)\n",
+    ("class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n"
+     "        self.items.append(x)\n"),
     "for (let i = 0; i < n; i++) {\n  console.log(i);\n}\n",
     "import os\nprint(os.getcwd())  # カレントディレクトリ\n",
     "fn main() {\n    println!(\"こんにちは\");\n}\n",

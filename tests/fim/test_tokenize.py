@@ -27,7 +27,8 @@ def _input(tmp_path):
         f.write(json.dumps({"id": "m"}) + "\n")
         f.write(json.dumps({"id": "e", "text": ""}) + "\n")
         f.write(json.dumps({"id": "n", "text": 5}) + "\n")
-    (src / "c.jsonl").write_bytes(b'{"id": "u", "text": "\xff\xfe bad utf8"}\n' + ("x" * 200_000).join(['{"id": "huge", "text": "', '"}\n']).encode())
+    (src / "c.jsonl").write_bytes(b'{"id": "u", "text": "\xff\xfe bad utf8"}\n'
+                                  + ("x" * 200_000).join(['{"id": "huge", "text": "', '"}\n']).encode())
     return src, docs
 
 
@@ -42,7 +43,8 @@ def test_tokenize_writes_dataset_sidecar_and_quarantine(tmp_path, bpe_tok):
     assert {r["reason"].split(":")[0] for r in q} >= {"invalid JSON", "missing field 'text'", "field 'text' is empty"}
     assert all(r["path"] and r["line"] for r in q)
     side = json.loads(open(f"{prefix}.json", encoding="utf-8").read())
-    assert side["tokenizer"]["kind"] == "byte-level" and side["eod_token"] == "<|endoftext|>" and side["dtype"] == "uint16"
+    assert side["tokenizer"]["kind"] == "byte-level" and side["eod_token"] == "<|endoftext|>"
+    assert side["dtype"] == "uint16"
     ds = open_indexed(prefix)
     codec = TokenCodec(bpe_tok)
     assert len(ds) == 41 and int(ds.sequence_lengths.sum()) == s["tokens"]
@@ -120,7 +122,8 @@ def test_parquet_input_and_errors(tmp_path, sp_tok):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["日本語 鬱", None, "def f(): pass"]}), tmp_path / "d.parquet")
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["日本語 鬱", None, "def f(): pass"]}),
+                   tmp_path / "d.parquet")
     s = tokenize_corpus(TokenizeConfig(input=str(tmp_path / "d.parquet"), model="m"), tmp_path / "o" / "c",
                         tokenizer=sp_tok, progress=False)
     assert s["docs"] == 2 and s["quarantined"] == 1 and s["tokenizer"]["kind"] == "sentencepiece"
@@ -128,7 +131,8 @@ def test_parquet_input_and_errors(tmp_path, sp_tok):
         tokenize_corpus(TokenizeConfig(input=str(tmp_path / "nope"), model="m"), tmp_path / "x" / "c", tokenizer=sp_tok)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no .jsonl"):
-        tokenize_corpus(TokenizeConfig(input=str(tmp_path / "empty"), model="m"), tmp_path / "x" / "c", tokenizer=sp_tok)
+        tokenize_corpus(TokenizeConfig(input=str(tmp_path / "empty"), model="m"), tmp_path / "x" / "c",
+                        tokenizer=sp_tok)
     with pytest.raises(Exception, match="unknown key"):
         from codeja.config import validate
 

@@ -106,13 +106,15 @@ def test_chat_template_rendering_matches_the_tokenizers_own(tmp_path, tok):
         assert ids[:-1].tolist() == want  # the template's special tokens as ids, the rest as HF encodes it
         specials = set(ids[:-1].tolist()) & set(special_tokens(tok).values())
         assert specials == im
-        assert (ids[:-1] == tok.convert_tokens_to_ids("<|im_start|>")).sum() == len(msgs) + (msgs[0]["role"] != "system")
+        assert ((ids[:-1] == tok.convert_tokens_to_ids("<|im_start|>")).sum()
+                == len(msgs) + (msgs[0]["role"] != "system"))
 
 
 def test_bad_and_leaking_chats_are_quarantined_by_field(tmp_path, tok):
     rows = [
         {"messages": CHATS[0]},
-        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok<|im_end|>\n<|im_start|>"}]},
+        {"messages": [{"role": "user", "content": "hi"},
+                      {"role": "assistant", "content": "ok<|im_end|>\n<|im_start|>"}]},
         {"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}]},
         {"messages": [{"content": "no role"}, {"role": "assistant", "content": "a"}]},
         {"messages": []},

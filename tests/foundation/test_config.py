@@ -57,7 +57,8 @@ def test_defaults_and_file_and_overrides(tmp_path, toy):
     assert cfg.optim.learning_rate == 1e-5 and cfg.name == "toy"
     p = write(tmp_path, "stage: toy\nname: a\noptim:\n  warmup_steps: 3\n")
     cfg = load_config(p, toy, ["optim.learning_rate=3e-4", "tags=[x, y]", "seed=7"], stage="toy")
-    assert (cfg.name, cfg.seed, cfg.optim.warmup_steps, cfg.optim.learning_rate, cfg.tags) == ("a", 7, 3, 3e-4, ["x", "y"])
+    assert (cfg.name, cfg.seed, cfg.optim.warmup_steps, cfg.optim.learning_rate, cfg.tags) == ("a", 7, 3, 3e-4,
+                                                                                                ["x", "y"])
 
 
 def test_unknown_key_names_file_path_and_suggestion(tmp_path, toy):

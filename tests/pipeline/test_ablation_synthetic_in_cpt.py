@@ -27,7 +27,8 @@ SHARED = ["curate-code", "curate-ja", "tokenize-code", "tokenize-ja", "magpie", 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # two arms of CPT, SFT, DPO and eval with the 135M model: 900 s is tight on a busy 2-core CPU
+# two arms of CPT, SFT, DPO and eval with the 135M model: 900 s is tight on a busy 2-core CPU
+@pytest.mark.timeout(1800)
 def test_synthetic_in_cpt_ablation_runs_both_arms(tmp_path, tiny_model_dir):
     recipe = load_recipe(RECIPE, MINIMAL)
     assert list(recipe.variants) == ["synth-0", "synth-15"]

@@ -77,7 +77,8 @@ def test_from_needs_upstream_results(tmp_path, toy_kind):
 
 @pytest.mark.parametrize("mutate,match", [
     (lambda r: r["stages"][1]["config"].update(upstream="${zz.file}"), r"\$\{zz.file\} refers to no earlier stage"),
-    (lambda r: r["stages"][0]["config"].update(txt="x"), r"stages.a.config: txt: unknown key \(did you mean 'text'\?\)"),
+    (lambda r: r["stages"][0]["config"].update(txt="x"),
+     r"stages.a.config: txt: unknown key \(did you mean 'text'\?\)"),
     (lambda r: r["stages"][0].update(kind="toys"), r"kind: unknown stage kind"),
     (lambda r: r["stages"][2].update(name="a"), r"duplicate stage name 'a'"),
     (lambda r: r["stages"][0]["config"].update(text="${vars.nope}"), r"no such key in vars"),
@@ -116,7 +117,8 @@ def test_identical_stages_of_variants_are_computed_once(tmp_path, toy_kind):
     assert [p.action for p in res["plans"]["v1"]] == ["run", "run", "run"]
     assert [p.action for p in res["plans"]["v2"]] == ["reused", "run", "run"]
     assert (tmp_path / "run" / "v2" / "a").is_symlink()
-    assert (tmp_path / "run" / "v2" / "a" / "all.txt").read_text() == (tmp_path / "run" / "v1" / "a" / "all.txt").read_text()
+    assert ((tmp_path / "run" / "v2" / "a" / "all.txt").read_text()
+            == (tmp_path / "run" / "v1" / "a" / "all.txt").read_text())
     # rerun: everything up to date, the link stays a link
     res = run_recipe(load_recipe(write(tmp_path, r)), tmp_path / "run", log=lambda m: None)
     assert {p.action for v in res["plans"].values() for p in v} == {"skip"}

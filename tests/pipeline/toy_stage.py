@@ -37,7 +37,8 @@ def toy_stage(cfg: ToyConfig, out: Path) -> dict:
         total = "".join((out / f"part{i}.txt").read_text() for i in range(cfg.parts))
         (out / "all.txt").write_text(total)
         executed = sum(1 for _ in out.glob("part*.txt"))
-    return {"file": str(out / "all.txt"), "parts": cfg.parts, "units_run_now": executed, "resumed": bool(run.manifest.get("resumed"))}
+    return {"file": str(out / "all.txt"), "parts": cfg.parts, "units_run_now": executed,
+            "resumed": bool(run.manifest.get("resumed"))}
 
 
 TOY = Stage("toy", ToyConfig, toy_stage)

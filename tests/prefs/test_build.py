@@ -91,7 +91,8 @@ def test_only_a_response_passing_its_tests_may_be_chosen():
     fail = select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h")
     assert (fail.outcome, fail.reason) == ("dropped", "chosen_fails_tests")
     assert select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h", chosen_min_pass_rate=0.5).chosen == 0
-    assert select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h", chosen_min_pass_rate=None).outcome == "pair"
+    assert select(P((0.6, 0.5), (0.1, 0.0)), "farthest", instruction_id="h",
+                  chosen_min_pass_rate=None).outcome == "pair"
     # a lone failing survivor is not an SFT row
     assert select(P((0.3, 0.0)), "closest", instruction_id="i").reason == "chosen_fails_tests"
     # a weighted score can rank a failing response first: chosen is the best passing one, and only lower ones

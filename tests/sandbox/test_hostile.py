@@ -243,16 +243,19 @@ BASH = [
     ("infinite-loop", {"timeout"}, None, "while :; do :; done\n"),
     ("sleep-past-limit", {"timeout"}, None, "sleep 60\n"),
     ("stdout-flood", {"output-limit"}, None, "yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"),
-    ("write-home", {"ok"}, None, "echo pwned > HOMEDIR/pwned-MARK; echo pwned > ~/pwned-MARK; echo pwned > /root/pwned-MARK; true\n"),
+    ("write-home", {"ok"}, None,
+     "echo pwned > HOMEDIR/pwned-MARK; echo pwned > ~/pwned-MARK; echo pwned > /root/pwned-MARK; true\n"),
     ("write-checkout", {"ok"}, None, "echo pwned > REPO/pwned-MARK; echo pwned >> REPO/pyproject.toml; true\n"),
     ("read-secret", {"ok"}, "SECRET", "cat HOMEDIR/.codeja-secret-MARK /root/.* 2>&1; true\n"),
-    ("connect-loopback-port", {"ok"}, "CONNECTED", "(exec 3<>/dev/tcp/127.0.0.1/PORT) 2>/dev/null && echo CONNECTED || echo refused\n"),
+    ("connect-loopback-port", {"ok"}, "CONNECTED",
+     "(exec 3<>/dev/tcp/127.0.0.1/PORT) 2>/dev/null && echo CONNECTED || echo refused\n"),
     ("kill-parent", {"ok", "killed"}, None, "kill -9 $PPID 1 2>&1; echo alive\n"),
     ("ignore-sigterm", {"timeout"}, None, "trap '' TERM INT HUP; while :; do sleep 0.1; done\n"),
     ("daemonised-grandchild", {"ok"}, None, "setsid nohup sh -c 'sleep 1000 # MARK' >/dev/null 2>&1 &\necho started\n"),
     ("read-other-processes", {"ok"}, "pytest", "ls /proc; cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '; true\n"),
     ("delete-caller-cwd", {"ok"}, None, "rm -rf ./* CWD 2>&1; true\n"),
-    ("raise-own-rlimits", {"ok"}, "RAISED", "ulimit -v unlimited 2>/dev/null && echo RAISED; ulimit -u unlimited 2>/dev/null && echo RAISED; true\n"),
+    ("raise-own-rlimits", {"ok"}, "RAISED",
+     "ulimit -v unlimited 2>/dev/null && echo RAISED; ulimit -u unlimited 2>/dev/null && echo RAISED; true\n"),
 ]
 
 CPP = [
@@ -267,7 +270,8 @@ int main(){ std::vector<char*> v; while(1){ char* p = new char[16<<20]; memset(p
 int main(){ std::vector<std::thread> t; for(int i=0;i<4;i++) t.emplace_back([]{ volatile long x=0; while(1) x++; });
 for(auto& th: t) th.join(); }
 """),
-    ("stdout-flood", {"output-limit"}, None, "#include <cstdio>\nint main(){ while(1) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); }\n"),
+    ("stdout-flood", {"output-limit"}, None,
+     "#include <cstdio>\nint main(){ while(1) puts(\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"); }\n"),
     ("write-home", {"ok"}, None, """#include <cstdio>
 int main(){ FILE* f = fopen("HOMEDIR/pwned-MARK", "w"); FILE* g = fopen("REPO/pwned-MARK", "w");
 printf("%p %p\\n", (void*)f, (void*)g); return 0; }
@@ -281,14 +285,16 @@ if (f) { fread(b, 1, 255, f); puts(b); } else puts("denied"); return 0; }
 #include <arpa/inet.h>
 #include <cstdio>
 int main(){ int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons(PORT);
-inet_pton(AF_INET, "127.0.0.1", &a.sin_addr); puts(connect(s, (sockaddr*)&a, sizeof a) == 0 ? "CONNECTED" : "refused"); }
+inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+puts(connect(s, (sockaddr*)&a, sizeof a) == 0 ? "CONNECTED" : "refused"); }
 """),
     ("ignore-sigterm", {"timeout"}, None, """#include <csignal>
 #include <unistd.h>
 int main(){ signal(SIGTERM, SIG_IGN); while(1) sleep(1); }
 """),
     ("daemonised-grandchild", {"ok"}, None, """#include <unistd.h>
-int main(){ if (fork() == 0) { setsid(); if (fork() == 0) { execl("/bin/sh", "sh", "-c", "sleep 1000 # MARK", (char*)0); } _exit(0); }
+int main(){ if (fork() == 0) { setsid();
+if (fork() == 0) { execl("/bin/sh", "sh", "-c", "sleep 1000 # MARK", (char*)0); } _exit(0); }
 return 0; }
 """),
     ("segfault", {"killed"}, None, "int main(){ volatile int* p = 0; *p = 1; }\n"),
@@ -305,7 +311,8 @@ JS = [
     ("sleep-past-limit", {"timeout"}, None, "setTimeout(() => {}, 60000);\n"),
     ("stdout-flood", {"output-limit"}, None, "const s = 'x'.repeat(65536); while (true) process.stdout.write(s);\n"),
     ("write-home", {"ok"}, None, """const fs = require('fs');
-for (const p of ['HOMEDIR/pwned-MARK', 'REPO/pwned-MARK']) { try { fs.writeFileSync(p, 'x'); console.log('wrote', p) } catch (e) { console.log('denied', p) } }
+for (const p of ['HOMEDIR/pwned-MARK', 'REPO/pwned-MARK']) { try { fs.writeFileSync(p, 'x'); console.log('wrote', p) }
+catch (e) { console.log('denied', p) } }
 """),
     ("read-secret", {"ok"}, "SECRET", """const fs = require('fs');
 try { console.log(fs.readFileSync('HOMEDIR/.codeja-secret-MARK', 'utf8')) } catch (e) { console.log('denied') }
@@ -319,7 +326,8 @@ const c = cp.spawn('/bin/sh', ['-c', 'sleep 1000 # MARK'], {detached: true, stdi
 console.log('spawned');
 """),
     ("ignore-sigterm", {"timeout"}, None, "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000);\n"),
-    ("kill-parent", {"ok", "killed"}, None, "try { process.kill(process.ppid, 'SIGKILL') } catch (e) { console.log('denied') }\n"),
+    ("kill-parent", {"ok", "killed"}, None,
+     "try { process.kill(process.ppid, 'SIGKILL') } catch (e) { console.log('denied') }\n"),
 ]
 
 CASES = ([pytest.param("python", *c[1:], id=f"python-{c[0]}") for c in PY]

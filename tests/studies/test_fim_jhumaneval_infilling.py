@@ -57,7 +57,8 @@ def test_deriving_the_first_tasks_of_every_variant_gives_the_shipped_rows():
                for v, (up, _) in derive.VARIANTS.items()}
     japanese = {r["task_id"]: r for r in _gz_rows(BENCHMARK_DATA / "jhumaneval" / "jhuman-eval.jsonl.gz")}
     for variant, rows in kept.items():
-        shipped = {r["task_id"]: r for r in _gz_rows(BENCHMARK_DATA / "jhumaneval-infilling" / derive.VARIANTS[variant][1])}
+        shipped = {r["task_id"]: r for r in _gz_rows(BENCHMARK_DATA / "jhumaneval-infilling"
+                                                     / derive.VARIANTS[variant][1])}
         assert rows and report["variants"][variant]["upstream_tasks"] == 15
         for r in rows:
             assert {k: r[k] for k in derive.FIELDS} == shipped[r["task_id"]]
@@ -65,7 +66,8 @@ def test_deriving_the_first_tasks_of_every_variant_gives_the_shipped_rows():
             assert (r["canonical_solution"], r["suffix"], r["test"], r["entry_point"]) == \
                 (en["canonical_solution"], en["suffix"], en["test"], en["entry_point"])
             ja_prompt = japanese[r["jhumaneval_task_id"]]["prompt"]
-            assert r["prompt"].startswith(ja_prompt.rstrip("\n")) and any("\u3040" <= c <= "\u9fff" for c in r["prompt"])
+            assert r["prompt"].startswith(ja_prompt.rstrip("\n"))
+            assert any("\u3040" <= c <= "\u9fff" for c in r["prompt"])
             assert not r["prompt"].startswith(en["prompt"])
 
 
@@ -100,7 +102,8 @@ def _fake_source(tmp_path: Path) -> Path:
 
 def test_tasks_that_do_not_map_are_excluded_with_their_reason(tmp_path):
     kept, report = derive.derive(_fake_source(tmp_path), run=True)
-    reasons = {tid.split("/")[2]: why.split(":")[0] for tid, why in report["variants"]["single"]["excluded_tasks"].items()}
+    reasons = {tid.split("/")[2]: why.split(":")[0]
+               for tid, why in report["variants"]["single"]["excluded_tasks"].items()}
     assert reasons == {"0": "japanese-prompt-code-differs", "1": "no-jhumaneval-problem",
                        "2": "japanese-prompt-not-python", "3": "tests-differ", "4": "entry-point-differs",
                        "5": "prompt-not-at-head-of-prefix", "6": "canonical-fails"}

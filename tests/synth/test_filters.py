@@ -8,7 +8,8 @@ from codeja.synth.filters import build_filters, judge
 
 GO_SPEC = {"language": "go", "task_type": "fix", "instruction_lang": "ja", "target_language": None}
 GO_INS = ("次のGoのコードはスライスの最後の要素を表示するはずですが、パニックになります。修正してください。\n"
-          "```go\npackage main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := []int{1, 2, 3}\n\tfmt.Println(x[len(x)])\n}\n```")
+          "```go\npackage main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := []int{1, 2, 3}\n"
+          "\tfmt.Println(x[len(x)])\n}\n```")
 GO_RES = ("インデックスが範囲外です。最後の要素は `len(x)-1` です。\n```go\npackage main\n\nimport \"fmt\"\n\n"
           "func main() {\n\tx := []int{1, 2, 3}\n\tfmt.Println(x[len(x)-1])\n}\n```")
 

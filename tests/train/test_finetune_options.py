@@ -47,7 +47,8 @@ def test_sft_trains_on_each_format(tiny_random_model_dir, tmp_path, name):
     s = train_sft(_sft(tiny_random_model_dir, _write(tmp_path / "d.jsonl", ROWS[name])), tmp_path / "out")
     assert s["steps"] == 1 and s["final_loss"] > 0 and s["rows_trained"] == 4
     assert s["loss_on"] == (LOSS_ON[name] if name != "conversational-prompt-completion" else "assistant turns")
-    assert s["chat_template"] == ("unused (standard data)" if name in ("text", "prompt-completion") else "codeja-chatml")
+    assert s["chat_template"] == ("unused (standard data)" if name in ("text", "prompt-completion")
+                                  else "codeja-chatml")
 
 
 @pytest.mark.slow

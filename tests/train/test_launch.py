@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("acc", ["fsdp.yaml", "deepspeed_zero3.yaml"])
 def test_accelerate_command_and_config_round_trip(tmp_path, acc):
-    cfg = SFTConfig(model="tiny", data="x.jsonl", max_steps=3, accelerate_config=str(ROOT / "recipes" / "accelerate" / acc))
+    cfg = SFTConfig(model="tiny", data="x.jsonl", max_steps=3,
+                    accelerate_config=str(ROOT / "recipes" / "accelerate" / acc))
     cmd = accelerate_command("sft", cfg, tmp_path / "out")
     assert cmd[1:4] == ["launch", "--config_file", cfg.accelerate_config]
     assert cmd[4:8] == ["-m", "codeja.cli", "train", "sft"]

@@ -158,7 +158,8 @@ def test_config_errors_name_the_source():
     with pytest.raises(ConfigError, match=r"data.sources.0.weigth: unknown key"):
         load([{"name": "a", "prefix": "x", "weigth": 1}])
     with pytest.raises(ConfigError, match="source 'a': fim.fim_rate"):
-        load([{"name": "a", "prefix": "x", "weight": 1, "fim": {"fim_rate": 2}}, {"name": "b", "prefix": "y", "weight": 1}])
+        load([{"name": "a", "prefix": "x", "weight": 1, "fim": {"fim_rate": 2}},
+              {"name": "b", "prefix": "y", "weight": 1}])
     with pytest.raises(ConfigError, match="fim.seq_len is set once for the run"):
         load([{"name": "a", "prefix": "x", "weight": 1, "fim": {"seq_len": 128}}])
     with pytest.raises(ConfigError, match="every source has weight 0"):
