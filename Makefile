@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup setup-test demo test test-fast bench clean-venv
+.PHONY: setup setup-test demo lint test test-fast bench clean-venv
 
 setup: $(STAMP)
 
@@ -31,12 +31,20 @@ $(VENV)/.codeja-llamacpp: $(STAMP)
 demo: setup
 	$(VENV)/bin/codeja run recipes/tiny.yaml --run-dir runs/tiny
 
-# The whole suite, the slow end-to-end tests included.
+# ruff with the rules in pyproject.toml, over every Python folder; both test commands run it first.
+LINT := $(VENV)/bin/ruff check src tests benchmarks scripts examples
+
+lint: setup
+	$(LINT)
+
+# Lint, then the whole suite, the slow end-to-end tests included.
 test: setup-test
+	$(LINT)
 	$(VENV)/bin/pytest -q
 
-# Everything but the tests marked slow.
+# Lint, then everything but the tests marked slow.
 test-fast: setup-test
+	$(LINT)
 	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: setup
