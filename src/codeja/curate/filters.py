@@ -26,6 +26,7 @@ from codeja.curate.config import (
     PlaceholderConfig,
 )
 from codeja.curate.readers import QUARANTINE_KEY
+from codeja.quality.checks import Placeholder, Text
 
 
 class CurateFilter(BaseFilter):
@@ -80,13 +81,12 @@ class PlaceholderFilter(CurateFilter):
         self.policy = cfg.policy
 
     @cached_property
-    def detector(self):
-        from codeja.quality.placeholder import get_detector
-
-        return get_detector(self.extra, self.policy)
+    def placeholder(self) -> Placeholder:
+        # the same check synthesis, preferences and evaluation run; a document is code through and through
+        return Placeholder(scope="text", policy=self.policy, extra_patterns=self.extra)
 
     def check(self, doc):
-        m = self.detector.find(doc.text, doc.metadata.get("language"))
+        m = self.placeholder.find(Text(doc.text, language=doc.metadata.get("language")))
         return None if m is None else (f"placeholder_{m.kind}", m.as_dict())
 
 

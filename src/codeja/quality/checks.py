@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from codeja.codeparse import extract_code_blocks
 from codeja.quality.natural_language import detect_instruction_language
-from codeja.quality.placeholder import find_placeholder
+from codeja.quality.placeholder import PlaceholderMatch, get_detector
 from codeja.quality.programming import code_blocks_parse, guess_code_language
 from codeja.quality.refusal import detect_refusal
 from codeja.quality.text import is_truncated, repetition_score
@@ -161,18 +161,26 @@ class Placeholder(Check):
 
     name = "placeholder"
 
-    def __init__(self, scope: Scope = "blocks_or_text", policy: str = "calibrated"):
-        self.scope, self.policy = scope, policy
+    def __init__(self, scope: Scope = "blocks_or_text", policy: str = "calibrated",
+                 extra_patterns: Sequence[str] = ()):
+        self.scope = scope
+        # extra_patterns: files of more patterns (curation's `placeholder.extra_patterns`)
+        self.detector = get_detector(tuple(extra_patterns), policy)
 
-    def check(self, t: Text) -> str | None:
+    def find(self, t: Text) -> PlaceholderMatch | None:
+        """The first placeholder in ``t``'s code (curation records the whole match), or None."""
         blocks = [] if self.scope == "text" else [(b.code, b.language) for b in extract_code_blocks(t.text)]
         if not blocks and self.scope != "blocks":
             blocks = [(t.text, t.language)]
         for code, language in blocks:
-            found = find_placeholder(code, language, self.policy)
+            found = self.detector.find(code, language)
             if found is not None:
-                return f"placeholder ({found.pattern}, line {found.line}): {found.text[:80]}"
+                return found
         return None
+
+    def check(self, t: Text) -> str | None:
+        found = self.find(t)
+        return None if found is None else f"placeholder ({found.pattern}, line {found.line}): {found.text[:80]}"
 
 
 # A stub statement standing for a body: `pass`, `...`, `raise NotImplementedError`, `todo!()`, a TODO comment.
