@@ -49,7 +49,7 @@ def test_synthetic_in_cpt_ablation_runs_both_arms(tmp_path, tiny_model_dir):
     assert totals["synth-0"] == totals["synth-15"] > 0
     assert mix["synth-0"]["synth"]["trained_tokens"] == 0 and mix["synth-0"]["synth"]["weight"] == 0
     assert mix["synth-15"]["synth"]["trained_tokens"] > 0
-    side = json.loads(next((run / "synth-0" / "tokenize-synth").glob("*.json")).read_text())
+    side = json.loads((run / "synth-0" / "tokenize-synth" / "corpus.json").read_text())  # the corpus's sidecar
     assert side["messages"]["render"] == "plain" and side["messages"]["rows"] >= 1
 
     # the report: every model of both arms on the three benchmarks, side by side
