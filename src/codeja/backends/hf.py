@@ -23,9 +23,12 @@ from typing import Any
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
+from codeja.log import GenerationProgress
+from codeja.models import cpu_bf16_supported, load_causal_lm, load_tokenizer, model_fingerprint, resolve_model
 
 
 def _torch():
+    # heavy: torch, transformers (kept out of `codeja --help` and light imports)
     import torch
 
     return torch
@@ -123,7 +126,6 @@ class TransformersBackend(Backend):
         device: str | None = None,
         progress: bool | None = None,
     ):
-        from codeja.models import cpu_bf16_supported, load_causal_lm, load_tokenizer, resolve_model
 
         torch = _torch()
         if batch_size < 1:
@@ -159,8 +161,6 @@ class TransformersBackend(Backend):
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def identity(self) -> dict[str, Any]:
-        from codeja.models import model_fingerprint
-
         return {"backend": self.name, "model": self.ref.name, "kind": self.ref.kind,
                 "path": str(self.ref.path) if self.ref.path else None, "hub_id": self.ref.hub_id,
                 "model_hash": model_fingerprint(self.ref), "dtype": str(self.model.dtype).replace("torch.", ""),
@@ -172,8 +172,6 @@ class TransformersBackend(Backend):
     # -- internals -------------------------------------------------------------------------------------------
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
-        from codeja.log import GenerationProgress
-
         if self.model is None:
             raise CodejaError("this backend was closed")
         encoded = encode_prompts(self.tokenizer, prompts, params)

@@ -19,13 +19,17 @@ within bf16 rounding of each other: the kernels differ (see ``benchmarks/bench_l
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
+from codeja.backends.hf import encode_prompts
 from codeja.errors import CodejaError
+from codeja.log import GenerationProgress, verbose
+from codeja.models import load_tokenizer, model_fingerprint, resolve_model
 
 INSTALL_HINT = ("the llamacpp backend needs llama-cpp-python, which is not installed: `pip install "
                 "'codeja[llamacpp]'` (builds llama.cpp from source, about 4 minutes) or `make setup-test`; or serve "
@@ -33,8 +37,6 @@ INSTALL_HINT = ("the llamacpp backend needs llama-cpp-python, which is not insta
 
 
 def available() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("llama_cpp") is not None
 
 
@@ -45,10 +47,10 @@ class LlamaCppBackend(Backend):
                  progress: bool | None = None):
         if not available():
             raise CodejaError(INSTALL_HINT)
+        # heavy: llama_cpp (kept out of `codeja --help` and light imports)
         from llama_cpp import Llama
 
-        from codeja.log import verbose
-        from codeja.models import load_tokenizer, resolve_model
+        # start-up path (codeja.cli imports the backends): to_gguf imports numpy
         from codeja.models.to_gguf import cached_gguf
 
         self.ref = resolve_model(model)
@@ -90,8 +92,6 @@ class LlamaCppBackend(Backend):
     def identity(self) -> dict[str, Any]:
         import llama_cpp
 
-        from codeja.models import model_fingerprint
-
         return {"backend": self.name, "model": self.ref.name, "kind": self.ref.kind,
                 "path": str(self.ref.path) if self.ref.path else None, "model_hash": model_fingerprint(self.ref),
                 "gguf": str(self.gguf_path), "llama_cpp_python": llama_cpp.__version__, "n_threads": self.threads}
@@ -104,9 +104,6 @@ class LlamaCppBackend(Backend):
     # -- internals -------------------------------------------------------------------------------------------
 
     def _generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
-        from codeja.backends.hf import encode_prompts
-        from codeja.log import GenerationProgress
-
         if self.llm is None:
             raise CodejaError("this backend was closed")
         encoded = encode_prompts(self.tokenizer, prompts, params)

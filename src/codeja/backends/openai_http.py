@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
+from codeja.log import GenerationProgress
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -105,8 +106,6 @@ class OpenAIBackend(Backend):
         return out
 
     async def _gather(self, endpoint: str, jobs: list, params: SamplingParams) -> list[Generation]:
-        from codeja.log import GenerationProgress
-
         url = f"{self.base_url}/{endpoint}"
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)

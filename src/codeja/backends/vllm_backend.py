@@ -14,6 +14,7 @@ from typing import Any
 from codeja.backends.base import Backend, Generation, Message, SamplingParams, apply_stop, derive_seed
 from codeja.backends.settings import check_params
 from codeja.errors import CodejaError
+from codeja.models import load_tokenizer, model_fingerprint, resolve_model
 
 
 class VLLMBackend(Backend):
@@ -21,6 +22,7 @@ class VLLMBackend(Backend):
 
     def __init__(self, model: str | Path, *, dtype: str = "auto", **llm_kwargs: Any):
         try:
+            # heavy: vllm (kept out of `codeja --help` and light imports)
             import vllm  # noqa: F401
         except ImportError:
             raise CodejaError(
@@ -28,8 +30,6 @@ class VLLMBackend(Backend):
                 "with a supported GPU; or use --backend transformers, or --backend openai against a `vllm serve` "
                 "server") from None
         from vllm import LLM
-
-        from codeja.models import load_tokenizer, resolve_model
 
         self.ref = resolve_model(model)
         if self.ref.kind == "gguf":
@@ -51,8 +51,6 @@ class VLLMBackend(Backend):
         return self._generate(prompts, params)
 
     def identity(self) -> dict[str, Any]:
-        from codeja.models import model_fingerprint
-
         return {"backend": self.name, "model": self.ref.name, "path": str(self.ref.path) if self.ref.path else None,
                 "hub_id": self.ref.hub_id, "model_hash": model_fingerprint(self.ref)}
 
