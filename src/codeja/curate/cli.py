@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from codeja.codeparse import language_from_path
+from codeja.config import load_config
 from codeja.errors import InputError
 
 app = typer.Typer(help="Clean code and Japanese text: placeholders, heuristics, lint, dedup, decontamination.",
@@ -20,7 +22,7 @@ def run_cmd(
     output: Path = typer.Option(Path("runs/curate"), "--output", "-o", help="Output folder (kept/, removed/, ...)."),
 ) -> None:
     """Run the curation pipeline (resumes an interrupted run; skips a complete unchanged one)."""
-    from codeja.config import load_config
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.curate.config import CurateConfig
     from codeja.curate.pipeline import run_curate
 
@@ -70,7 +72,6 @@ def stats_cmd(
 
 
 def check_placeholder_files(files: list[Path], policy: str = "calibrated") -> list[dict]:
-    from codeja.codeparse import language_from_path
     from codeja.quality.placeholder import find_placeholder
 
     out = []

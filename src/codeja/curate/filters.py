@@ -9,13 +9,19 @@ to the filter's exclusion writer (``removed/<filter>/``).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
 import re
+import subprocess
+import sys
 from functools import cached_property
+from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.formatters.base import BaseFormatter
 
+from codeja.codeparse import syntax_errors
 from codeja.curate.config import (
     CodeHeuristicsConfig,
     DecontConfig,
@@ -25,6 +31,8 @@ from codeja.curate.config import (
     PIIConfig,
     PlaceholderConfig,
 )
+from codeja.curate.decont import NGramIndex
+from codeja.curate.japanese import JapaneseQuality
 from codeja.curate.readers import QUARANTINE_KEY
 from codeja.quality.checks import Placeholder, Text
 
@@ -175,8 +183,6 @@ class LintFilter(CurateFilter):
         return _keep_sample(self.cfg.seed, doc.id, keep_fraction)
 
     def check(self, doc):
-        from codeja.codeparse import syntax_errors
-
         lang = doc.metadata.get("language")
         errors = syntax_errors(doc.text, lang) if lang else None
         doc.metadata["parse_errors"] = errors
@@ -193,10 +199,6 @@ class LintFilter(CurateFilter):
 
 def ruff_per_kloc(code: str, select: list[str]) -> float | None:
     """Ruff findings per 1000 lines (ruff reads the code from stdin; no file is written)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
     ruff = Path(sys.executable).with_name("ruff")
     cmd = [str(ruff) if ruff.exists() else "ruff", "check", "--no-cache", "--isolated", "--output-format", "json",
@@ -226,6 +228,7 @@ class LanguageIdFilter(CurateFilter):
 
     @cached_property
     def detector(self):
+        # heavy: lingua (kept out of `codeja --help` and light imports)
         from lingua import IsoCode639_1, LanguageDetectorBuilder
 
         codes = [IsoCode639_1.from_str(c) for c in self.cfg.languages]
@@ -251,7 +254,6 @@ class JapaneseQualityFilter(CurateFilter):
 
     def __init__(self, cfg: JapaneseConfig, exclusion_writer=None):
         super().__init__(exclusion_writer)
-        from codeja.curate.japanese import JapaneseQuality
 
         self.quality = JapaneseQuality(cfg)
 
@@ -271,8 +273,6 @@ class DecontFilter(CurateFilter):
 
     @cached_property
     def index(self):
-        from codeja.curate.decont import NGramIndex
-
         return NGramIndex(self.cfg.benchmarks, self.cfg.n, self.cfg.max_tasks_per_ngram)
 
     def check(self, doc):
@@ -302,8 +302,6 @@ _SECRET = re.compile(r"\b(?:AKIA[0-9A-Z]{16}|ghp_[A-Za-z0-9]{36}|sk-[A-Za-z0-9]{
 
 
 def _public_ip(ip: str) -> bool:
-    import ipaddress
-
     try:
         return ipaddress.ip_address(ip).is_global
     except ValueError:

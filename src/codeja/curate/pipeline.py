@@ -46,6 +46,7 @@ def _removed_adapter(filter_name: str, reason: str):
 
 
 def _writer(folder: Path, adapter=_kept_adapter):
+    # heavy: datatrove, codeja.curate.filters (kept out of light imports)
     from datatrove.pipeline.writers.jsonl import JsonlWriter
 
     return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None, adapter=adapter)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fnmatch
 import gzip
 import hashlib
 import json
+import os
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +34,9 @@ from datatrove.pipeline.readers.base import BaseDiskReader, BaseReader
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.curate.config import SourceConfig
 from codeja.errors import InputError
+from codeja.hub_datasets import column_names, load, parse_ref, pin_revision
 from codeja.io import parse_line
+from codeja.runs import hash_path, sha256_file
 
 QUARANTINE_KEY = "quarantine"
 _RAW_KEEP = 1000  # characters of a bad row kept in the quarantine record
@@ -212,15 +216,12 @@ class _CodejaReader(_RecordMapper, BaseDiskReader):
 
     def fingerprint(self, work: Path) -> Path:
         """A listing of the files read with their sha256 (what the manifest hashes as this source's input)."""
-        from codeja.runs import sha256_file
 
         root = Path(self.data_folder.path)
         listing = work / f"{self.src.name}.files.tsv"
         listing.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"{f}\t{sha256_file(root / f)}\n" for f in self.all_files()]
         if self.src.content is not None:
-            from codeja.runs import hash_path
-
             lines.append(f"content:{self.src.content.path}\t{hash_path(self.src.content.path)}\n")
         listing.write_text("".join(lines), encoding="utf-8")
         return listing
@@ -264,6 +265,7 @@ class ParquetSourceReader(_CodejaReader):
     table_kind = "parquet"
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
+        # heavy: pyarrow, datasets (kept out of `codeja --help` and light imports)
         import pyarrow.parquet as pq
 
         with self.data_folder.open(filepath, "rb") as f:
@@ -334,8 +336,6 @@ class HubSourceReader(_RecordMapper, BaseReader):
     name = "codeja hf"
 
     def __init__(self, src: SourceConfig, max_doc_bytes: int, progress: bool = False):
-        from codeja.hub_datasets import parse_ref, pin_revision
-
         super().__init__()
         self.src, self.max_doc_bytes = src, max_doc_bytes
         ref = parse_ref(src.path, src.hub)
@@ -345,8 +345,6 @@ class HubSourceReader(_RecordMapper, BaseReader):
         self.hub = pin_revision(ref)
 
     def dataset(self):
-        from codeja.hub_datasets import load
-
         ds = load(self.hub)
         if self.src.limit:
             ds = ds.take(self.src.limit) if self.hub.opts.streaming else ds.select(range(min(self.src.limit, len(ds))))
@@ -407,8 +405,6 @@ _PRUNE = {"site-packages", "dist-packages", "__pycache__", "node_modules"}
 def _walk(root: Path, glob: str) -> list[str]:
     """Relative paths under ``root`` matching ``glob``, pruning installed packages and hidden folders while walking
     (the stdlib folder holds site-packages: listing it first and filtering after costs tens of seconds)."""
-    import fnmatch
-    import os
 
     name_only = glob[3:] if glob.startswith("**/") else None
     out = []
@@ -506,8 +502,6 @@ def check_source(src: SourceConfig, max_doc_bytes: int = 2_000_000) -> None:
     file, the field and the fields that exist."""
     reader = make_reader(src, max_doc_bytes)
     if isinstance(reader, HubSourceReader):
-        from codeja.hub_datasets import column_names
-
         ds = reader.dataset()
         cols = column_names(ds) or list(next(iter(ds), {}))
         _check_fields(src, reader.hub.label, cols)
