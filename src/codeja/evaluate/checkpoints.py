@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import InputError
-from codeja.runs import MANIFEST, RESULTS, SAMPLES
+from codeja.evaluate.metrics import bootstrap_ci
+from codeja.io import read_jsonl
+from codeja.runs import MANIFEST, RESULTS, SAMPLES, read_json
 
 STEP_NAME = re.compile(r"^(?P<series>.+)@step-(?P<step>\d+)$")
 CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
@@ -57,7 +59,6 @@ def is_training_run(p: Path) -> bool:
 
 def _final_step(run: Path) -> int | None:
     """The step the run's final ``model/`` was saved at (its manifest's summary, as codeja's trainers write it)."""
-    from codeja.runs import read_json
 
     man = run / MANIFEST
     if not man.is_file():
@@ -162,8 +163,6 @@ def expand_models(models: list[str], names: list[str] | None = None) -> list[Mod
 def headline(cell: Path, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any] | None:
     """A cell's headline score with its bootstrap CI over tasks: pass@1 for code; for QA (NIILC) the character
     F1, whose CI is computed here from the per-question scores (results.json bootstraps exact match only)."""
-    from codeja.evaluate.metrics import bootstrap_ci
-    from codeja.runs import read_json
 
     if not (cell / RESULTS).is_file():
         return None
@@ -174,7 +173,6 @@ def headline(cell: Path, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, A
             return None
         return {"metric": metric, "value": res[metric], "ci_low": res.get("ci_low"), "ci_high": res.get("ci_high"),
                 "n_tasks": res.get("n_tasks")}
-    from codeja.io import read_jsonl
 
     sid = res.get("sanitizer_id")
     f1 = [(s["verdicts"].get(sid) or next(iter(s["verdicts"].values())))["char_f1"]

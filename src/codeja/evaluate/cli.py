@@ -8,6 +8,10 @@ from pathlib import Path
 
 import typer
 
+from codeja.config import flag_overrides, load_config
+from codeja.errors import CodejaError, ConfigError
+from codeja.sandbox import get_language
+
 app = typer.Typer(help="Evaluate models on code and Japanese benchmarks in a sandbox.", no_args_is_help=True)
 
 
@@ -38,7 +42,7 @@ def run_cmd(
     force: bool = typer.Option(False, "--force", help="Redo cells that already have results."),
 ) -> None:
     """Generate with identical settings for every model, score, and write the comparison."""
-    from codeja.config import flag_overrides, load_config
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.evaluate.compare import to_markdown
     from codeja.evaluate.config import EvalConfig
     from codeja.evaluate.runner import run_eval
@@ -82,7 +86,6 @@ def score_cmd(
 
     A line that cannot be scored is an error naming the file and line, unless --skip-bad-lines.
     """
-    from codeja.errors import ConfigError
     from codeja.evaluate.benchmarks import get_benchmark
     from codeja.evaluate.config import ScoringConfig
     from codeja.evaluate.runner import _sanitizers, score_samples
@@ -118,9 +121,7 @@ def score_cmd(
 
 def list_benchmarks() -> list[dict]:
     """One row per registered benchmark: tasks, languages, whether its data loads and its toolchain is here."""
-    from codeja.errors import CodejaError
     from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
-    from codeja.sandbox import get_language
 
     rows = []
     for name in benchmark_names():
@@ -204,7 +205,6 @@ def selfcheck_cmd(
 ) -> None:
     """Run every benchmark's reference solutions through the sandbox (a known-wrong sample where there are
     none) and print pass counts per benchmark, each exception explained. Exits 1 if one is unexplained."""
-    from codeja.errors import CodejaError, ConfigError
     from codeja.evaluate.selfcheck import selfcheck, to_json, to_markdown
 
     paths = {}

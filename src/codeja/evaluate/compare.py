@@ -12,8 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codeja.errors import CodejaError
-from codeja.report.render import table_md
+from codeja.report.fonts import pyplot
+from codeja.report.render import markdown_html, page, table_md
 from codeja.runs import COMPARISON, MANIFEST, RESULTS, read_json, write_json
 
 # manifest keys (dotted) that can move a score, and what to call them in a report. "x.*" compares each key
@@ -175,7 +178,6 @@ def to_markdown(comp: dict[str, Any]) -> str:
 
 def to_html(comp: dict[str, Any], chart_png: str | Path | None = None) -> str:
     """comparison.md rendered as a page; the chart is embedded when ``chart_png`` is a file."""
-    from codeja.report.render import markdown_html, page
 
     text = f"# Evaluation comparison\n\n{to_markdown(comp)}"
     if chart_png:
@@ -184,9 +186,7 @@ def to_html(comp: dict[str, Any], chart_png: str | Path | None = None) -> str:
 
 
 def bar_chart(comp: dict[str, Any], path: Path) -> Path:
-    import numpy as np
 
-    from codeja.report.fonts import pyplot
 
     plt = pyplot()  # Agg, with a Japanese-capable font
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tqdm import tqdm
+
 from codeja.codeparse import DISPLAY_NAMES
 from codeja.errors import ConfigError
 from codeja.evaluate.benchmarks import Benchmark, Task
 from codeja.evaluate.config import GenerationConfig
+from codeja.fim.prompt import build_fim_prompt, fim_stop_tokens
 
 # name@version -> (English, Japanese) user-message template. A wording change is a new version.
 TEMPLATES: dict[str, tuple[str, str]] = {
@@ -58,8 +61,6 @@ def generate_samples(backend: Any, bench: Benchmark, gen: GenerationConfig, *, m
     out: dict[int, list] = {}
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), desc=f"generate {bench.name}", unit="task")
     for stop, idxs in groups.items():
         for start in range(0, len(idxs), gen.batch_size):
@@ -109,7 +110,6 @@ def completion_prompt(task: Task, fim_mode: str, tokenizer: Any,
         return sent, task.prompt[len(sent):]
     if tokenizer is None:
         raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
-    from codeja.fim.prompt import build_fim_prompt
 
     return build_fim_prompt(tokenizer, task.prompt, task.suffix, mode=fim_mode), ""
 
@@ -118,6 +118,5 @@ def infill_stop(tokenizer: Any) -> list[str]:
     """Stop strings of an infill: the model's FIM convention (EOT/EOD, pad, file separators, sentinels)."""
     if tokenizer is None:
         raise ConfigError("infilling needs the model's tokenizer for its FIM sentinels")
-    from codeja.fim.prompt import fim_stop_tokens
 
     return fim_stop_tokens(tokenizer)

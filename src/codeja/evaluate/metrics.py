@@ -44,6 +44,7 @@ def bootstrap_ci(values: list[float] | np.ndarray, *, resamples: int = 1000, con
     if resamples <= 0 or arr.size == 1:
         m = float(arr.mean())
         return (m, m)
+    # heavy: scipy (kept out of `codeja --help` and light imports)
     from scipy.stats import bootstrap  # seconds to import; only scoring needs it
 
     res = bootstrap((arr,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",

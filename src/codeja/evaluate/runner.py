@@ -13,14 +13,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codeja.backends import get_backend
+from codeja.config import config_hash
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
+from codeja.evaluate.checkpoints import CURVES, curves, expand_models
+from codeja.evaluate.compare import build_comparison, write_comparison
 from codeja.evaluate.config import ScoringConfig
+from codeja.evaluate.generate import TEMPLATES, generate_samples, infill_stop, resolve_mode
 from codeja.evaluate.metrics import bootstrap_ci, health, mean_pass_at_k, qa_scores
 from codeja.evaluate.samples import read_samples
 from codeja.evaluate.sanitize import SANITIZERS, Sanitizer, get_sanitizer
 from codeja.io import write_jsonl
 from codeja.report.render import table_md
-from codeja.runs import MANIFEST, RESULTS, SAMPLES, hash_path, write_json, write_manifest
+from codeja.runs import MANIFEST, RESULTS, SAMPLES, hash_path, read_json, write_json, write_manifest
+from codeja.sandbox import Job, Limits, describe, run_many
 
 
 def _sanitizers(spec: str | list[str]) -> list[Sanitizer]:
@@ -43,7 +49,6 @@ def _program_for(bench: Benchmark, san: Sanitizer, sample: dict) -> tuple[str, s
 def execute(bench: Benchmark, programs: list[tuple[str, str]], *, timeout_s: float | None, memory_mb: int | None,
             workers: int | None, progress: bool) -> dict[str, Any]:
     """Run each distinct (task_id, program) once in the sandbox; returns {program hash: SandboxResult}."""
-    from codeja.sandbox import Job, Limits, run_many
 
     limits = Limits(wall_s=timeout_s or bench.timeout_s, memory_mb=memory_mb)
     unique: dict[str, tuple[str, str]] = {}
@@ -164,7 +169,6 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
 
 def _sandbox_description() -> dict[str, Any]:
     """How the sandbox isolated and limited the programs (its weaker fallbacks are named here)."""
-    from codeja.sandbox import describe
 
     return {"sandbox": describe()}
 
@@ -217,7 +221,6 @@ def model_identity(arg: str, name: str) -> dict[str, Any]:
 def _infill_stop(bench: Benchmark, mode: str, tokenizer) -> list[str] | None:
     """The stop strings infilling generation used (they come from the model's FIM convention; recorded, and
     expected to differ between models of different conventions)."""
-    from codeja.evaluate.generate import infill_stop
 
     if mode != "completion" or not any(t.suffix is not None for t in bench.tasks):
         return None
@@ -235,11 +238,6 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
     ``output_dir/comparison.{json,md,html,png}``. A cell whose manifest records the same settings is reused
     (``cfg.force`` redoes it), so an interrupted run resumes at the next cell.
     """
-    from codeja.config import config_hash
-    from codeja.evaluate.checkpoints import CURVES, curves, expand_models
-    from codeja.evaluate.compare import build_comparison, write_comparison
-    from codeja.evaluate.generate import TEMPLATES, generate_samples, resolve_mode
-    from codeja.runs import read_json, write_json
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,8 +269,6 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                 cells.append(cell)
                 continue
             if backend is None:
-                from codeja.backends import get_backend
-
                 backend = get_backend(arg, cfg.backend, **cfg.backend_options)
                 tokenizer = getattr(backend, "tokenizer", None)
             mode = resolve_mode(gen.mode, backend)

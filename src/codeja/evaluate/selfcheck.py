@@ -16,6 +16,7 @@ counted as a pass nor as the expected failure). Anything else is *unexplained*, 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codeja.errors import CodejaError
-from codeja.io import read_jsonl
+from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
+from codeja.evaluate.config import ScoringConfig
+from codeja.evaluate.runner import SAMPLES, score_samples
+from codeja.io import read_jsonl, write_jsonl
 from codeja.report.render import table_md
 
 Check = Literal["reference", "known-wrong", "unavailable"]
@@ -60,7 +64,6 @@ class BenchmarkCheck:
 def check_benchmark(name: str, *, path: str | None = None, limit: int | None = None,
                     workers: int | None = None, out_dir: Path | None = None) -> BenchmarkCheck:
     """Run one benchmark's check (see the module docstring). ``out_dir`` keeps the scored samples."""
-    from codeja.evaluate.benchmarks import get_benchmark
 
     t0 = time.monotonic()
     try:
@@ -108,9 +111,6 @@ def _has_task(bench, task_id: str) -> bool:
 
 def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dict]:
     """Each row's verdict under sanitizer ``none`` (scored exactly as a model's samples), in row order."""
-    from codeja.evaluate.config import ScoringConfig
-    from codeja.evaluate.runner import SAMPLES, score_samples
-    from codeja.io import write_jsonl
 
     write_jsonl(work / "input.jsonl", [{k: r[k] for k in ("task_id", "completion", "solution") if k in r}
                                        for r in rows])
@@ -139,7 +139,6 @@ def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = N
               limit: int | None = None, workers: int | None = None, out_dir: Path | None = None,
               progress: bool = False) -> list[BenchmarkCheck]:
     """Check the named benchmarks (default: every registered one), in registry order."""
-    from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
 
     names = list(names or benchmark_names())
     for n in names:  # fail on a typo before running anything (the error suggests the close name)
@@ -148,8 +147,6 @@ def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = N
     results = []
     for n in names:
         if progress:
-            import sys
-
             print(f"selfcheck: {n} ...", file=sys.stderr, flush=True)
         results.append(check_benchmark(n, path=(data or {}).get(n), limit=limit, workers=workers,
                                        out_dir=out_dir))

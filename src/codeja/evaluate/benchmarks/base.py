@@ -152,6 +152,7 @@ def _iter_parquet(path: Path):
     if not Path(path).is_file():
         raise InputError("file not found", path=str(path))
     try:
+        # heavy: pyarrow (kept out of `codeja --help` and light imports)
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)

@@ -103,6 +103,7 @@ def load_hub_rows(ref: HubRef, required: Iterable[str], *,
                   benchmark: str) -> tuple[list[dict[str, Any]], Source]:
     """Rows of a hub dataset at a fixed revision; every failure becomes one InputError naming the spec."""
     try:
+        # heavy: datasets (kept out of `codeja --help` and light imports)
         import datasets
 
         ds = datasets.load_dataset(ref.id, ref.config, split=ref.split, revision=ref.revision)

@@ -118,6 +118,7 @@ def entry_point(prompt: str, language: str) -> str | None:
 def _load_hub(spec: str, config: str) -> tuple[list[dict], Source]:
     hub, _, rev = spec[len("hub:"):].partition("@")
     try:
+        # heavy: datasets (kept out of `codeja --help` and light imports)
         import datasets
 
         ds = datasets.load_dataset(hub, config, split="test", revision=rev or PINNED_REVISION)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from codeja.backends.base import apply_stop
 from codeja.evaluate.benchmarks.base import Benchmark, Task
 
 Kind = Literal["completion", "solution"]
@@ -38,7 +39,6 @@ class Sanitizer:
 
     def sanitize_middle(self, text: str, task: Task, bench: Benchmark) -> str:
         """Infilling: the middle to insert between prefix and suffix (default: cut at the benchmark's stops)."""
-        from codeja.backends.base import apply_stop
 
         return apply_stop(text, list(bench.stop))[0]
 
