@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from codeja.config import load_config
+
 fim_app = typer.Typer(help="Fill-in-the-Middle: inspect what the FIM transform does to a tokenized corpus.",
                       no_args_is_help=True)
 
@@ -26,7 +28,7 @@ def tokenize(
 ) -> None:
     """Tokenize documents (or chats, rendered to text) into a Megatron indexed dataset, one EOD after each,
     resumably."""
-    from codeja.config import load_config
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.fim.config import TokenizeConfig
     from codeja.fim.tokenize import tokenize_corpus
 
@@ -55,7 +57,6 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (else a short summary)."),
 ) -> None:
     """Transform N samples and report effective FIM rate, SPM share, truncation, padding, U+FFFD and round trips."""
-    from codeja.config import load_config
     from codeja.fim.config import FIMConfig
     from codeja.fim.inspect import inspect_fim
     from codeja.fim.tokenize import load_fim_tokenizer

@@ -129,6 +129,7 @@ class TokenCodec:
     # -- construction -------------------------------------------------------------------------------------------
 
     def _setup(self) -> None:
+        # heavy: tokenizers (kept out of `codeja --help` and light imports)
         from tokenizers import Tokenizer
 
         spec = json.loads(self._spec_json)

@@ -7,6 +7,7 @@ are built from it and how Fill-in-the-Middle is applied at load time (Bavarian e
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -95,7 +96,6 @@ class FIMBlendConfig(StrictModel):
             return self.default
         if prefix in self.by_prefix:
             return self.by_prefix[prefix]
-        import os
 
         real = os.path.realpath(prefix)
         for key, cfg in self.by_prefix.items():

@@ -152,6 +152,7 @@ class FIMDataset(_TorchDataset):
         return self.sampler.sample(int(index), self.epoch, check=check)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        # heavy: torch (kept out of `codeja --help` and light imports)
         import torch
 
         if index < 0:

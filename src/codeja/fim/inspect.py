@@ -26,6 +26,7 @@ def binomial_interval(k: int, n: int, z: float = 3.0) -> tuple[float, float]:
 def inspect_fim(data: str | Path, tokenizer: Any, fim: FIMConfig, samples: int = 100, *, show: int = 0,
                 epoch: int = 0) -> dict[str, Any]:
     """Statistics of ``samples`` FIM'd samples of the corpus at ``data`` (checks round trips and U+FFFD)."""
+    # heavy: codeja.fim.dataset (torch) (kept out of `codeja --help` and light imports)
     from codeja.fim.dataset import FIMDataset
 
     ds = FIMDataset(data, tokenizer, fim, epoch=epoch)

@@ -31,8 +31,14 @@ from typing import Any
 
 import numpy as np
 
+from codeja.config import read_yaml, validate
 from codeja.errors import ConfigError
+from codeja.fim.codec import TokenCodec
 from codeja.fim.config import FIMBlendConfig, FIMConfig
+from codeja.fim.dataset import corpus_eod
+from codeja.fim.sentinels import resolve_eod, resolve_sentinels
+from codeja.fim.transform import FIMTransform, SampleStats, sample_random
+from codeja.models import load_tokenizer
 
 try:  # megatron-core is a dependency, but keep `import codeja.fim.megatron` cheap to fail clearly
     import torch
@@ -92,17 +98,10 @@ class FIMGPTDataset(GPTDataset):
 
     def _transform(self):
         if self._fim_sampler is None:
-            from codeja.fim.codec import TokenCodec
-            from codeja.fim.dataset import corpus_eod
-            from codeja.fim.sentinels import resolve_sentinels
-            from codeja.fim.transform import FIMTransform
-
             hf = self.config.hf_tokenizer
             if hf is None:
                 hf = getattr(self.config.tokenizer, "_tokenizer", None)
             if isinstance(hf, (str, os.PathLike)):
-                from codeja.models import load_tokenizer
-
                 hf = load_tokenizer(str(hf))
             if hf is None:
                 raise ConfigError("FIMGPTDataset needs the Hugging Face tokenizer (config.hf_tokenizer)")
@@ -137,7 +136,6 @@ class FIMGPTDataset(GPTDataset):
 
     def fim_sample(self, idx: int, *, check: bool = False):
         """(FIMSample of seq_len + extra tokens) for sample ``idx``."""
-        from codeja.fim.transform import sample_random
 
         out_len = self.config.sequence_length + self.config.add_extra_token_to_sequence
         fim = self.fim
@@ -145,8 +143,6 @@ class FIMGPTDataset(GPTDataset):
         tokens = self._read(idx, out_len + margin)
         transform = self._transform()
         if fim.mode == "off":
-            from codeja.fim.transform import SampleStats
-
             return transform.finish([tokens], out_len, SampleStats(), consumed=len(tokens))
         return transform.apply(tokens, sample_random(fim.seed, 0, int(idx)), out_len, check=check)
 
@@ -203,11 +199,8 @@ def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMC
     ``fim_by_prefix`` gives corpora their own FIM settings (``fim`` for the others). ``dataset_class`` builds
     another GPTDataset class on the same config (megatron-core's own GPTDataset, as a baseline in benchmarks).
     """
+    # heavy: megatron (kept out of `codeja --help` and light imports)
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
-
-    from codeja.fim.codec import TokenCodec
-    from codeja.fim.dataset import corpus_eod
-    from codeja.fim.sentinels import resolve_eod
 
     prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
     eod = corpus_eod(prefixes[0], TokenCodec(hf_tokenizer))
@@ -228,7 +221,6 @@ def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMC
 def load_fim_blend(path: str | None, *, seq_len: int, seed: int) -> FIMBlendConfig:
     """The FIM settings the launcher wrote (a FIMConfig, or a FIMBlendConfig for per-source settings), with
     Megatron's sequence length and seed, which win over the file's."""
-    from codeja.config import read_yaml, validate
 
     data = read_yaml(path) if path else {}
     data.pop("stage", None)

@@ -33,6 +33,7 @@ def read_sidecar(prefix: str | Path) -> dict[str, Any] | None:
 
 def open_indexed(prefix: str | Path):
     """megatron-core's IndexedDataset at ``prefix`` (.bin/.idx), with a clear error when missing."""
+    # heavy: megatron (kept out of `codeja --help` and light imports)
     from megatron.core.datasets.indexed_dataset import IndexedDataset
 
     prefix = str(prefix)

@@ -141,6 +141,7 @@ def add_fim_tokens(tokenizer: Any, convention: str = ADD_CONVENTION) -> list[str
 
     The model's input embeddings must be resized to ``len(tokenizer)`` afterwards.
     """
+    # heavy: tokenizers (kept out of `codeja --help` and light imports)
     from tokenizers import AddedToken
 
     spec = REGISTRY[convention]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import re
 import shutil
@@ -32,12 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from codeja.errors import CodejaError, ConfigError, InputError
+from codeja.errors import CodejaError, ConfigError, InputError, ModelNotFoundError
 from codeja.fim.codec import TokenCodec
 from codeja.fim.config import TokenizeConfig
 from codeja.fim.sentinels import resolve_eod
-from codeja.io import iter_jsonl
+from codeja.io import iter_jsonl, write_jsonl
+from codeja.models import load_tokenizer
+from codeja.runs import stage_run, write_json
+from codeja.train.data import check_messages
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".parquet")
 
@@ -57,6 +62,7 @@ def list_inputs(path: str | Path) -> list[Path]:
 
 def count_rows(path: Path) -> int:
     if path.suffix == ".parquet":
+        # heavy: pyarrow, megatron, torch, transformers (kept out of `codeja --help` and light imports)
         import pyarrow.parquet as pq
 
         try:
@@ -174,7 +180,6 @@ class MessageRenderer:
 
     def render(self, messages: Any, *, path: str, line: int) -> str:
         """The document text of one chat; raises InputError naming the field of a malformed or leaking turn."""
-        from codeja.train.data import check_messages
 
         msgs = check_messages(messages, path=path, line=line, fld=self.field, need_assistant=True)
         for i, m in enumerate(msgs):
@@ -278,7 +283,6 @@ def tokenize_unit(unit: Unit, codec: TokenCodec, eod: int, cfg: TokenizeConfig, 
     builder.finalize(f"{tmp}.idx")
     os.replace(f"{tmp}.bin", f"{prefix}.bin")
     os.replace(f"{tmp}.idx", f"{prefix}.idx")
-    from codeja.io import write_jsonl
 
     write_jsonl(f"{prefix}.quarantine.jsonl", sorted(quarantine, key=lambda q: q["line"]))
     return {"rows": rows + len(bad_lines), "docs": docs, "tokens": tokens, "quarantined": len(quarantine),
@@ -292,8 +296,6 @@ def _worker(args: tuple) -> tuple[str, dict[str, Any]]:
 
 def load_fim_tokenizer(model: str | Path):
     """The tokenizer of a model (via codeja.models), or of a tokenizer-only folder (tokenizer.json / .model)."""
-    from codeja.errors import ModelNotFoundError
-    from codeja.models import load_tokenizer
 
     p = Path(model)
     if p.is_dir() and not (p / "config.json").exists() and any(
@@ -313,9 +315,6 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
 
     ``tokenizer`` may be passed to skip loading ``cfg.model`` (it must be the same tokenizer).
     """
-    from tqdm import tqdm
-
-    from codeja.runs import stage_run, write_json
 
     prefix = Path(output_prefix)
     if prefix.name == "" or prefix.is_dir():
@@ -344,8 +343,6 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
                    disable=not progress)
         jobs = [(u, codec, eod, cfg, str(parts_dir), renderer) for u in todo]
         if cfg.workers > 1 and len(todo) > 1:
-            import multiprocessing as mp
-
             with ProcessPoolExecutor(max_workers=min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn")) as ex:
                 for name, info in ex.map(_worker, jobs):
                     run.mark_done(name, **info)

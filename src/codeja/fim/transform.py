@@ -32,6 +32,7 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
+from codeja.errors import ConfigError
 from codeja.fim.codec import SLOW_PATH_FLAG, TokenCodec, utf8_bounds, utf8_head_trim, utf8_tail_end
 from codeja.fim.config import FIMConfig
 from codeja.fim.sentinels import Sentinels
@@ -90,8 +91,6 @@ class FIMTransform:
         if cfg.fragment_separator:
             fid = codec.token_to_id(cfg.fragment_separator)
             if fid is None:
-                from codeja.errors import ConfigError
-
                 raise ConfigError(f"fragment_separator '{cfg.fragment_separator}' is not a token of {codec.name}")
             self.fragment_id = fid
         s = sentinels
