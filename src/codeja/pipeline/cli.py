@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from codeja.errors import ConfigError
+
 
 def register(root: typer.Typer) -> None:
     root.command("run")(run)
@@ -22,7 +24,7 @@ def run(
     variant: list[str] | None = typer.Option(None, "--variant", help="Run only these ablation variants."),
 ) -> None:
     """Run the stages a recipe names, in order; skip stages that are up to date; resume interrupted ones."""
-    from codeja.errors import ConfigError
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.pipeline.runner import load_recipe, run_recipe
 
     rec = load_recipe(recipe, set_)

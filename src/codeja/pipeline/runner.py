@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 
 from codeja.config import canonical_json, load_config
 from codeja.errors import CodejaError, ConfigError
+from codeja.pipeline.preflight import preflight_recipe, raise_on_errors
 from codeja.pipeline.recipe import (
     BUILTIN_REFS,
     PACKAGE_DIR,
@@ -38,12 +40,12 @@ from codeja.pipeline.recipe import (
     variant_recipe,
 )
 from codeja.pipeline.stages import STAGES
+from codeja.report.build import write_report
 from codeja.runs import PIPELINE_STATE, RESULT, now_iso, read_json, write_json
 
 
 def _cpu_s() -> float:
     """CPU seconds (user + system) of this process and of its finished children (sandbox runs, workers)."""
-    import resource
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
@@ -242,7 +244,6 @@ def run_recipe(
             for name, srec in read_json(vdir / PIPELINE_STATE)["stages"].items():
                 if srec.get("status") == "complete" and not (vdir / name).is_symlink():
                     shared.setdefault(srec["fingerprint"], (vdir / name, srec))
-    from codeja.pipeline.preflight import preflight_recipe, raise_on_errors
 
     pipes = {vname: Pipeline(rec, vdir, log=(lambda m, v=vname: log(f"{v}: {m}")) if recipe.variants else log,
                              shared=shared if recipe.variants else None) for vname, (rec, vdir) in runs.items()}
@@ -255,7 +256,5 @@ def run_recipe(
                         else pipe.run(from_stage=from_stage, until_stage=until_stage))
     report = None
     if not dry_run and recipe.report:
-        from codeja.report.build import write_report
-
         report = write_report(run_dir)
     return {"run_dir": str(run_dir), "plans": plans, "findings": findings, "report": report}
