@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from tqdm import tqdm
 
 from codeja.errors import ConfigError
 from codeja.io import BadLine, write_jsonl
 from codeja.prefs.records import Candidate, Response, read_candidates
+from codeja.prefs.report import write_report
 from codeja.prefs.strategies import STRATEGIES, Selection, is_placeholder, select
 from codeja.runs import STATS, stage_run, write_json
 
@@ -184,7 +186,6 @@ def build_pairs(
 
 def _build(path: Path, out: Path, strategy: str, seed: int, min_margin: float | None, rules: dict[str, Any],
            quarantine: bool, progress: bool) -> dict[str, Any]:
-    from tqdm import tqdm
 
     writer = PairWriter(strategy, seed, min_margin)
     tallies = {s: StrategyTally(s) for s in STRATEGIES}
@@ -244,7 +245,6 @@ def _build(path: Path, out: Path, strategy: str, seed: int, min_margin: float | 
     for w in stats["warnings"]:
         log.warning("prefs build: %s", w)
     assert stats["in"] == stats["pairs"] + stats["sft"] + stats["dropped"] + stats["quarantined"]
-    from codeja.prefs.report import write_report
 
     stats["report"] = write_report(out, stats, tallies, examples, all_scores)
     write_json(out / STATS, stats)

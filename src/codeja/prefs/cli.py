@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from codeja.config import flag_overrides, load_config
 from codeja.prefs.strategies import STRATEGIES
 
 app = typer.Typer(help="Sample responses, filter, score and build preference pairs.", no_args_is_help=True)
@@ -24,7 +25,7 @@ BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compa
 
 
 def _load(config: Path, overrides: list[str] | None, backend: str | None = None, base_url: str | None = None):
-    from codeja.config import flag_overrides, load_config
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.pipeline.preflight import check_stage, raise_on_errors
     from codeja.prefs.config import PrefsConfig
 

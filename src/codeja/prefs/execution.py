@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeja.codeparse import canonical_language, extract_code_blocks
+from codeja.errors import CodejaError
 from codeja.evaluate.benchmarks.base import Benchmark, Source, Task
 from codeja.evaluate.sanitize import get_sanitizer
 from codeja.prefs.records import Instruction
+from codeja.sandbox import Job, Limits, run_many
 
 # Sanitizers take the benchmark for its stop strings (bigcode); a response to an instruction has none.
 _NO_BENCHMARK = Benchmark([], Source(None, None, None, None))
@@ -75,7 +77,6 @@ class ExecutionRunner:
 
         Instructions without tests are skipped (no ``execution`` key is added).
         """
-        from codeja.sandbox import Job, Limits, run_many
 
         sanitizer_id = get_sanitizer(self.sanitizer).id  # recorded, as in every evaluation result
         jobs, owners = [], []
@@ -93,8 +94,6 @@ class ExecutionRunner:
         results = run_many(jobs, workers=self.workers, infra_retries=self.infra_retries)
         missing = [r for r in results if r.status == "toolchain-missing"]
         if missing:
-            from codeja.errors import CodejaError
-
             raise CodejaError(f"execution: no toolchain for {missing[0].language} on this machine "
                               f"({missing[0].detail}); install it or drop the 'execution' filter/scorer")
         statuses: dict[int, list[str]] = {n: [""] * len(items[n][0].tests or []) for n in owners}

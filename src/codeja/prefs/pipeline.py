@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
 from codeja.prefs.build import build_pairs
@@ -43,7 +45,6 @@ def filter_and_score(cfg: CandidatesConfig, samples_path: str | Path, output_dir
     with stage_run(out, "prefs.score", settings, inputs=[samples_path], seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return out / CANDIDATES
-        from tqdm import tqdm
 
         ex = cfg.scorer.execution
         runner = ExecutionRunner(ex.timeout_s, ex.workers, ex.default_language, sanitizer=ex.sanitizer)

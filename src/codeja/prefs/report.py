@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from codeja.report.render import table_md
+from codeja.report.fonts import pyplot
+from codeja.report.render import markdown_html, page, table_md
 from codeja.runs import REPORT_HTML, REPORT_MD
 
 # A strategy without a colour here gets matplotlib's next one.
@@ -26,8 +27,6 @@ def _fmt(x: Any) -> str:
 
 
 def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
-    from codeja.report.fonts import pyplot
-
     plt = pyplot()  # Agg, with a Japanese-capable font
 
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
@@ -56,8 +55,6 @@ def _plot_margins(out: Path, stats: dict, tallies: dict) -> Path:
 
 
 def _plot_scores(out: Path, tallies: dict, all_scores: list[float]) -> Path:
-    from codeja.report.fonts import pyplot
-
     plt = pyplot()  # Agg, with a Japanese-capable font
 
     series, labels = [all_scores], ["all survivors"]
@@ -138,7 +135,6 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
 
 def _html(md: str, images: dict[str, Path]) -> str:
     """report.md as a self-contained page (the plots it references embedded)."""
-    from codeja.report.render import markdown_html, page
 
     base = next(iter(images.values())).parent if images else None
     return page("Preference pairs", markdown_html(md, base)) + "\n"

@@ -15,6 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from codeja.backends import get_backend
 from codeja.backends.base import SamplingParams, derive_seed
 from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
@@ -51,7 +54,6 @@ def sample_responses(cfg: CandidatesConfig | SampleConfig, output_dir: str | Pat
     with stage_run(out, "prefs.sample", settings, inputs=[sc.instructions], seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return out / SAMPLES
-        from tqdm import tqdm
 
         backend = None
         parts = out / "parts"
@@ -63,8 +65,6 @@ def sample_responses(cfg: CandidatesConfig | SampleConfig, output_dir: str | Pat
             gens: dict[int, list] = {}
             if todo:
                 if backend is None:  # load the model only when something is left to do
-                    from codeja.backends import get_backend
-
                     backend = get_backend(sc.model, backend=sc.backend, **sc.backend_options)
                 out_gens = backend.chat([inst.prompt for inst in todo], sampling_params(sc, cfg.seed, k))
                 gens = {id(inst): g for inst, g in zip(todo, out_gens)}

@@ -22,14 +22,21 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from codeja.errors import CodejaError, ConfigError, InputError
+from codeja.models import load_tokenizer, resolve_model
+from codeja.models.loading import _torch_dtype
 from codeja.prefs.execution import ExecutionRunner
 from codeja.prefs.records import Instruction
+from codeja.prefs.tiebreak import QualityTieBreak
 
 if TYPE_CHECKING:  # the config validates scorer kinds against SCORERS, so it imports this module
     from codeja.prefs.config import ScorerConfig
@@ -91,11 +98,9 @@ class RewardModelScorer(Scorer):
                  device: str = "cpu"):
         if not model:
             raise ConfigError("scorer.reward_model.model: set a reward model (a local folder or a hub id)")
+        # heavy: torch, transformers (kept out of `codeja --help` and light imports)
         import torch
         from transformers import AutoModelForSequenceClassification
-
-        from codeja.models import load_tokenizer, resolve_model
-        from codeja.models.loading import _torch_dtype
 
         self.ref = resolve_model(model)
         name, kwargs = self.ref.load_args
@@ -191,7 +196,6 @@ class HTTPRewardScorer(Scorer):
 
     def __init__(self, url: str, model: str, *, attribute: str = "reward", weights: dict[str, float] | None = None,
                  api_key_env: str = "", timeout_s: float = 120.0, max_retries: int = 3, concurrency: int = 4):
-        import httpx
 
         headers = {"Content-Type": "application/json"}
         if api_key_env:
@@ -216,9 +220,6 @@ class HTTPRewardScorer(Scorer):
         return values[self.attribute]
 
     def _one(self, prompt: list[dict[str, str]], response: str) -> float:
-        import time
-
-        import httpx
 
         payload = {"model": self.model, "messages": prompt + [{"role": "assistant", "content": response}],
                    "stream": False}
@@ -243,8 +244,6 @@ class HTTPRewardScorer(Scorer):
         raise ScorerError(f"{self.endpoint}: no reward after {self.max_retries + 1} attempt(s): {last}")
 
     def score_many(self, items: list[ScoreItem]) -> list[list[float]]:
-        from concurrent.futures import ThreadPoolExecutor
-
         jobs = [(it.prompt, r) for it in items for r in it.responses]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             flat = list(pool.map(lambda job: self._one(*job), jobs))  # map keeps order
@@ -282,8 +281,6 @@ class QualityTieBreakAdapter:
     """:class:`codeja.prefs.tiebreak.QualityTieBreak` over score items."""
 
     def __init__(self, default_language: str = "python", sanitizer: str = "codeja"):
-        from codeja.prefs.tiebreak import QualityTieBreak
-
         self.measure = QualityTieBreak(default_language, sanitizer)
         self.kind = self.measure.kind
 
