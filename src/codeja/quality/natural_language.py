@@ -38,6 +38,7 @@ def script_counts(text: str) -> dict[str, int]:
 
 @lru_cache(maxsize=1)
 def _lingua():
+    # heavy: lingua (kept out of `codeja --help` and light imports)
     from lingua import Language, LanguageDetectorBuilder
 
     langs = [Language.ENGLISH, Language.FRENCH, Language.GERMAN, Language.SPANISH, Language.PORTUGUESE,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from codeja.codeparse import extract_code_blocks
+from codeja.quality.programming import mentioned_languages
 from codeja.quality.text import strip_code
 
 TASK_TYPES = ("write", "complete", "explain", "review", "fix", "edit", "translate", "test", "refactor", "document")
@@ -47,8 +49,6 @@ _SOFTWARE = re.compile(
 
 def detect_task_type(text: str) -> str:
     """One of :data:`TASK_TYPES`, or "other" when the wording names no software task."""
-    from codeja.codeparse import extract_code_blocks
-    from codeja.quality.programming import mentioned_languages
 
     prose = strip_code(text)
     if not (extract_code_blocks(text) or _SOFTWARE.search(prose) or mentioned_languages(text)):
