@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from codeja.errors import CodejaError
+from codeja.evaluate.compare import build_comparison
 from codeja.io import iter_jsonl
 from codeja.pipeline.stages import STAGES
 from codeja.report import plots
 from codeja.report.curves import render_curves, run_curves
-from codeja.report.render import Doc
+from codeja.report.render import Doc, table_html, table_md
 from codeja.runs import (
     COMPARISON,
     MANIFEST,
@@ -119,8 +120,6 @@ def comparisons(recs: list[dict[str, Any]]) -> list[tuple[str, dict]]:
         if (d / COMPARISON).is_file():
             out.append((rec["name"], read_json(d / COMPARISON)))
         elif any(d.rglob(RESULTS)):
-            from codeja.evaluate.compare import build_comparison
-
             out.append((rec["name"], build_comparison([d])))
     return out
 
@@ -369,8 +368,6 @@ def curate_section(doc: Doc, rec: dict[str, Any], prefix: str = "") -> None:
                 for step, r in (stats.get("removed") or {}).items()
                 for reason, exs in (r.get("examples") or {}).items() for ex in exs[:2]]
     if examples:
-        from codeja.report.render import table_html, table_md
-
         ex_header = ["step", "reason", "document", "match", "text (start)"]
         doc.details(f"Examples of removed documents ({len(examples)})", table_html(ex_header, examples),
                     md="Examples of removed documents:\n\n" + table_md(ex_header, examples))

@@ -8,6 +8,8 @@ stages of one run add up (infilling in one, HumanEval in another); ablation vari
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,8 @@ LOSS_TITLES = {"l2r_loss": "held-out loss, left-to-right", "fim_loss": "held-out
 
 def curves_figure(curves: dict[str, dict[str, Any]]) -> bytes | None:
     """One panel per held-out loss and per benchmark; one line per label (series or variant), CIs as bands."""
-    import io
 
+    # heavy: matplotlib (kept out of `codeja --help` and light imports)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,7 +127,6 @@ def curves_table(curves: dict[str, dict[str, Any]]) -> tuple[list[str], list[lis
 
 def render_curves(doc, curves: dict[str, dict[str, Any]], run_dir: Path) -> None:
     """The report section: figure (also written to ``run_dir/curves.png``), then the table."""
-    import base64
 
     if not any(c["scores"] for c in curves.values()):
         return

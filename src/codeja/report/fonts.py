@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from codeja.log import note
+
 # Characters a font must have to count as Japanese-capable: kanji, hiragana, katakana, a full-width mark.
 JA_SAMPLE = "日本語のラベルとコード。"
 # Families that render Japanese, most preferred first: macOS, Windows, then Linux (Noto CJK, IPA, VL, Takao). A
@@ -32,6 +34,7 @@ class Font:
 
 def _covers_japanese(path: str) -> bool:
     try:
+        # heavy: matplotlib (kept out of `codeja --help` and light imports)
         from matplotlib.ft2font import FT2Font
 
         charmap = FT2Font(path).get_charmap()
@@ -92,8 +95,6 @@ def _configure_matplotlib() -> tuple[str, ...]:
     families = ("DejaVu Sans", *[f.family for f in fonts[:2]])
     rcParams["font.family"] = list(families)
     if not fonts:
-        from codeja.log import note
-
         note(f"report: no Japanese font installed, Japanese in plots will show as boxes; {SET_UP_HINT}")
     return families
 

@@ -13,15 +13,17 @@ import functools
 import re
 from pathlib import Path
 
+import jinja2
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+
+from codeja.report.fonts import css_font_stack
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
 
 
 @functools.cache
 def _env():
-    import jinja2
-
     return jinja2.Environment(loader=jinja2.PackageLoader("codeja.report", "templates"), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
@@ -58,8 +60,6 @@ def data_uri(path: Path) -> str:
 
 @functools.cache
 def _markdown():
-    from markdown_it import MarkdownIt
-
     # raw HTML in a report.md is shown as text, never interpreted
     return MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 
@@ -83,7 +83,6 @@ def markdown_html(text: str, base_dir: str | Path | None = None, demote: int = 0
 def page(title: str, body: str, *, lang: str = "en", toc: list[tuple[str, str]] | None = None,
          generator: str | None = None) -> str:
     """A whole self-contained HTML page (CSS inline, Japanese-capable font stack)."""
-    from codeja.report.fonts import css_font_stack
 
     return _env().get_template("page.html.jinja").render(title=title, body=Markup(body), lang=lang,
                                                          font_stack=Markup(css_font_stack()), toc=toc or [],
