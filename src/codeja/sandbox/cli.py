@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from codeja.errors import InputError
+from codeja.errors import ConfigError, InputError
+from codeja.sandbox import Limits, get_language, run
 
 app = typer.Typer(help="Run untrusted code isolated, in many languages.", no_args_is_help=True)
 
@@ -16,7 +17,6 @@ def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int
                 stdin_file: Path | None = None, require_isolation: bool = False, args: tuple[str, ...] = (),
                 compile_timeout: float | None = None):
     """The function behind ``codeja sandbox run``: read the files, run, return the SandboxResult."""
-    from codeja.sandbox import Limits, get_language, run
 
     get_language(lang)  # an unknown language is reported before anything is read
 
@@ -53,7 +53,6 @@ def run_cmd(
     args: list[str] | None = typer.Argument(None, help="Arguments for the program (after --)."),
 ) -> None:
     """Run FILE in the sandbox. Exits 0 whatever the program did; non-zero only when codeja itself fails."""
-    from codeja.errors import ConfigError
 
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout {timeout}: must be > 0 seconds")

@@ -39,7 +39,7 @@ debug = 0
 
 
 def _cache_root() -> Path:
-    from codeja.sandbox.runner import cache_root
+    from codeja.sandbox.runner import cache_root  # import cycle: runner imports crates
 
     return cache_root()
 

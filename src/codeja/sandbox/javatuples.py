@@ -169,7 +169,7 @@ def java_sources() -> dict[str, str]:
 @cache
 def javatuples_dir(javac: str, javac_version: str) -> str | None:
     """A folder of compiled ``org/javatuples/*.class``, built on first use; None (logged) when javac fails."""
-    from codeja.sandbox.runner import cache_root
+    from codeja.sandbox.runner import cache_root  # import cycle: runner -> languages -> javatuples
 
     sources = java_sources()
     h = hashlib.sha256(javac_version.encode())

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from codeja.errors import InputError
 from codeja.sandbox.javatuples import javatuples_dir
 from codeja.sandbox.types import Limits
 
@@ -520,8 +521,6 @@ for _lang in LANGUAGE_LIST:
 
 
 def get_language(name: str) -> Language:
-    from codeja.errors import InputError
-
     lang = LANGUAGES.get(name.lower().strip())
     if lang is None:
         raise InputError(f"unknown language '{name}'; known: {', '.join(lg.name for lg in LANGUAGE_LIST)} "

@@ -326,7 +326,7 @@ class _Runner:
         toolchain: ok and failed always; timeout and memory with the limits they had, reused only under limits
         no larger (a timeout only when the compiler was busy, not starved by a loaded machine).
         """
-        from codeja.sandbox.crates import build_context
+        from codeja.sandbox.crates import build_context  # import cycle: crates imports runner
 
         ctx = build_context(lang)
         step = lang.compile_step(source, limits, ctx)
@@ -517,6 +517,7 @@ def run_many(jobs: Sequence[Job], *, workers: int | None = None, progress: bool 
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     bar = None
     if progress:
+        # start-up path (codeja.cli imports the sandbox): tqdm loads only when a bar is shown
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="sandbox", unit="prog")
