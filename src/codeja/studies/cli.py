@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from codeja.config import validate
+
 app = typer.Typer(help="Tools for studies: contaminate a corpus with placeholder idioms.",
                   no_args_is_help=True)
 
@@ -28,7 +30,7 @@ def contaminate_cmd(
     """Write a copy of a corpus where a share of documents have a share of their function bodies replaced by
     placeholder idioms, with a record of every replacement and the placeholder filter's recall per idiom
     group."""
-    from codeja.config import validate
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.runs import REPORT_MD, STATS
     from codeja.studies.config import ContaminateConfig
     from codeja.studies.contaminate import contaminate

@@ -36,7 +36,8 @@ from typing import Any
 from codeja.backends.base import derive_seed
 from codeja.codeparse import canonical_language, language_from_path
 from codeja.errors import InputError
-from codeja.io import parse_line
+from codeja.io import parse_line, write_jsonl
+from codeja.quality.placeholder import get_detector
 from codeja.report.render import table_md
 from codeja.runs import REPORT_MD, STATS, stage_run, write_json
 from codeja.studies.bodies import function_bodies, supported
@@ -166,7 +167,6 @@ def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: boo
         if run.skipped:
             return run.manifest["summary"]
         tool = Contaminator(cfg)
-        from codeja.quality.placeholder import get_detector
 
         detector = get_detector(tuple(cfg.filter_extra_patterns))
         langs: dict[int, str | None] = {}
@@ -202,7 +202,6 @@ def contaminate(cfg: ContaminateConfig, output_dir: str | Path, *, progress: boo
         for f in files:  # publish each file only once complete
             name = f.name.removesuffix(".gz")
             (out / CORPUS / f".{name}.tmp").replace(out / CORPUS / name)
-        from codeja.io import write_jsonl
 
         write_jsonl(out / RECORDS, records)
         stats = tally.summary(cfg, counts)

@@ -3,16 +3,17 @@ every model, so the losses of the study's arms are comparable window by window."
 
 from __future__ import annotations
 
+from codeja.errors import InputError
+from codeja.fim.packing import PackedCorpus
+from codeja.models.loading import load_causal_lm
+
 
 def heldout_losses(model: str, prefix: str, *, seq_len: int = 512, max_windows: int = 64,
                    batch_size: int = 4) -> list[float]:
     """Mean next-token loss of each of the first ``max_windows`` windows of ``seq_len`` tokens (documents end
     to end in file order, each ending with its end-of-document token, as in training without FIM)."""
+    # heavy: torch (kept out of `codeja --help` and light imports)
     import torch
-
-    from codeja.errors import InputError
-    from codeja.fim.packing import PackedCorpus
-    from codeja.models.loading import load_causal_lm
 
     corpus = PackedCorpus(prefix, seq_len, shuffle=False)
     n = min(len(corpus), max_windows)

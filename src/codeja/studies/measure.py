@@ -16,6 +16,7 @@ contrasts resample the same tasks (windows) for both arms, so they are paired.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ import numpy as np
 
 from codeja.errors import InputError
 from codeja.evaluate.metrics import bootstrap_ci
+from codeja.evaluate.runner import _safe as safe
 from codeja.io import read_jsonl
 from codeja.report.render import table_md
 from codeja.runs import RESULTS, SAMPLES, STATS, TABLES, read_json, stage_run, write_json
 from codeja.studies.config import PlaceholderStudyConfig
+from codeja.studies.heldout import heldout_losses
 from codeja.studies.outputs import judge_body
 
 MEASURES = {  # key -> (title, plot file, y label)
@@ -37,8 +40,6 @@ MEASURES = {  # key -> (title, plot file, y label)
 
 
 def _safe(name: str) -> str:
-    from codeja.evaluate.runner import _safe as safe
-
     return safe(name)
 
 
@@ -95,8 +96,6 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
                      for b in cfg.benchmarks} for a in cfg.arms}
         losses = {}
         if cfg.models and cfg.heldout:
-            from codeja.studies.heldout import heldout_losses
-
             for arm, model in zip(cfg.arms, cfg.models):
                 losses[arm] = heldout_losses(model, cfg.heldout, seq_len=cfg.heldout_seq_len,
                                              max_windows=cfg.heldout_windows)
@@ -156,7 +155,6 @@ def _dpo_data(candidates: str, pairs: str) -> dict[str, Any]:
     """What the policy wrote on the DPO prompts (verdicts) and what the placeholder filter caught of it."""
     if not candidates:
         return {}
-    from collections import Counter
 
     verdicts, caught = Counter(), Counter()
     prompts = prompts_flagged = 0
@@ -258,6 +256,7 @@ def tables_md(tables: list[dict[str, Any]]) -> str:
 
 
 def plot_all(study: dict[str, Any], out: Path) -> None:
+    # heavy: matplotlib (kept out of `codeja --help` and light imports)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from codeja.quality.placeholder import find_placeholder
+
 STUB = re.compile(r"(?:pass|\.\.\.|raise\s+NotImplementedError\b.*|return(?:\s+None)?)\s*;?")
 # a statement that is only a string literal (a docstring the model wrote) does nothing either
 TRIPLE_QUOTED = re.compile(r"[rRbBuU]{0,2}(\"\"\"|''')[\s\S]*?(?:\1|$)")
@@ -45,7 +47,6 @@ def function_body(completion: str) -> str:
 
 def judge_body(completion: str) -> BodyJudgement:
     """Judge a Python completion of a function prompt (see the module doc)."""
-    from codeja.quality.placeholder import find_placeholder
 
     body = function_body(completion)
     if not body.strip():

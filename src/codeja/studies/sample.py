@@ -21,6 +21,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from codeja.backends import get_backend
 from codeja.backends.base import derive_seed
 from codeja.errors import InputError
 from codeja.io import iter_jsonl, write_jsonl
@@ -85,15 +88,12 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
             raise InputError("no module-level Python function with a docstring found", path=cfg.corpus)
         calls = [prompts[i:i + cfg.batch_size] for i in range(0, len(prompts), cfg.batch_size)]
         backend = None
-        from tqdm import tqdm
 
         for k, chunk in enumerate(tqdm(calls, desc="study sample", unit="call", disable=not progress)):
             unit = f"call-{k:05d}"
             if run.is_done(unit):
                 continue
             if backend is None:
-                from codeja.backends import get_backend
-
                 backend = get_backend(cfg.model, cfg.backend, **cfg.backend_options)
             seed = derive_seed(cfg.seed, "study.sample.call", k)
             params = cfg.sampling_params(n=cfg.n, stop=cfg.stop, seed=seed)
