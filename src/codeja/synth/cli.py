@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from codeja.config import load_config
+
 app = typer.Typer(help="Synthesize steered instruction data (Magpie).", no_args_is_help=True)
 
 
@@ -67,7 +69,7 @@ def magpie(
     unsteered: bool = typer.Option(False, "--unsteered", help="Plain Magpie: the model's default system prompt."),
 ) -> None:
     """Generate steered instruction/response pairs with Magpie and write the diversity report."""
-    from codeja.config import load_config
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.pipeline.preflight import check_stage, raise_on_errors
     from codeja.synth.config import MagpieConfig
     from codeja.synth.magpie import run_magpie

@@ -29,6 +29,7 @@ class InstructionDeduplicator:
     """Feed instructions in order; :meth:`check` says whether one duplicates an earlier kept one."""
 
     def __init__(self, threshold: float = 0.8, ngram: int = 5, num_perm: int = 128):
+        # heavy: datasketch (kept out of `codeja --help` and light imports)
         from datasketch import MinHashLSH
 
         self.threshold, self.ngram, self.num_perm = threshold, ngram, num_perm

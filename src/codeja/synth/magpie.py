@@ -19,13 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
+from codeja.backends import get_backend
 from codeja.backends.base import Backend, derive_seed
 from codeja.io import read_jsonl, write_jsonl
+from codeja.models import load_tokenizer
 from codeja.runs import REPORT_HTML, REPORT_MD, STATS, stage_run, write_json
 from codeja.synth.config import MagpieConfig
 from codeja.synth.dedup import InstructionDeduplicator
 from codeja.synth.filters import build_filters, judge
 from codeja.synth.measure import distributions, measure_instruction
+from codeja.synth.report import write_reports
 from codeja.synth.steering import RowSpec, draw_row_spec, preset_spec, system_prompt_for
 from codeja.synth.templates import PreQuery, derive_pre_query
 
@@ -107,7 +112,6 @@ def _batches(items: list, size: int):
 
 def _run_units(run, parts: Path, prefix: str, rows: list[dict], size: int, work, seed: int, desc: str) -> list[dict]:
     """Process ``rows`` in batches through ``work(batch, unit_seed)``; finished batches are reloaded on resume."""
-    from tqdm.auto import tqdm
 
     out: list[dict] = []
     batches = list(_batches(rows, size))
@@ -139,12 +143,8 @@ def _meta(r: dict, cfg: MagpieConfig, identity: dict) -> dict:
 def _load_defaults(cfg: MagpieConfig, backend: Backend | None, tokenizer: Any) -> tuple[Backend, Any, bool]:
     owned = backend is None
     if tokenizer is None:
-        from codeja.models import load_tokenizer
-
         tokenizer = load_tokenizer(cfg.tokenizer or cfg.model)
     if backend is None:
-        from codeja.backends import get_backend
-
         backend = get_backend(cfg.model, backend=cfg.backend, **cfg.backend_options)
     return backend, tokenizer, owned
 
@@ -156,7 +156,6 @@ def run_magpie(cfg: MagpieConfig, output_dir: str | Path, *, backend: Backend | 
     ``backend`` / ``tokenizer`` may be passed in (an already loaded engine); by default they come from
     ``cfg.model`` through :func:`codeja.backends.get_backend` and :func:`codeja.models.load_tokenizer`.
     """
-    from codeja.synth.report import write_reports
 
     out = Path(output_dir)
     with stage_run(out, "synth.magpie", cfg, seeds={"seed": cfg.seed}) as run:

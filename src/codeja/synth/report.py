@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from codeja.quality import TASK_TYPES
+from codeja.report.fonts import pyplot
 from codeja.report.render import page, table_html, table_md
 from codeja.runs import REPORT_HTML, REPORT_MD
 from codeja.synth.config import MagpieConfig
@@ -85,7 +86,6 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def plot_png(dist: dict) -> bytes:
     """Grouped bars per dimension: requested vs measured (steered) vs measured (unsteered)."""
-    from codeja.report.fonts import pyplot
 
     plt = pyplot()  # Agg, with a Japanese-capable font
 

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jinja2 import TemplateError
+
 from codeja.errors import ConfigError
 
 SENTINEL = "CODEJA_PRE_QUERY_SENTINEL_7f3a"
@@ -97,7 +99,6 @@ def _template_source(tokenizer: Any) -> str:
 
 def _with_system(tokenizer: Any, messages: list[dict], system: str | None, user: str) -> tuple[str, bool]:
     """Render ``[system?] + messages + [user]``; fold the system prompt into the first user turn if rejected."""
-    from jinja2 import TemplateError
 
     head = [{"role": "system", "content": system}] if system is not None else []
     try:
