@@ -8,10 +8,14 @@ the file. ``codeja train cpt CONFIG --dry-run`` prints the data plan (samples, t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import typer
+
+from codeja.config import dump_yaml, load_config
 
 app = typer.Typer(help="Continued pretraining (with FIM), SFT and DPO.", no_args_is_help=True)
 
@@ -43,6 +47,7 @@ def _overrides(set_: list[str] | None, **flags) -> list[str]:
 
 def _preflight(kind: str, cfg) -> None:
     """Model resolvable, data present with the right fields, GPU / Megatron-LM where asked: before loading."""
+    # start-up path: stage modules load when their command runs; train.mixture imports torch
     from codeja.pipeline.preflight import check_stage, raise_on_errors
 
     raise_on_errors(check_stage(kind, cfg))
@@ -61,8 +66,6 @@ def _finetune_flags(max_steps: int | None, epochs: float | None, use_lora: bool)
 
 def _quiet_stdout():
     """Training chatter (the Trainer prints its log dicts to stdout) goes to stderr; stdout carries the result."""
-    import contextlib
-    import sys
 
     return contextlib.redirect_stdout(sys.stderr)
 
@@ -112,7 +115,6 @@ def cpt_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Continued pretraining with FIM on an indexed dataset."""
-    from codeja.config import dump_yaml, load_config
     from codeja.train.config import CPTConfig
 
     cfg = load_config(
@@ -154,7 +156,6 @@ def cpt_cmd(
 def _finetune(stage: str, config_cls, train, config: Path | None, set_: list[str] | None, output: Path,
               as_json: bool, **flags) -> None:
     """Load ``config_cls`` from the file and flags, preflight it, train quietly and print the summary."""
-    from codeja.config import load_config
 
     cfg = load_config(config, config_cls, _overrides(set_, **flags), stage=stage)
     _preflight(stage, cfg)

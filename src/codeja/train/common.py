@@ -14,7 +14,13 @@ from typing import Any
 
 from codeja.errors import ConfigError
 from codeja.io import read_jsonl
+from codeja.log import use_codeja_trainer_progress
+from codeja.models import load_causal_lm
+from codeja.models import load_tokenizer as _load
+from codeja.models.loading import cpu_bf16_supported
+from codeja.report.fonts import pyplot
 from codeja.runs import METRICS, StageRun
+from codeja.train import lora  # lora imports this module
 
 LOSS_PNG = "loss.png"
 CHECKPOINTS = "checkpoints"
@@ -27,9 +33,8 @@ FINAL = "model"
 
 def resolve_precision(precision: str) -> str:
     """'auto' -> 'bf16' on a bf16-capable GPU or CPU, else 'fp32'. An explicit choice is checked, not ignored."""
+    # heavy: torch, transformers, datasets (kept out of `codeja --help` and light imports)
     import torch
-
-    from codeja.models.loading import cpu_bf16_supported
 
     cuda = torch.cuda.is_available()
     if precision == "auto":
@@ -47,7 +52,6 @@ def resolve_precision(precision: str) -> str:
 
 def load_tokenizer(model: str):
     """The model's tokenizer through codeja.models ('tiny', HF folder, hub id); pad falls back to EOS."""
-    from codeja.models import load_tokenizer as _load
 
     return _load(model)
 
@@ -56,8 +60,6 @@ def load_model(model: str, tokenizer=None):
     """Load a causal LM in fp32 (master weights; bf16 comes from autocast), in train mode, with embeddings grown to
     cover the tokenizer (e.g. freshly added FIM sentinels)."""
     import torch
-
-    from codeja.models import load_causal_lm
 
     m = load_causal_lm(model, dtype=torch.float32)
     m.train()
@@ -129,8 +131,6 @@ def make_callbacks(output_dir: Path, run: StageRun, resume_step: int = 0) -> lis
     with --verbose; see :func:`codeja.log.trainer_progress_class`).
     """
     from transformers import TrainerCallback
-
-    from codeja.log import use_codeja_trainer_progress
 
     use_codeja_trainer_progress()
 
@@ -225,7 +225,6 @@ def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
 
 def plot_loss_curve(output_dir: Path, title: str) -> Path:
     """loss.png: training loss per step, plus any eval_*loss series as markers."""
-    from codeja.report.fonts import pyplot
 
     plt = pyplot()  # Agg, with a Japanese-capable font
 
@@ -284,8 +283,6 @@ def fit_trl(trainer_cls, cfg, run: StageRun, out: Path, *, model, args, rows: li
     (merged or adapter, per ``cfg.lora``) and the loss curve. Returns the trainer, the checkpoint resumed from, the
     final model's folder and its parameter counts and save details."""
     from datasets import Dataset
-
-    from codeja.train import lora  # lora imports this module
 
     resume = resume_checkpoint(run, out, cfg.resume)
     trainer = trainer_cls(

@@ -10,6 +10,7 @@ The names clash with TRL's ``SFTConfig`` / ``DPOConfig`` on purpose (they are th
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -320,8 +321,6 @@ class CPTConfig(TrainBase):
     def sources(self) -> list[DataSource]:
         """The mixture as a list of sources (a single prefix is one source named after it, weight 1)."""
         if isinstance(self.data, str):
-            from pathlib import PurePath
-
             name = re.sub(r"[^A-Za-z0-9_-]", "_", PurePath(self.data).name) or "data"
             return [DataSource(name=name if name[0].isalpha() else f"d{name}", prefix=self.data, weight=1.0)]
         return list(self.data)

@@ -15,13 +15,18 @@ two views.
 
 from __future__ import annotations
 
+import json
+import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from codeja.errors import InputError
-from codeja.runs import stage_run
+from codeja.runs import stage_run, write_json
 from codeja.train import common
 from codeja.train.config import CPTConfig
+from codeja.train.launch import maybe_relaunch
+from codeja.train.megatron import run_megatron
 
 
 def collate(items: list[dict[str, Any]], *, with_source: bool = False) -> dict[str, Any]:
@@ -30,6 +35,7 @@ def collate(items: list[dict[str, Any]], *, with_source: bool = False) -> dict[s
     ``with_source`` keeps each sample's source index (``source``), which the CPT trainer pops to count trained
     tokens per source before the batch reaches the model.
     """
+    # heavy: torch, transformers, codeja.fim.dataset (kept out of light imports)
     import torch
 
     input_ids = torch.stack([torch.as_tensor(it["input_ids"], dtype=torch.long) for it in items])
@@ -58,8 +64,6 @@ SOURCE_TOKENS = "source_tokens.json"  # in each checkpoint: tokens trained per s
 def _make_trainer_class():
     import torch
     from transformers import Trainer
-
-    from codeja.runs import write_json
 
     class CPTTrainer(Trainer):
         """Trainer reading positions in order (the shuffle lives in the data, where it is a function of the seed)
@@ -176,8 +180,6 @@ def build_datasets(cfg: CPTConfig, tokenizer, *, world_size: int | None = None) 
 
 
 def _world_size() -> int:
-    import os
-
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -187,7 +189,6 @@ def _trained_before(resume: str | None, data: dict[str, Any], resume_step: int, 
     Read from the checkpoint; a checkpoint written before codeja counted them gets the blend's count of samples
     x seq_len for the positions already consumed (exact but for FIM padding, which is rare).
     """
-    import json
 
     mix = data["train"]
     names = mix.names
@@ -215,15 +216,10 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
     ``metrics.jsonl``, ``loss.png``, resumable ``checkpoints/`` and the final HF checkpoint in ``model/``.
     ``callbacks`` are extra transformers TrainerCallbacks.
     """
-    from functools import partial
-
-    from codeja.train.launch import maybe_relaunch
 
     if (launched := maybe_relaunch("cpt", cfg, output_dir)) is not None:
         return launched
     if cfg.engine == "megatron":
-        from codeja.train.megatron import run_megatron
-
         return run_megatron(cfg, output_dir)
     sources = cfg.sources
     for src in sources:

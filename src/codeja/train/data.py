@@ -314,6 +314,7 @@ def _check_conversation_pair(row: dict, p: str, line: int) -> dict:
 
 def parse_pair(obj: dict, p: str, line: int) -> tuple[dict[str, Any], bool]:
     """One preference row -> (TRL row with an explicit prompt, conversational)."""
+    # heavy: trl (kept out of `codeja --help` and light imports)
     from trl.data_utils import extract_prompt
 
     for key in ("chosen", "rejected"):

@@ -20,6 +20,7 @@ from codeja.errors import ConfigError
 from codeja.runs import stage_run
 from codeja.train import common, data
 from codeja.train.config import DPOConfig
+from codeja.train.launch import maybe_relaunch
 
 
 def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
@@ -31,7 +32,6 @@ def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
 
 def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """DPO; returns a summary (final loss, reward accuracy/margin, steps, tokens/s, pair accounting, model path)."""
-    from codeja.train.launch import maybe_relaunch
 
     if (launched := maybe_relaunch("dpo", cfg, output_dir)) is not None:
         return launched
@@ -42,6 +42,7 @@ def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None 
     with stage_run(out, "train.dpo", cfg, inputs=inputs, seeds={"seed": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
+        # heavy: trl (kept out of `codeja --help` and light imports)
         from trl import DPOConfig as TRLDPOConfig
         from trl import DPOTrainer
 

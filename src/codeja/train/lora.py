@@ -17,6 +17,7 @@ def peft_config(cfg: LoraConfig):
     """A ``peft.LoraConfig`` for the trainers' ``peft_config`` argument, or None when LoRA is off."""
     if not cfg.enabled:
         return None
+    # heavy: peft (kept out of `codeja --help` and light imports)
     from peft import LoraConfig as PeftLoraConfig
 
     return PeftLoraConfig(

@@ -75,6 +75,7 @@ def _num(x: float) -> str:
 def data_path_args(cfg: CPTConfig) -> list[str]:
     """The values of ``--data-path``: the prefix, or Megatron's blend ``w1 p1 w2 p2 ...`` with the normalised
     weights of the sources (a source of weight 0 is left out, as on the transformers engine)."""
+    # heavy: codeja.train.mixture (torch) (kept out of `codeja --help` and light imports)
     from codeja.train.mixture import normalised_weights
 
     if isinstance(cfg.data, str):

@@ -29,12 +29,14 @@ import numpy as np
 
 from codeja.errors import ConfigError, InputError
 from codeja.fim.config import FIMConfig
+from codeja.fim.packing import open_indexed
 from codeja.train.config import CPTConfig
 
 
 def blend_indices(weights: list[float], size: int) -> tuple[np.ndarray, np.ndarray]:
     """(source of each position, sample index within that source) for ``size`` positions: megatron-core's own
     blending (the same C++ routine its BlendedDataset uses), so both engines interleave sources identically."""
+    # heavy: megatron (kept out of `codeja --help` and light imports)
     from megatron.core.datasets import helpers
 
     w = np.asarray(weights, dtype=np.float64)
@@ -131,7 +133,6 @@ def normalised_weights(cfg: CPTConfig) -> list[float]:
 def _lengths(prefix: str) -> np.ndarray | None:
     if not (Path(prefix + ".bin").is_file() and Path(prefix + ".idx").is_file()):
         return None
-    from codeja.fim.packing import open_indexed
 
     if Path(prefix + ".bin").stat().st_size == 0:  # no documents (numpy cannot memory-map an empty file)
         return np.zeros(0, dtype=np.int64)

@@ -18,6 +18,7 @@ from codeja.errors import ConfigError
 from codeja.runs import stage_run
 from codeja.train import common, data
 from codeja.train.config import SFTConfig
+from codeja.train.launch import maybe_relaunch
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHATML = TEMPLATES / "chatml_generation.jinja"
@@ -25,6 +26,7 @@ CHATML = TEMPLATES / "chatml_generation.jinja"
 
 def training_chat_template(tokenizer, template_path: str | None, need_markers: bool) -> tuple[str, str]:
     """Return (template, where it came from) for training; raise ConfigError when no usable one exists."""
+    # heavy: trl (kept out of `codeja --help` and light imports)
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
     if template_path:
@@ -59,7 +61,6 @@ def training_chat_template(tokenizer, template_path: str | None, need_markers: b
 
 def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """SFT; returns a summary (final loss, steps, tokens/s, row accounting, model path) and writes the run folder."""
-    from codeja.train.launch import maybe_relaunch
 
     if (launched := maybe_relaunch("sft", cfg, output_dir)) is not None:
         return launched
