@@ -21,9 +21,11 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperOption
 
 import codeja
 from codeja.backends import cli as backends_cli
+from codeja.config import config_hash, dump_yaml
 from codeja.curate import cli as curate_cli
 from codeja.errors import CodejaError
 from codeja.evaluate import cli as evaluate_cli
@@ -49,7 +51,6 @@ app = typer.Typer(
 def _plain_option_types() -> None:
     """Help shows a value's type only where there is a value: no ``<bool>`` on flags, ``<str>`` (not
     ``<list[str]>``) on repeatable options, whose help says "repeatable". typer 0.29 has no setting for this."""
-    from typer.core import TyperOption
 
     if getattr(TyperOption, "_codeja_plain_types", False) or not hasattr(TyperOption, "display_type_rich"):
         return
@@ -100,6 +101,7 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show libraries' own logs (datatrove, Trainer, "
                                  "megatron-core); also CODEJA_VERBOSE=1."),
 ) -> None:
+    # start-up path: stage modules load when their command runs (keeps `codeja --help` fast)
     from codeja.log import VERBOSE_ENV, quiet_libraries
 
     if verbose:
@@ -118,7 +120,6 @@ def config_validate(
     as_json: bool = typer.Option(False, "--json", help="Print the resolved config as JSON."),
 ) -> None:
     """Check a config against its stage's schema and print it resolved, with its hash."""
-    from codeja.config import config_hash, dump_yaml
     from codeja.pipeline.recipe import load_any  # imports every stage's module: only when a file is validated
 
     stage, cfg = load_any(file, set_)

@@ -69,6 +69,7 @@ def get_parser(language: str):
     lang = canonical_language(language)
     if lang not in GRAMMARS:
         return None
+    # heavy: tree_sitter (kept out of `codeja --help` and light imports)
     import tree_sitter
 
     module, attr = GRAMMARS[lang]

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from codeja.config import StrictModel
 from codeja.errors import InputError
+from codeja.models.resolve import hub_offline
 
 # owner/name with an optional @revision; a leading "." or "/" means the user meant a path
 _HUB_REF = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<rev>[\w./-]+))?$")
@@ -102,7 +103,6 @@ def pin_revision(src: HubSource) -> HubSource:
     """Resolve a hub source's branch or tag to a commit (see the module doc); local sources are returned as is."""
     if src.kind != "hub" or src.commit:  # local, or pinned already (tasks reuse the launcher's commit)
         return src
-    from codeja.models.resolve import hub_offline
 
     rev = src.opts.revision or "main"
     if _COMMIT.match(rev):
@@ -121,6 +121,7 @@ def pin_revision(src: HubSource) -> HubSource:
 @functools.cache
 def _hub_commit(repo_id: str, revision: str) -> str:
     """Asked once per process, so the input check, the manifest and the tasks all see the same commit."""
+    # heavy: huggingface_hub, datasets (kept out of `codeja --help` and light imports)
     from huggingface_hub import HfApi
 
     return HfApi().dataset_info(repo_id, revision=revision).sha

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import time
@@ -35,6 +37,7 @@ class GenerationProgress:
     """
 
     def __init__(self, total: int, *, desc: str = "generate", show: bool | None = None, min_total: int = 2):
+        # heavy: tqdm, datatrove, transformers (kept out of `codeja --help` and light imports)
         from tqdm.auto import tqdm
 
         self.tokens = 0  # confirmed by finished samples
@@ -127,9 +130,6 @@ def quiet_libraries() -> None:
 
 def _on_import(module: str, hook) -> None:
     """Run ``hook()`` right after ``module`` is first imported (a one-shot meta-path finder)."""
-    import importlib.abc
-    import importlib.util
-
     class _Hook(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
             if name != module:

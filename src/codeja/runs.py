@@ -42,6 +42,8 @@ from pydantic import BaseModel
 
 import codeja
 from codeja.config import config_hash
+from codeja.errors import InputError
+from codeja.log import note
 
 # The file names of output folders, spelled once (readers and writers import them).
 MANIFEST = "manifest.json"  # every stage folder: config, hashes, versions, status and summary (StageRun)
@@ -78,7 +80,6 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     """A JSON file; one that is not valid UTF-8 JSON is an InputError naming it."""
-    from codeja.errors import InputError
 
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -239,8 +240,6 @@ def stage_run(
     old = read_json(old_path) if old_path.exists() else None
     prog_path = out / PROGRESS
     if old and not force and _same_run(old, manifest) and old.get("status") == "complete":
-        from codeja.log import note
-
         note(f"{stage}: {out} is complete with the same config and inputs; skipped")
         yield StageRun(out, stage, old, skipped=True)
         return
@@ -250,7 +249,6 @@ def stage_run(
         if prog.get("config_hash") == manifest["config_hash"]:
             done = set(prog.get("done", {}))
             manifest["resumed"] = {"from": old.get("started_at"), "units_done": len(done)}
-            from codeja.log import note
 
             note(f"{stage}: resuming in {out}: {len(done)} unit(s) already done")
     elif prog_path.exists():
