@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeja.backends import get_backend
 from codeja.config import config_hash
 from codeja.evaluate.benchmarks import Benchmark, get_benchmark
 from codeja.evaluate.checkpoints import CURVES, curves, expand_models
@@ -269,6 +268,9 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
                 cells.append(cell)
                 continue
             if backend is None:
+                # looked up at call time: tests and embedders swap codeja.backends.get_backend
+                from codeja.backends import get_backend
+
                 backend = get_backend(arg, cfg.backend, **cfg.backend_options)
                 tokenizer = getattr(backend, "tokenizer", None)
             mode = resolve_mode(gen.mode, backend)

@@ -17,7 +17,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from codeja.backends import get_backend
 from codeja.backends.base import SamplingParams, derive_seed
 from codeja.errors import ConfigError
 from codeja.io import iter_jsonl, write_jsonl
@@ -65,6 +64,9 @@ def sample_responses(cfg: CandidatesConfig | SampleConfig, output_dir: str | Pat
             gens: dict[int, list] = {}
             if todo:
                 if backend is None:  # load the model only when something is left to do
+                    # looked up at call time: tests and embedders swap codeja.backends.get_backend
+                    from codeja.backends import get_backend
+
                     backend = get_backend(sc.model, backend=sc.backend, **sc.backend_options)
                 out_gens = backend.chat([inst.prompt for inst in todo], sampling_params(sc, cfg.seed, k))
                 gens = {id(inst): g for inst, g in zip(todo, out_gens)}

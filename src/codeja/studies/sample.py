@@ -23,7 +23,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from codeja.backends import get_backend
 from codeja.backends.base import derive_seed
 from codeja.errors import InputError
 from codeja.io import iter_jsonl, write_jsonl
@@ -94,6 +93,9 @@ def sample_completions(cfg: StudySampleConfig, output_dir: str | Path, *,
             if run.is_done(unit):
                 continue
             if backend is None:
+                # looked up at call time: tests and embedders swap codeja.backends.get_backend
+                from codeja.backends import get_backend
+
                 backend = get_backend(cfg.model, cfg.backend, **cfg.backend_options)
             seed = derive_seed(cfg.seed, "study.sample.call", k)
             params = cfg.sampling_params(n=cfg.n, stop=cfg.stop, seed=seed)

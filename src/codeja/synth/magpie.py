@@ -21,7 +21,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from codeja.backends import get_backend
 from codeja.backends.base import Backend, derive_seed
 from codeja.io import read_jsonl, write_jsonl
 from codeja.models import load_tokenizer
@@ -145,6 +144,9 @@ def _load_defaults(cfg: MagpieConfig, backend: Backend | None, tokenizer: Any) -
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.tokenizer or cfg.model)
     if backend is None:
+        # looked up at call time: tests and embedders swap codeja.backends.get_backend
+        from codeja.backends import get_backend
+
         backend = get_backend(cfg.model, backend=cfg.backend, **cfg.backend_options)
     return backend, tokenizer, owned
 
