@@ -275,7 +275,6 @@ def _eval(c: _Checker, cfg: Any) -> None:
         c.add("error", f"generation.prompt_template: unknown template '{cfg.generation.prompt_template}'; known: "
                        f"{', '.join(TEMPLATES)}")
     # a training run or a glob stands for its checkpoints: check the models it expands to
-
     for arg in cfg.models:
         expanded = [arg] if _pending(arg) is not None else [s.arg for s in c.guard(expand_models, [arg]) or []]
         for m in expanded:
