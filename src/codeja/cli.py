@@ -51,7 +51,6 @@ app = typer.Typer(
 def _plain_option_types() -> None:
     """Help shows a value's type only where there is a value: no ``<bool>`` on flags, ``<str>`` (not
     ``<list[str]>``) on repeatable options, whose help says "repeatable". typer 0.29 has no setting for this."""
-
     if getattr(TyperOption, "_codeja_plain_types", False) or not hasattr(TyperOption, "display_type_rich"):
         return
     original = TyperOption.display_type_rich

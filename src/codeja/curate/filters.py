@@ -199,7 +199,6 @@ class LintFilter(CurateFilter):
 
 def ruff_per_kloc(code: str, select: list[str]) -> float | None:
     """Ruff findings per 1000 lines (ruff reads the code from stdin; no file is written)."""
-
     ruff = Path(sys.executable).with_name("ruff")
     cmd = [str(ruff) if ruff.exists() else "ruff", "check", "--no-cache", "--isolated", "--output-format", "json",
            "--select", ",".join(select), "--stdin-filename", "doc.py", "-"]

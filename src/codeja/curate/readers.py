@@ -216,7 +216,6 @@ class _CodejaReader(_RecordMapper, BaseDiskReader):
 
     def fingerprint(self, work: Path) -> Path:
         """A listing of the files read with their sha256 (what the manifest hashes as this source's input)."""
-
         root = Path(self.data_folder.path)
         listing = work / f"{self.src.name}.files.tsv"
         listing.parent.mkdir(parents=True, exist_ok=True)
@@ -405,7 +404,6 @@ _PRUNE = {"site-packages", "dist-packages", "__pycache__", "node_modules"}
 def _walk(root: Path, glob: str) -> list[str]:
     """Relative paths under ``root`` matching ``glob``, pruning installed packages and hidden folders while walking
     (the stdlib folder holds site-packages: listing it first and filtering after costs tens of seconds)."""
-
     name_only = glob[3:] if glob.startswith("**/") else None
     out = []
     for dirpath, dirnames, filenames in os.walk(root):

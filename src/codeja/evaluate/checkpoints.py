@@ -59,7 +59,6 @@ def is_training_run(p: Path) -> bool:
 
 def _final_step(run: Path) -> int | None:
     """The step the run's final ``model/`` was saved at (its manifest's summary, as codeja's trainers write it)."""
-
     man = run / MANIFEST
     if not man.is_file():
         return None
@@ -163,7 +162,6 @@ def expand_models(models: list[str], names: list[str] | None = None) -> list[Mod
 def headline(cell: Path, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any] | None:
     """A cell's headline score with its bootstrap CI over tasks: pass@1 for code; for QA (NIILC) the character
     F1, whose CI is computed here from the per-question scores (results.json bootstraps exact match only)."""
-
     if not (cell / RESULTS).is_file():
         return None
     res = read_json(cell / RESULTS)

@@ -178,7 +178,6 @@ def to_markdown(comp: dict[str, Any]) -> str:
 
 def to_html(comp: dict[str, Any], chart_png: str | Path | None = None) -> str:
     """comparison.md rendered as a page; the chart is embedded when ``chart_png`` is a file."""
-
     text = f"# Evaluation comparison\n\n{to_markdown(comp)}"
     if chart_png:
         text += f"\n![pass@1 by model and benchmark]({Path(chart_png).name})\n"

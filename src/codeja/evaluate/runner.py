@@ -48,7 +48,6 @@ def _program_for(bench: Benchmark, san: Sanitizer, sample: dict) -> tuple[str, s
 def execute(bench: Benchmark, programs: list[tuple[str, str]], *, timeout_s: float | None, memory_mb: int | None,
             workers: int | None, progress: bool) -> dict[str, Any]:
     """Run each distinct (task_id, program) once in the sandbox; returns {program hash: SandboxResult}."""
-
     limits = Limits(wall_s=timeout_s or bench.timeout_s, memory_mb=memory_mb)
     unique: dict[str, tuple[str, str]] = {}
     for tid, prog in programs:
@@ -168,7 +167,6 @@ def score_samples(benchmark: str | Benchmark, samples_path: str | Path, output_d
 
 def _sandbox_description() -> dict[str, Any]:
     """How the sandbox isolated and limited the programs (its weaker fallbacks are named here)."""
-
     return {"sandbox": describe()}
 
 
@@ -220,7 +218,6 @@ def model_identity(arg: str, name: str) -> dict[str, Any]:
 def _infill_stop(bench: Benchmark, mode: str, tokenizer) -> list[str] | None:
     """The stop strings infilling generation used (they come from the model's FIM convention; recorded, and
     expected to differ between models of different conventions)."""
-
     if mode != "completion" or not any(t.suffix is not None for t in bench.tasks):
         return None
     return infill_stop(tokenizer)
@@ -237,7 +234,6 @@ def run_eval(cfg, output_dir: str | Path, *, progress: bool = True) -> dict[str,
     ``output_dir/comparison.{json,md,html,png}``. A cell whose manifest records the same settings is reused
     (``cfg.force`` redoes it), so an interrupted run resumes at the next cell.
     """
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     # a training run (or a glob of checkpoints) becomes one model per saved step, named <name>@step-<N>

@@ -64,7 +64,6 @@ class BenchmarkCheck:
 def check_benchmark(name: str, *, path: str | None = None, limit: int | None = None,
                     workers: int | None = None, out_dir: Path | None = None) -> BenchmarkCheck:
     """Run one benchmark's check (see the module docstring). ``out_dir`` keeps the scored samples."""
-
     t0 = time.monotonic()
     try:
         bench = get_benchmark(name, path, limit)
@@ -111,7 +110,6 @@ def _has_task(bench, task_id: str) -> bool:
 
 def _score(bench, rows: list[dict], work: Path, workers: int | None) -> list[dict]:
     """Each row's verdict under sanitizer ``none`` (scored exactly as a model's samples), in row order."""
-
     write_jsonl(work / "input.jsonl", [{k: r[k] for k in ("task_id", "completion", "solution") if k in r}
                                        for r in rows])
     scoring = ScoringConfig(sanitizer="none", k=[1], bootstrap=0, workers=workers)
@@ -139,7 +137,6 @@ def selfcheck(names: list[str] | None = None, *, data: dict[str, str] | None = N
               limit: int | None = None, workers: int | None = None, out_dir: Path | None = None,
               progress: bool = False) -> list[BenchmarkCheck]:
     """Check the named benchmarks (default: every registered one), in registry order."""
-
     names = list(names or benchmark_names())
     for n in names:  # fail on a typo before running anything (the error suggests the close name)
         if n not in benchmark_names():

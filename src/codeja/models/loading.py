@@ -120,7 +120,6 @@ def _count_parameters(config) -> int:
 
 def model_info(arg: str | Path | ModelRef) -> dict[str, Any]:
     """Architecture, parameter count, vocab size, FIM token ids (None when absent), chat template, dtype, path."""
-
     ref = _ref(arg)
     cfg = load_config(ref)
     tok = load_tokenizer(ref)

@@ -256,7 +256,6 @@ def cached_gguf(model: Any) -> Path:
     """The GGUF of a model argument: a ``.gguf`` file as it is; an HF folder exported once into
     ``$CODEJA_HOME/gguf/<fingerprint>.gguf`` (the fingerprint covers config and weights, so a retrained checkpoint
     gets a new file)."""
-
     ref = resolve_model(model)
     if ref.kind == "gguf":
         return Path(ref.path)

@@ -176,7 +176,6 @@ INSTRUCTION_LAYOUTS = (("messages",), ("prompt",))
 def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
     """SFT / DPO data: a JSONL's first row must parse as the stage parses it (after the ``columns`` renames); a
     dataset folder, data file or hub id is checked when it is loaded (a hub id may need the network)."""
-
     if ref in (None, ""):
         return
     if (up := _pending(ref)) is not None:
@@ -346,7 +345,6 @@ def preflight_recipe(pipe) -> list[Finding]:
     Values from completed stages are checked as they are; values from stages still to run (never run, or whose
     config changed since) are "pending": their outputs on disk are about to be replaced.
     """
-
     rerun = {p.name for p in pipe.plan() if p.action in {"run", "resume"}}
 
     def resolve(ref: str) -> Any:

@@ -46,7 +46,6 @@ from codeja.runs import PIPELINE_STATE, RESULT, now_iso, read_json, write_json
 
 def _cpu_s() -> float:
     """CPU seconds (user + system) of this process and of its finished children (sandbox runs, workers)."""
-
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 

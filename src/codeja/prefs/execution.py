@@ -77,7 +77,6 @@ class ExecutionRunner:
 
         Instructions without tests are skipped (no ``execution`` key is added).
         """
-
         sanitizer_id = get_sanitizer(self.sanitizer).id  # recorded, as in every evaluation result
         jobs, owners = [], []
         for n, (inst, record) in enumerate(items):

@@ -135,7 +135,6 @@ def _markdown(stats: dict, examples: list[dict]) -> str:
 
 def _html(md: str, images: dict[str, Path]) -> str:
     """report.md as a self-contained page (the plots it references embedded)."""
-
     base = next(iter(images.values())).parent if images else None
     return page("Preference pairs", markdown_html(md, base)) + "\n"
 

@@ -49,7 +49,6 @@ _SOFTWARE = re.compile(
 
 def detect_task_type(text: str) -> str:
     """One of :data:`TASK_TYPES`, or "other" when the wording names no software task."""
-
     prose = strip_code(text)
     if not (extract_code_blocks(text) or _SOFTWARE.search(prose) or mentioned_languages(text)):
         return "other"

@@ -52,7 +52,6 @@ LOSS_TITLES = {"l2r_loss": "held-out loss, left-to-right", "fim_loss": "held-out
 
 def curves_figure(curves: dict[str, dict[str, Any]]) -> bytes | None:
     """One panel per held-out loss and per benchmark; one line per label (series or variant), CIs as bands."""
-
     # heavy: matplotlib (kept out of `codeja --help` and light imports)
     import matplotlib
 
@@ -127,7 +126,6 @@ def curves_table(curves: dict[str, dict[str, Any]]) -> tuple[list[str], list[lis
 
 def render_curves(doc, curves: dict[str, dict[str, Any]], run_dir: Path) -> None:
     """The report section: figure (also written to ``run_dir/curves.png``), then the table."""
-
     if not any(c["scores"] for c in curves.values()):
         return
     doc.heading("Scores over training")

@@ -83,7 +83,6 @@ def markdown_html(text: str, base_dir: str | Path | None = None, demote: int = 0
 def page(title: str, body: str, *, lang: str = "en", toc: list[tuple[str, str]] | None = None,
          generator: str | None = None) -> str:
     """A whole self-contained HTML page (CSS inline, Japanese-capable font stack)."""
-
     return _env().get_template("page.html.jinja").render(title=title, body=Markup(body), lang=lang,
                                                          font_stack=Markup(css_font_stack()), toc=toc or [],
                                                          generator=generator)

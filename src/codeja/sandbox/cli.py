@@ -17,7 +17,6 @@ def sandbox_run(file: Path, lang: str, timeout: float | None = None, memory: int
                 stdin_file: Path | None = None, require_isolation: bool = False, args: tuple[str, ...] = (),
                 compile_timeout: float | None = None):
     """The function behind ``codeja sandbox run``: read the files, run, return the SandboxResult."""
-
     get_language(lang)  # an unknown language is reported before anything is read
 
     def read(p: Path, what: str) -> str:
@@ -53,7 +52,6 @@ def run_cmd(
     args: list[str] | None = typer.Argument(None, help="Arguments for the program (after --)."),
 ) -> None:
     """Run FILE in the sandbox. Exits 0 whatever the program did; non-zero only when codeja itself fails."""
-
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout {timeout}: must be > 0 seconds")
     if compile_timeout is not None and compile_timeout <= 0:

@@ -47,7 +47,6 @@ def function_body(completion: str) -> str:
 
 def judge_body(completion: str) -> BodyJudgement:
     """Judge a Python completion of a function prompt (see the module doc)."""
-
     body = function_body(completion)
     if not body.strip():
         return BodyJudgement("empty", body, None)

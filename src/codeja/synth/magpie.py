@@ -111,7 +111,6 @@ def _batches(items: list, size: int):
 
 def _run_units(run, parts: Path, prefix: str, rows: list[dict], size: int, work, seed: int, desc: str) -> list[dict]:
     """Process ``rows`` in batches through ``work(batch, unit_seed)``; finished batches are reloaded on resume."""
-
     out: list[dict] = []
     batches = list(_batches(rows, size))
     for start, batch in tqdm(batches, desc=desc, unit="batch", disable=not batches):
@@ -158,7 +157,6 @@ def run_magpie(cfg: MagpieConfig, output_dir: str | Path, *, backend: Backend | 
     ``backend`` / ``tokenizer`` may be passed in (an already loaded engine); by default they come from
     ``cfg.model`` through :func:`codeja.backends.get_backend` and :func:`codeja.models.load_tokenizer`.
     """
-
     out = Path(output_dir)
     with stage_run(out, "synth.magpie", cfg, seeds={"seed": cfg.seed}) as run:
         if run.skipped:

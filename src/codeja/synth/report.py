@@ -86,7 +86,6 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def plot_png(dist: dict) -> bytes:
     """Grouped bars per dimension: requested vs measured (steered) vs measured (unsteered)."""
-
     plt = pyplot()  # Agg, with a Japanese-capable font
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))

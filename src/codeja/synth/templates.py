@@ -99,7 +99,6 @@ def _template_source(tokenizer: Any) -> str:
 
 def _with_system(tokenizer: Any, messages: list[dict], system: str | None, user: str) -> tuple[str, bool]:
     """Render ``[system?] + messages + [user]``; fold the system prompt into the first user turn if rejected."""
-
     head = [{"role": "system", "content": system}] if system is not None else []
     try:
         return _render(tokenizer, head + messages + [{"role": "user", "content": user}]), False

@@ -66,7 +66,6 @@ def _finetune_flags(max_steps: int | None, epochs: float | None, use_lora: bool)
 
 def _quiet_stdout():
     """Training chatter (the Trainer prints its log dicts to stdout) goes to stderr; stdout carries the result."""
-
     return contextlib.redirect_stdout(sys.stderr)
 
 
@@ -156,7 +155,6 @@ def cpt_cmd(
 def _finetune(stage: str, config_cls, train, config: Path | None, set_: list[str] | None, output: Path,
               as_json: bool, **flags) -> None:
     """Load ``config_cls`` from the file and flags, preflight it, train quietly and print the summary."""
-
     cfg = load_config(config, config_cls, _overrides(set_, **flags), stage=stage)
     _preflight(stage, cfg)
     with _quiet_stdout():

@@ -52,7 +52,6 @@ def resolve_precision(precision: str) -> str:
 
 def load_tokenizer(model: str):
     """The model's tokenizer through codeja.models ('tiny', HF folder, hub id); pad falls back to EOS."""
-
     return _load(model)
 
 
@@ -225,7 +224,6 @@ def read_metrics(output_dir: Path) -> list[dict[str, Any]]:
 
 def plot_loss_curve(output_dir: Path, title: str) -> Path:
     """loss.png: training loss per step, plus any eval_*loss series as markers."""
-
     plt = pyplot()  # Agg, with a Japanese-capable font
 
     rows = read_metrics(output_dir)

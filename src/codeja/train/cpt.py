@@ -189,7 +189,6 @@ def _trained_before(resume: str | None, data: dict[str, Any], resume_step: int, 
     Read from the checkpoint; a checkpoint written before codeja counted them gets the blend's count of samples
     x seq_len for the positions already consumed (exact but for FIM padding, which is rare).
     """
-
     mix = data["train"]
     names = mix.names
     if not resume:
@@ -216,7 +215,6 @@ def train_cpt(cfg: CPTConfig, output_dir: str | Path, *, callbacks: list | None 
     ``metrics.jsonl``, ``loss.png``, resumable ``checkpoints/`` and the final HF checkpoint in ``model/``.
     ``callbacks`` are extra transformers TrainerCallbacks.
     """
-
     if (launched := maybe_relaunch("cpt", cfg, output_dir)) is not None:
         return launched
     if cfg.engine == "megatron":

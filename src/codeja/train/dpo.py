@@ -32,7 +32,6 @@ def pair_lengths(tokenizer, rows: list[dict[str, Any]]) -> list[int]:
 
 def train_dpo(cfg: DPOConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """DPO; returns a summary (final loss, reward accuracy/margin, steps, tokens/s, pair accounting, model path)."""
-
     if (launched := maybe_relaunch("dpo", cfg, output_dir)) is not None:
         return launched
     out = Path(output_dir)

@@ -61,7 +61,6 @@ def training_chat_template(tokenizer, template_path: str | None, need_markers: b
 
 def train_sft(cfg: SFTConfig, output_dir: str | Path, *, callbacks: list | None = None) -> dict[str, Any]:
     """SFT; returns a summary (final loss, steps, tokens/s, row accounting, model path) and writes the run folder."""
-
     if (launched := maybe_relaunch("sft", cfg, output_dir)) is not None:
         return launched
     out = Path(output_dir)

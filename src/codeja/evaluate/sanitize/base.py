@@ -39,7 +39,6 @@ class Sanitizer:
 
     def sanitize_middle(self, text: str, task: Task, bench: Benchmark) -> str:
         """Infilling: the middle to insert between prefix and suffix (default: cut at the benchmark's stops)."""
-
         return apply_stop(text, list(bench.stop))[0]
 
 
