@@ -37,7 +37,7 @@ class GenerationProgress:
     """
 
     def __init__(self, total: int, *, desc: str = "generate", show: bool | None = None, min_total: int = 2):
-        # heavy: tqdm, datatrove, transformers (kept out of `codeja --help` and light imports)
+        # on use only: codeja.cli imports this module at start-up (tqdm; heavy: datatrove, transformers)
         from tqdm.auto import tqdm
 
         self.tokens = 0  # confirmed by finished samples
