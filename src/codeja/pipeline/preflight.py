@@ -22,19 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codeja.backends import check_backend
-from codeja.backends.llamacpp import INSTALL_HINT, available
 from codeja.errors import CodejaError, ConfigError, InputError
-from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
-from codeja.evaluate.checkpoints import expand_models
-from codeja.evaluate.generate import TEMPLATES
-from codeja.evaluate.sanitize import get_sanitizer
-from codeja.hub_datasets import parse_ref
 from codeja.io import iter_jsonl
-from codeja.models.resolve import TINY_ALIASES, resolve_model
-from codeja.pipeline.recipe import stage_config
-from codeja.sandbox import get_language
-from codeja.train.data import detect_sft_format, parse_pair, parse_sft_row
 
 PENDING = re.compile(r"<([A-Za-z][A-Za-z0-9_-]*)(?:\.[A-Za-z0-9_.:-]+)?>")
 
@@ -98,6 +87,9 @@ class _Checker:
         if backend == "openai":
             self.add("ok", f"{what}: '{arg}' (the server's model name; not resolved locally)")
             return
+        # fails fast before a stage's modules load (this module imports ~100 modules; the stages' ~800):
+        # each check imports what it checks
+        from codeja.models.resolve import TINY_ALIASES, resolve_model
 
         if str(arg) in TINY_ALIASES:
             self.add("ok", f"{what}: the bundled tiny model")
@@ -111,6 +103,8 @@ class _Checker:
             self.add("ok", f"{what}: {ref.path}")
 
     def backend(self, what: str, name: Any, options: dict | None) -> str | None:
+        from codeja.backends import check_backend
+
         if self.guard(check_backend, str(name)) is None:
             return None
         options = options or {}
@@ -122,6 +116,8 @@ class _Checker:
             elif not _gpu():
                 self.add("error", f"{what}: vLLM needs a CUDA GPU; none is visible")
         elif name == "llamacpp":
+            from codeja.backends.llamacpp import INSTALL_HINT, available
+
             if not available():
                 self.add("error", f"{what}: {INSTALL_HINT}")
         return str(name)
@@ -176,6 +172,9 @@ INSTRUCTION_LAYOUTS = (("messages",), ("prompt",))
 def _finetune_data(c: _Checker, cfg: Any, kind: str, ref: Any) -> None:
     """SFT / DPO data: a JSONL's first row must parse as the stage parses it (after the ``columns`` renames); a
     dataset folder, data file or hub id is checked when it is loaded (a hub id may need the network)."""
+    from codeja.hub_datasets import parse_ref
+    from codeja.train.data import detect_sft_format, parse_pair, parse_sft_row
+
     if ref in (None, ""):
         return
     if (up := _pending(ref)) is not None:
@@ -250,6 +249,10 @@ def _train(c: _Checker, cfg: Any, kind: str) -> None:
 
 
 def _eval(c: _Checker, cfg: Any) -> None:
+    from codeja.evaluate.benchmarks import benchmark_names, get_benchmark
+    from codeja.evaluate.generate import TEMPLATES
+    from codeja.evaluate.sanitize import get_sanitizer
+
     backend = c.backend("backend", cfg.backend, cfg.backend_options)
     names = benchmark_names()
     for b in cfg.benchmarks:
@@ -263,6 +266,8 @@ def _eval(c: _Checker, cfg: Any) -> None:
         c.add("ok", f"benchmark {b}: data present")
         lang = bench.tasks[0].language if bench.tasks and bench.kind != "qa" else None
         if lang:
+            from codeja.sandbox import get_language
+
             language = c.guard(get_language, lang)
             if language is not None and not language.available():
                 c.add("warn", f"benchmark {b}: the {lang} toolchain is missing ({', '.join(language.missing_tools())})"
@@ -274,6 +279,8 @@ def _eval(c: _Checker, cfg: Any) -> None:
         c.add("error", f"generation.prompt_template: unknown template '{cfg.generation.prompt_template}'; known: "
                        f"{', '.join(TEMPLATES)}")
     # a training run or a glob stands for its checkpoints: check the models it expands to
+    from codeja.evaluate.checkpoints import expand_models
+
     for arg in cfg.models:
         expanded = [arg] if _pending(arg) is not None else [s.arg for s in c.guard(expand_models, [arg]) or []]
         for m in expanded:
@@ -345,6 +352,8 @@ def preflight_recipe(pipe) -> list[Finding]:
     Values from completed stages are checked as they are; values from stages still to run (never run, or whose
     config changed since) are "pending": their outputs on disk are about to be replaced.
     """
+    from codeja.pipeline.recipe import stage_config
+
     rerun = {p.name for p in pipe.plan() if p.action in {"run", "resume"}}
 
     def resolve(ref: str) -> Any:
