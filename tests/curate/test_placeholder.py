@@ -183,6 +183,22 @@ def test_curate_filter_uses_the_configured_policy():
         PlaceholderConfig(policy="seed")
 
 
+def test_curate_filter_pickles_without_its_built_check():
+    """Executors pickle the pipeline: the lazily built check stays behind and is rebuilt, with the same policy."""
+    import pickle
+
+    from datatrove.data import Document
+
+    from codeja.curate.config import PlaceholderConfig
+    from codeja.curate.filters import PlaceholderFilter
+
+    f = PlaceholderFilter(PlaceholderConfig(policy="strict"))
+    doc = Document(text=TODO_THEN_CODE, id="d", metadata={"domain": "code", "language": "python"})
+    first = f.check(doc)
+    assert "placeholder" in f.__dict__ and "placeholder" not in f.__getstate__()
+    assert pickle.loads(pickle.dumps(f)).check(doc) == first
+
+
 def test_check_placeholder_cli_takes_the_policy(tmp_path, capsys):
     from codeja.cli import main
 

@@ -46,9 +46,9 @@ class CurateFilter(BaseFilter):
     def check(self, doc: Document) -> tuple[str, object] | None:
         raise NotImplementedError
 
-    # lazily built helpers (lingua detector, n-gram index) are rebuilt in each worker, never pickled: executors
-    # pickle the pipeline (and, through `depends`, earlier stages that may have run in this process)
-    _transient = ("detector", "index")
+    # lazily built helpers (lingua detector, placeholder check, n-gram index) are rebuilt in each worker, never
+    # pickled: executors pickle the pipeline (and, through `depends`, earlier stages that may have run in this process)
+    _transient = ("detector", "placeholder", "index")
 
     def __getstate__(self):
         state = dict(self.__dict__)
