@@ -56,6 +56,19 @@ def test_tokenize_writes_dataset_sidecar_and_quarantine(tmp_path, bpe_tok):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]["docs"] == 41
 
 
+def test_no_documents_is_an_error_naming_the_input(tmp_path, bpe_tok):
+    """An empty indexed dataset cannot be memory-mapped: tokenize refuses to write one."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "e", "text": ""}) + "\n" + json.dumps({"id": "m"}) + "\n", encoding="utf-8")
+    for src, rows in ((empty, 0), (bad, 2)):
+        with pytest.raises(InputError, match=f"no documents to tokenize: {rows} rows read, {rows} quarantined") as e:
+            tokenize_corpus(TokenizeConfig(input=str(src), model="m"), tmp_path / src.stem / "c", tokenizer=bpe_tok,
+                            progress=False)
+        assert str(src) in str(e.value)
+
+
 def test_private_use_characters_stay_text(tmp_path, bpe_tok):
     """Icon-font glyphs (U+F0000...) in a document are text, not the special ids the codec's placeholders stand for."""
     codec = TokenCodec(bpe_tok)

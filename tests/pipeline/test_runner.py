@@ -172,3 +172,22 @@ def test_kill_mid_stage_and_rerun_gives_identical_outputs(tmp_path):
     assert state["stages"]["b"]["result"]["resumed"] is True
     for f in ["a/all.txt", "b/all.txt", "c/all.txt"]:
         assert (clean / f).read_text() == (killed / f).read_text(), f
+
+
+def test_preflight_checks_a_complete_stage_s_outputs_only_while_it_will_not_rerun(tmp_path, toy_kind):
+    """A stage whose config changed reruns before its readers: its old outputs are pending, not checked."""
+    from codeja.pipeline.preflight import preflight_recipe
+    from codeja.pipeline.runner import Pipeline
+
+    recipe = {**RECIPE, "stages": [RECIPE["stages"][0], {"name": "sft", "kind": "train.sft",
+                                                          "config": {"model": "tiny", "data": "${a}/chats.jsonl"}}]}
+    path = write(tmp_path, recipe)
+    run_recipe(load_recipe(path), tmp_path / "run", until_stage="a", log=lambda m: None)
+    (tmp_path / "run" / "a" / "chats.jsonl").write_text("", encoding="utf-8")  # what a's last run left
+
+    def sft_findings(overrides=None):
+        pipe = Pipeline(load_recipe(path, overrides), tmp_path / "run", log=lambda m: None)
+        return [(f.level, f.message) for f in preflight_recipe(pipe) if f.stage == "sft" and "data" in f.message]
+
+    assert [lv for lv, msg in sft_findings() if "empty file" in msg] == ["error"]
+    assert [lv for lv, _ in sft_findings(["stages.a.config.parts=5"])] == ["pending"]

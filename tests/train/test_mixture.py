@@ -145,6 +145,21 @@ def test_plan_dry_runs_and_the_megatron_blend(tiny_random_model_dir, prefixes, t
         plan_mixture(_cfg(tiny_random_model_dir, {**prefixes, "ja": str(tmp_path / "missing")}))
 
 
+def test_an_empty_corpus_counts_as_no_documents(tiny_random_model_dir, prefixes, tmp_path):
+    """A 0-byte .bin (written by other tools; codeja's tokenize refuses) is 0 documents, not a memory-map crash:
+    fine at weight 0 (the synthetic-share-0 arm of an ablation), the usual error at a weight above 0."""
+    from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+    empty = str(tmp_path / "empty")
+    IndexedDatasetBuilder(empty + ".bin", dtype=np.uint16).finalize(empty + ".idx")
+    assert Path(empty + ".bin").stat().st_size == 0
+    both = {**prefixes, "empty": empty}
+    plan = plan_mixture(_cfg(tiny_random_model_dir, both, {"code": 1.0, "empty": 0}), engine="hf")
+    assert [(s.name, s.documents, s.samples) for s in plan.sources][1] == ("empty", 0, 0)
+    with pytest.raises(InputError, match="source 'empty': its 0 training tokens fill no sample"):
+        plan_mixture(_cfg(tiny_random_model_dir, both, {"code": 0.5, "empty": 0.5}), engine="hf")
+
+
 def test_config_errors_name_the_source():
     def load(data):
         return load_config(None, CPTConfig, base={"data": data})
