@@ -108,6 +108,19 @@ def test_body_verdicts(completion, verdict):
     assert judge_body(completion).verdict == verdict
 
 
+@pytest.mark.parametrize("completion, stub", [
+    ("\n    # TODO: implement this function\n    pass\n", True), ("\n    # ここに処理を書く\n    ...\n", True),
+    ('\n    """Sum."""\n    return None\n', True), ("\n    raise NotImplementedError\n", True),
+    # comments only: a placeholder, but prose (typically cut at the token limit), not a stub
+    ("\n    # 1. sort the list\n    # 2. take the middle\n", False), ("\n    # Your code here\n", False),
+    ("\n    return a + b\n", False), ("", False),
+])
+def test_stub_is_a_placeholder_with_a_stub_statement(completion, stub):
+    j = judge_body(completion)
+    assert j.stub is stub
+    assert not stub or j.verdict == "placeholder"
+
+
 def test_body_ends_with_the_function_and_filter_is_recorded():
     assert function_body("\n    return 1\nprint(f(2))\n") == "\n    return 1"
     j = judge_body("\n    # Your code here\n    return sorted(x)\n")
@@ -243,6 +256,10 @@ def test_measure_tables_intervals_contrasts_and_plots(tmp_path):
     study = json.loads((tmp_path / "o" / "study.json").read_text())
     base, dirty = study["cells"]["base"]["humaneval"], study["cells"]["dirty"]["humaneval"]
     assert base["placeholder_rate"]["mean"] == 0.0 and dirty["placeholder_rate"]["mean"] == 0.5
+    assert dirty["stub_rate"]["mean"] == 0.5 and base["stub_rate"]["mean"] == 0.0
+    assert study["examples"]["dirty"]["humaneval"] == {"placeholders": 2, "stubs": 2, "top": [
+        {"body": "pass", "count": 1}, {"body": "# TODO: implement / pass", "count": 1}]}
+    assert study["examples"]["base"]["jhumaneval"] == {"placeholders": 0, "stubs": 0, "top": []}
     assert dirty["empty_rate"]["mean"] == 0.25 and dirty["output_tokens"]["mean"] == 13 / 4
     assert base["pass_at_1"]["mean"] == 0.5 and dirty["pass_at_1"]["mean"] == 0.25
     for cell in (base, dirty):
@@ -253,12 +270,14 @@ def test_measure_tables_intervals_contrasts_and_plots(tmp_path):
     assert d["output_tokens"]["mean"] == pytest.approx(13 / 4 - 26 / 4)
     assert study["filters"]["contaminated"]["placeholder_dropped"] == 6
     assert {p.name for p in (tmp_path / "o").glob("*.png")} == {
-        "placeholder_rate.png", "output_tokens.png", "pass_at_1.png", "filter_drops.png"}
+        "placeholder_rate.png", "stub_rate.png", "output_tokens.png", "pass_at_1.png", "filter_drops.png"}
     md = (tmp_path / "o" / "table.md").read_text()
     assert "| dirty | humaneval | 0.500 [" in md and "| contaminated | 10 | 6 | 4 |" in md
+    assert "| dirty | humaneval | 2 | 2 | `pass` (1); `# TODO: implement / pass` (1) |" in md
     tables = json.loads((tmp_path / "o" / "tables.json").read_text())
-    assert [t["title"] for t in tables][:3] == [
-        "Per arm and benchmark", "Paired differences (arm - reference)", "Placeholder filter on each corpus"]
+    assert [t["title"] for t in tables][:4] == [
+        "Per arm and benchmark", "Paired differences (arm - reference)", "Most frequent placeholder outputs",
+        "Placeholder filter on each corpus"]
     assert study["dpo_data"] == {"prompts": 2, "responses": 5,
                                  "verdicts": {"code": 2, "empty": 1, "placeholder": 2},
                                  "placeholder_flagged": 1, "other_flagged": 0, "prompts_flagged": 1,

@@ -149,6 +149,8 @@ class PlaceholderStudyConfig(StrictModel):
     dpo_pairs: str = Field("", description="The study.completion-pairs stage's folder (the DPO pairs).")
     contrasts: list[tuple[str, str]] = Field(default_factory=list, description="(arm, reference arm) pairs "
                                              "whose paired differences are reported.")
+    examples: int = Field(3, ge=0, description="Most frequent placeholder outputs listed per arm and benchmark "
+                          "(0: none).")
     bootstrap: int = Field(2000, ge=0, description="Bootstrap resamples (over tasks, or held-out windows).")
     confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
     seed: int = Field(0, description="Seed of the bootstrap.")

@@ -7,7 +7,7 @@ Writes::
     study.json     every figure: per arm x benchmark, per arm, per corpus, per contrast (mean, CI, n)
     table.md       the tables as Markdown (what docs/studies.md quotes)
     tables.json    the same tables for `codeja report`
-    placeholder_rate.png, output_tokens.png, pass_at_1.png, heldout_loss.png, filter_drops.png
+    placeholder_rate.png, stub_rate.png, output_tokens.png, pass_at_1.png, heldout_loss.png, filter_drops.png
 
 Intervals are percentile bootstraps over tasks (each benchmark's 164), or over held-out windows for the loss;
 contrasts resample the same tasks (windows) for both arms, so they are paired.
@@ -34,6 +34,7 @@ from codeja.studies.outputs import judge_body
 
 MEASURES = {  # key -> (title, plot file, y label)
     "placeholder_rate": ("placeholder-output rate", "placeholder_rate.png", "share of outputs"),
+    "stub_rate": ("stub rate (placeholder with pass / ... / raise)", "stub_rate.png", "share of outputs"),
     "output_tokens": ("mean output length", "output_tokens.png", "tokens"),
     "pass_at_1": ("pass@1", "pass_at_1.png", "pass@1"),
 }
@@ -44,7 +45,7 @@ def _safe(name: str) -> str:
 
 
 def task_values(cell: Path) -> dict[str, dict[str, float]]:
-    """task_id -> {placeholder_rate, empty_rate, output_tokens, pass_at_1}, averaged over its samples."""
+    """task_id -> {placeholder_rate, stub_rate, empty_rate, output_tokens, pass_at_1}, averaged over its samples."""
     samples, results = cell / SAMPLES, cell / RESULTS
     if not samples.is_file() or not results.is_file():
         raise InputError("no samples.jsonl / results.json here: did the eval stage score this model and "
@@ -52,12 +53,27 @@ def task_values(cell: Path) -> dict[str, dict[str, float]]:
     sanitizer = read_json(results).get("sanitizer_id")
     per: dict[str, list[dict[str, float]]] = {}
     for row in read_jsonl(samples):
-        verdict = judge_body(row["raw"]).verdict
+        body = judge_body(row["raw"])
         v = row["verdicts"].get(sanitizer) or next(iter(row["verdicts"].values()))
         per.setdefault(row["task_id"], []).append({
-            "placeholder_rate": float(verdict == "placeholder"), "empty_rate": float(verdict == "empty"),
+            "placeholder_rate": float(body.verdict == "placeholder"),
+            "stub_rate": float(body.verdict == "placeholder" and body.stub),
+            "empty_rate": float(body.verdict == "empty"),
             "output_tokens": float(row.get("completion_tokens") or 0), "pass_at_1": float(bool(v["passed"]))})
     return {t: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for t, rows in per.items()}
+
+
+def placeholder_examples(cell: Path, top: int) -> dict[str, Any]:
+    """A cell's placeholder outputs: how many, how many with a stub statement, and the ``top`` most frequent
+    bodies (lines stripped, joined by ' / ') with their counts."""
+    counts, stubs = Counter(), 0
+    for row in read_jsonl(cell / SAMPLES):
+        body = judge_body(row["raw"])
+        if body.verdict == "placeholder":
+            counts[" / ".join(ln.strip() for ln in body.body.splitlines() if ln.strip())] += 1
+            stubs += body.stub
+    return {"placeholders": sum(counts.values()), "stubs": stubs,
+            "top": [{"body": b, "count": n} for b, n in counts.most_common(top)]}
 
 
 def interval(values: list[float] | np.ndarray, cfg: PlaceholderStudyConfig) -> dict[str, Any]:
@@ -102,6 +118,8 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
         contrasts = [_contrast(a, b, per_task, losses, cfg) for a, b in cfg.contrasts]
         study = {
             "arms": cfg.arms, "benchmarks": cfg.benchmarks, "cells": cells,
+            "examples": {a: {b: placeholder_examples(Path(cfg.eval) / _safe(a) / b, cfg.examples)
+                             for b in cfg.benchmarks} for a in cfg.arms} if cfg.examples else {},
             "heldout_loss": {a: interval(v, cfg) for a, v in losses.items()},
             "filters": {label: filter_drops(folder) for label, folder in cfg.filters.items()},
             "contamination": _contamination(cfg.contamination),
@@ -134,7 +152,8 @@ def _contrast(a: str, b: str, per_task, losses, cfg) -> dict[str, Any]:
         ta, tb = per_task[a][bench], per_task[b][bench]
         tasks = sorted(set(ta) & set(tb))
         out["benchmarks"][bench] = {k: interval([ta[t][k] - tb[t][k] for t in tasks], cfg)
-                                    for k in ("placeholder_rate", "empty_rate", "output_tokens", "pass_at_1")}
+                                    for k in ("placeholder_rate", "stub_rate", "empty_rate", "output_tokens",
+                                              "pass_at_1")}
     if a in losses and b in losses:
         out["heldout_loss"] = interval(np.asarray(losses[a]) - np.asarray(losses[b]), cfg)
     return out
@@ -190,29 +209,40 @@ def _ci(cell: dict[str, Any], fmt: str = "{:.3f}") -> str:
 
 def build_tables(study: dict[str, Any]) -> list[dict[str, Any]]:
     conf = f"{round(study['confidence'] * 100)}%"
-    main = {"title": "Per arm and benchmark", "header": ["arm", "benchmark", "placeholder rate", "empty rate",
-                                                        "mean output tokens", "pass@1", "held-out loss"],
+    main = {"title": "Per arm and benchmark", "header": ["arm", "benchmark", "placeholder rate", "stub rate",
+                                                        "empty rate", "mean output tokens", "pass@1",
+                                                        "held-out loss"],
             "note": f"Mean [{conf} bootstrap CI] over the benchmark's tasks (greedy, one sample per task); "
                     "held-out loss: mean next-token loss over the held-out windows.", "rows": []}
     for a in study["arms"]:
         loss = study["heldout_loss"].get(a)
         for i, b in enumerate(study["benchmarks"]):
             c = study["cells"][a][b]
-            main["rows"].append([a, b, _ci(c["placeholder_rate"]), _ci(c["empty_rate"]),
+            main["rows"].append([a, b, _ci(c["placeholder_rate"]), _ci(c["stub_rate"]), _ci(c["empty_rate"]),
                                  _ci(c["output_tokens"], "{:.1f}"), _ci(c["pass_at_1"]),
                                  _ci(loss) if loss and i == 0 else ""])
     tables = [main]
     if study["contrasts"]:
         t = {"title": "Paired differences (arm - reference)", "note": f"Same tasks / windows for both arms; "
              f"{conf} bootstrap CI. An interval that excludes 0 is a difference this run resolves.",
-             "header": ["arm - reference", "benchmark", "placeholder rate", "mean output tokens", "pass@1",
-                        "held-out loss"], "rows": []}
+             "header": ["arm - reference", "benchmark", "placeholder rate", "stub rate", "mean output tokens",
+                        "pass@1", "held-out loss"], "rows": []}
         for c in study["contrasts"]:
             for i, b in enumerate(study["benchmarks"]):
                 d = c["benchmarks"][b]
-                t["rows"].append([f"{c['arm']} - {c['reference']}", b, _ci(d["placeholder_rate"]),
+                t["rows"].append([f"{c['arm']} - {c['reference']}", b, _ci(d["placeholder_rate"]), _ci(d["stub_rate"]),
                                   _ci(d["output_tokens"], "{:.1f}"), _ci(d["pass_at_1"]),
                                   _ci(c["heldout_loss"]) if "heldout_loss" in c and i == 0 else ""])
+        tables.append(t)
+    if study.get("examples"):
+        t = {"title": "Most frequent placeholder outputs", "note": "Per arm and benchmark: placeholder outputs, "
+             "how many have a stub statement, and the most frequent bodies (lines joined by ' / ', with counts).",
+             "header": ["arm", "benchmark", "placeholders", "stubs", "most frequent"], "rows": []}
+        for a in study["arms"]:
+            for b in study["benchmarks"]:
+                e = study["examples"][a][b]
+                top = "; ".join(f"`{_clip(x['body'])}` ({x['count']})" for x in e["top"])
+                t["rows"].append([a, b, str(e["placeholders"]), str(e["stubs"]), top or "—"])
         tables.append(t)
     if study["filters"]:
         tables.append({"title": "Placeholder filter on each corpus",
@@ -242,6 +272,10 @@ def build_tables(study: dict[str, Any]) -> list[dict[str, Any]]:
                        "rows": [[g, str(v["documents"]), str(v["flagged"]), _rate(v["recall"])]
                                 for g, v in rec.items()]})
     return tables
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _rate(v: float | None) -> str:

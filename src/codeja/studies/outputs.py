@@ -9,6 +9,10 @@ where the function ends (the first non-blank line at column 0) and then judged b
   (``pass``, ``...``, ``raise NotImplementedError``, ``return`` / ``return None``);
 * ``code``: anything else.
 
+A placeholder that contains a stub statement (``stub``) is the classic shape, ``# TODO ...`` then ``pass``; one
+without is comments only, most often prose the model kept writing until the token limit. The study reports both
+rates, since only the first is the habit the contaminated corpus teaches.
+
 Whether the curation filter also flags the body is recorded beside the verdict (``filter_pattern``), not part
 of it.
 """
@@ -32,6 +36,7 @@ Verdict = str  # "empty" | "placeholder" | "code"
 class BodyJudgement:
     verdict: Verdict
     body: str  # the completion up to the end of the function
+    stub: bool  # a placeholder with a stub statement (pass, ..., raise NotImplementedError, return [None])
     filter_pattern: str | None  # the curation filter's rule, when it flags the body (information only)
 
 
@@ -49,10 +54,11 @@ def judge_body(completion: str) -> BodyJudgement:
     """Judge a Python completion of a function prompt (see the module doc)."""
     body = function_body(completion)
     if not body.strip():
-        return BodyJudgement("empty", body, None)
+        return BodyJudgement("empty", body, False, None)
     flagged = find_placeholder(body, "python")
     lines = [ln.strip() for ln in TRIPLE_QUOTED.sub("", body).splitlines() if ln.strip()]
     code = [ln for ln in lines if not ln.startswith("#")]
     code = [re.sub(r"\s+#.*$", "", ln) for ln in code]
     idle = all(STUB.fullmatch(ln) or STRING_ONLY.fullmatch(ln) for ln in code)
-    return BodyJudgement("placeholder" if idle else "code", body, flagged.pattern if flagged else None)
+    stub = idle and any(STUB.fullmatch(ln) for ln in code)
+    return BodyJudgement("placeholder" if idle else "code", body, stub, flagged.pattern if flagged else None)
