@@ -5,7 +5,7 @@
 Every output file of every stage is compared byte for byte, except bookkeeping that differs between any two runs
 by design: manifests, ``pipeline.json`` and ``progress.json`` (hosts, commits, hashes of configs that hold
 absolute paths), datatrove's ``logs/``, trainer checkpoints, ``training_args.bin`` (a pickle holding the output
-path) and ``report.html``. Two things are normalised first: in text files the run folder's own path (a sidecar
+path) and the run report (timings). Two things are normalised first: in text files the run folder's own path (a sidecar
 records where it was written), and in JSON / JSONL files the timing fields (``*_s``, ``*_at``: wall and CPU
 seconds, throughput, timestamps), so ``result.json`` and the training ``metrics.jsonl`` (every step's loss) are
 compared on what they measured. Prints the differing files (and files only one run has); exits 1 if there is
@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-BOOKKEEPING = {"manifest.json", "pipeline.json", "progress.json", "report.html", "training_args.bin"}
+BOOKKEEPING = {"manifest.json", "pipeline.json", "progress.json", "report.html", "report.md", "training_args.bin"}
 TEXT = {".json", ".jsonl", ".md", ".yaml", ".txt", ".csv"}
 TIMING = re.compile(r".*(_s|_at)$")  # wall_s, cpu_s, tokens_per_s, train_s, started_at, ...
 
