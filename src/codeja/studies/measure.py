@@ -44,36 +44,31 @@ def _safe(name: str) -> str:
     return safe(name)
 
 
-def task_values(cell: Path) -> dict[str, dict[str, float]]:
-    """task_id -> {placeholder_rate, stub_rate, empty_rate, output_tokens, pass_at_1}, averaged over its samples."""
+def task_values(cell: Path, top: int = 0) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """(task_id -> {placeholder_rate, stub_rate, empty_rate, output_tokens, pass_at_1} averaged over its samples,
+    the cell's placeholder outputs: how many, how many with a stub statement, and the ``top`` most frequent bodies
+    (lines stripped, joined by ' / ') with their counts)."""
     samples, results = cell / SAMPLES, cell / RESULTS
     if not samples.is_file() or not results.is_file():
         raise InputError("no samples.jsonl / results.json here: did the eval stage score this model and "
                          "benchmark?", path=str(cell))
     sanitizer = read_json(results).get("sanitizer_id")
     per: dict[str, list[dict[str, float]]] = {}
+    bodies, stubs = Counter(), 0
     for row in read_jsonl(samples):
         body = judge_body(row["raw"])
+        if body.verdict == "placeholder":
+            bodies[" / ".join(ln.strip() for ln in body.body.splitlines() if ln.strip())] += 1
+            stubs += body.stub
         v = row["verdicts"].get(sanitizer) or next(iter(row["verdicts"].values()))
         per.setdefault(row["task_id"], []).append({
             "placeholder_rate": float(body.verdict == "placeholder"),
             "stub_rate": float(body.verdict == "placeholder" and body.stub),
             "empty_rate": float(body.verdict == "empty"),
             "output_tokens": float(row.get("completion_tokens") or 0), "pass_at_1": float(bool(v["passed"]))})
-    return {t: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for t, rows in per.items()}
-
-
-def placeholder_examples(cell: Path, top: int) -> dict[str, Any]:
-    """A cell's placeholder outputs: how many, how many with a stub statement, and the ``top`` most frequent
-    bodies (lines stripped, joined by ' / ') with their counts."""
-    counts, stubs = Counter(), 0
-    for row in read_jsonl(cell / SAMPLES):
-        body = judge_body(row["raw"])
-        if body.verdict == "placeholder":
-            counts[" / ".join(ln.strip() for ln in body.body.splitlines() if ln.strip())] += 1
-            stubs += body.stub
-    return {"placeholders": sum(counts.values()), "stubs": stubs,
-            "top": [{"body": b, "count": n} for b, n in counts.most_common(top)]}
+    examples = {"placeholders": sum(bodies.values()), "stubs": stubs,
+                "top": [{"body": b, "count": n} for b, n in bodies.most_common(top)]}
+    return {t: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} for t, rows in per.items()}, examples
 
 
 def interval(values: list[float] | np.ndarray, cfg: PlaceholderStudyConfig) -> dict[str, Any]:
@@ -106,8 +101,9 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
     with stage_run(out, "study.placeholder", cfg, inputs=inputs, seeds={"bootstrap": cfg.seed}) as run:
         if run.skipped:
             return run.manifest["summary"]
-        per_task = {a: {b: task_values(Path(cfg.eval) / _safe(a) / b) for b in cfg.benchmarks}
-                    for a in cfg.arms}
+        read = {a: {b: task_values(Path(cfg.eval) / _safe(a) / b, cfg.examples) for b in cfg.benchmarks}
+                for a in cfg.arms}
+        per_task = {a: {b: read[a][b][0] for b in cfg.benchmarks} for a in cfg.arms}
         cells = {a: {b: {k: interval(list(v.values()), cfg) for k, v in _columns(per_task[a][b]).items()}
                      for b in cfg.benchmarks} for a in cfg.arms}
         losses = {}
@@ -118,8 +114,7 @@ def measure(cfg: PlaceholderStudyConfig, output_dir: str | Path) -> dict[str, An
         contrasts = [_contrast(a, b, per_task, losses, cfg) for a, b in cfg.contrasts]
         study = {
             "arms": cfg.arms, "benchmarks": cfg.benchmarks, "cells": cells,
-            "examples": {a: {b: placeholder_examples(Path(cfg.eval) / _safe(a) / b, cfg.examples)
-                             for b in cfg.benchmarks} for a in cfg.arms} if cfg.examples else {},
+            "examples": {a: {b: read[a][b][1] for b in cfg.benchmarks} for a in cfg.arms} if cfg.examples else {},
             "heldout_loss": {a: interval(v, cfg) for a, v in losses.items()},
             "filters": {label: filter_drops(folder) for label, folder in cfg.filters.items()},
             "contamination": _contamination(cfg.contamination),
