@@ -63,7 +63,7 @@ def task_values(cell: Path, top: int = 0) -> tuple[dict[str, dict[str, float]], 
         v = row["verdicts"].get(sanitizer) or next(iter(row["verdicts"].values()))
         per.setdefault(row["task_id"], []).append({
             "placeholder_rate": float(body.verdict == "placeholder"),
-            "stub_rate": float(body.verdict == "placeholder" and body.stub),
+            "stub_rate": float(body.stub),  # a stub is a placeholder (codeja.studies.outputs)
             "empty_rate": float(body.verdict == "empty"),
             "output_tokens": float(row.get("completion_tokens") or 0), "pass_at_1": float(bool(v["passed"]))})
     examples = {"placeholders": sum(bodies.values()), "stubs": stubs,
